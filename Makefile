@@ -1,0 +1,53 @@
+# cdpadmin: `make run` starts everything on this machine, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SANDBOX_PORT ?= 8099
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format venv db migrate demo bench clean help
+
+help:
+	@echo "make run   - install, migrate, create the demo realm/admin/API key, start sandbox + worker + web"
+	@echo "make test  - install and run the whole suite on PostgreSQL (and Debian's chromium)"
+	@echo "make lint  - ruff check, ruff format --check, makemigrations --check"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $(STAMP)
+
+db: $(STAMP)
+	@source scripts/ensure_postgres.sh && $(PY) manage.py ensure_database
+
+migrate: db
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py bootstrap_demo --sandbox-url http://127.0.0.1:$(SANDBOX_PORT)
+
+run: demo
+	$(PY) manage.py runstack --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
+
+test: $(STAMP)
+	@bash scripts/ensure_chromium.sh
+	@source scripts/ensure_postgres.sh && $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@source scripts/ensure_postgres.sh && $(PY) manage.py makemigrations --check --dry-run
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) var/pgtest
