@@ -1,7 +1,23 @@
 from django.contrib import admin
 
+from cdpadmin import charts, dashboard
+from identities.selectors import user_realm_ids
+
 
 class CdpAdminSite(admin.AdminSite):
     site_header = "cdpadmin"
     site_title = "cdpadmin"
     index_title = "Dashboard"
+    index_template = "admin/cdp_index.html"
+
+    def index(self, request, extra_context=None):
+        realm_ids = user_realm_ids(request.user)
+        per_day = dashboard.persons_added_per_day(realm_ids)
+        context = {
+            "realm_counts": dashboard.realm_counts(realm_ids),
+            "persons_chart": charts.bar_chart(per_day, label="Persons added per day, last 30 days"),
+            "persons_last_30": sum(n for _, n in per_day),
+            "latest": dashboard.latest_changes(realm_ids, request.user),
+            **(extra_context or {}),
+        }
+        return super().index(request, extra_context=context)

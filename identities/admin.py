@@ -1,0 +1,208 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
+
+from cdpadmin import iso
+from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
+from cdpadmin.errors import ValidationError
+from identities import services
+from identities.ids import new_object_id
+from identities.models import ApiKey, Identity, Realm, RealmMember
+
+
+class RealmForm(forms.ModelForm):
+    infobip_api_key = forms.CharField(
+        label="Infobip API key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Never shown again after saving. Leave empty to keep the current key.",
+    )
+    clear_infobip_api_key = forms.BooleanField(label="Remove the stored key", required=False)
+
+    class Meta:
+        model = Realm
+        fields = ["name", "slug", "default_country", "default_currency", "cdp_enabled", "infobip_base_url"]
+
+    def clean_default_country(self):
+        value = self.cleaned_data["default_country"].upper()
+        if not iso.is_country(value):
+            raise forms.ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code.")
+        return value
+
+    def clean_default_currency(self):
+        value = self.cleaned_data["default_currency"].upper()
+        if not iso.is_currency(value):
+            raise forms.ValidationError(f"{value!r} is not an ISO 4217 currency code.")
+        return value
+
+    def save(self, commit=True):
+        realm = super().save(commit=False)
+        new_key = self.cleaned_data.get("infobip_api_key")
+        if self.cleaned_data.get("clear_infobip_api_key"):
+            realm.infobip_api_key = ""
+        elif new_key:
+            realm.infobip_api_key = new_key
+        elif realm.pk:
+            realm.infobip_api_key = Realm.objects.filter(pk=realm.pk).values_list("infobip_api_key", flat=True).first()
+        if commit:
+            realm.save()
+        return realm
+
+
+class RealmMemberInline(admin.TabularInline):
+    model = RealmMember
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    fields = ["prefix", "name", "owner", "created", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Realm)
+class RealmAdmin(admin.ModelAdmin):
+    form = RealmForm
+    list_display = ["name", "slug", "default_country", "default_currency", "cdp_enabled", "infobip_key", "created"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [RealmMemberInline, ApiKeyInline]
+    fields = [
+        "name", "slug", ("default_country", "default_currency"), "cdp_enabled", "infobip_base_url",
+        "infobip_key", "infobip_api_key", "clear_infobip_api_key",
+    ]  # fmt: skip
+    readonly_fields = ["infobip_key"]
+
+    @admin.display(description="stored Infobip key")
+    def infobip_key(self, obj):
+        return obj.infobip_api_key_masked or "—"
+
+    def get_queryset(self, request):
+        from identities.selectors import user_realm_ids
+
+        qs = super().get_queryset(request)
+        ids = user_realm_ids(request.user)
+        return qs if ids is None else qs.filter(pk__in=ids)
+
+
+class ApiKeyForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["realm", "name", "owner"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.initial.setdefault("owner", new_object_id())
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(RealmScopedAdmin):
+    form = ApiKeyForm
+    list_display = ["prefix", "name", "realm", "owner", "created", "last_used_at", "state"]
+    list_filter = [RealmListFilter]
+    search_fields = ["=prefix", "name", "=owner"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["realm", "owner", "prefix", "created", "last_used_at", "revoked_at"] if obj else []
+
+    @admin.display(description="state")
+    def state(self, obj):
+        if obj.revoked_at:
+            return format_html('<span style="color:#c62828">revoked {}</span>', obj.revoked_at.strftime("%Y-%m-%d"))
+        return "active"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name", "modified"])
+            return
+        try:
+            key, plain = services.api_key_create(realm=obj.realm, owner=obj.owner, name=obj.name)
+        except ValidationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        obj.pk = key.pk
+        obj.prefix = key.prefix
+        self.message_user(
+            request,
+            format_html("Copy this key now, it will not be shown again: <code>{}</code>", plain),
+            messages.WARNING,
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # keys are revoked, not deleted, so the audit trail keeps who called what
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} key(s).")
+
+
+class IdentityForm(forms.ModelForm):
+    class Meta:
+        model = Identity
+        fields = ["realm", "owner", "type", "country", "currency", "alias", "data", "person", "company"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.initial.setdefault("owner", new_object_id())
+        self.fields["country"].required = False
+        self.fields["currency"].required = False
+        self.fields["country"].help_text = "Empty: the realm's default country."
+        self.fields["currency"].help_text = "Empty: the realm's default currency."
+        if self.instance.pk and "realm" in self.fields:
+            self.fields["realm"].disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        realm = cleaned.get("realm")
+        for name in ("person", "company"):
+            linked = cleaned.get(name)
+            if realm and linked and linked.realm_id != realm.pk:
+                self.add_error(name, f"The {name} belongs to another realm.")
+        for name, check in (("country", iso.is_country), ("currency", iso.is_currency)):
+            value = (cleaned.get(name) or "").upper()
+            if value and not check(value):
+                self.add_error(name, f"{value!r} is not a valid ISO code.")
+            cleaned[name] = value or None
+        return cleaned
+
+
+@admin.register(Identity)
+class IdentityAdmin(RealmScopedAdmin):
+    form = IdentityForm
+    list_display = ["id", "alias", "type", "realm", "country", "currency", "person", "company", "created"]
+    list_filter = [RealmListFilter, "type", "country"]
+    list_select_related = ["realm", "person", "company"]
+    search_fields = ["=id", "alias", "=owner", "=person__id"]
+    autocomplete_fields = ["person", "company"]
+    readonly_fields = ["id", "created", "modified"]
+
+    def save_model(self, request, obj, form, change):
+        cleaned = form.cleaned_data
+        fields = {name: cleaned.get(name) for name in ("type", "country", "currency", "alias", "data")}
+        if change:
+            services.identity_update(
+                identity=obj, person=cleaned.get("person"), company=cleaned.get("company"), owner=cleaned["owner"],
+                **fields,
+            )  # fmt: skip
+        else:
+            created = services.identity_create(
+                realm=cleaned["realm"],
+                owner=cleaned["owner"],
+                person=cleaned.get("person"),
+                company=cleaned.get("company"),
+                **fields,
+            )
+            obj.pk = created.pk
+            obj.id = created.id

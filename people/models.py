@@ -1,0 +1,359 @@
+from __future__ import annotations
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models.functions import Lower, Upper
+from django.utils import timezone
+
+from cdpadmin.models import TimeStampedModel
+
+# Length limits from Infobip's IamPersonV2 schema (CONTRACT-NOTES §3/§4).
+NAME_MAX = 255
+MIDDLE_NAME_MAX = 50
+EXTERNAL_ID_MAX = 256
+ADDRESS_MAX = 256
+CITY_MAX = 50
+COUNTRY_MAX = 50
+PROFILE_PICTURE_MAX = 2083
+PHONE_MAX = 50
+EMAIL_MAX = 255
+TAG_NAME_MAX = 256
+CUSTOM_ATTRIBUTE_NAME_MAX = 256
+CUSTOM_ATTRIBUTE_VALUE_MAX = 4096
+CONTACTS_PER_PERSON_MAX = 100
+
+
+class PersonType(models.TextChoices):
+    CUSTOMER = "CUSTOMER", "Customer"
+    LEAD = "LEAD", "Lead"
+
+
+class Gender(models.TextChoices):
+    MALE = "MALE", "Male"
+    FEMALE = "FEMALE", "Female"
+
+
+class Origin(models.TextChoices):
+    """Infobip's origin enum (OriginV3, a superset of the v2 enum)."""
+
+    API = "API"
+    PORTAL = "PORTAL"
+    WEB_SDK = "WEB_SDK"
+    INTEGRATION = "INTEGRATION"
+    PUSH = "PUSH"
+    FACEBOOK = "FACEBOOK"
+    LINE = "LINE"
+    TELEGRAM = "TELEGRAM"
+    SALESFORCE = "SALESFORCE"
+    DYNAMICS = "DYNAMICS"
+    ZAPIER = "ZAPIER"
+    FORMS = "FORMS"
+    AMS = "AMS"
+    COMPUTED = "COMPUTED"
+    ANSWERS = "ANSWERS"
+    CONVERSATIONS = "CONVERSATIONS"
+    IMPORT = "IMPORT"
+    INSTAGRAM_DM = "INSTAGRAM_DM"
+    FLOW = "FLOW"
+    LIVE_CHAT = "LIVE_CHAT"
+    VKONTAKTE = "VKONTAKTE"
+    ZALO_FOLLOWER = "ZALO_FOLLOWER"
+    TIKTOK_BM = "TIKTOK_BM"
+    WHATSAPP = "WHATSAPP"
+    KAKAO_TALK = "KAKAO_TALK"
+    UNKNOWN = "UNKNOWN"
+
+
+class SyncStatus(models.TextChoices):
+    LOCAL = "local", "Local only"  # the realm has no CDP extension: nothing is pushed
+    PENDING = "pending", "Waiting to be pushed"
+    SYNCED = "synced", "In sync"
+    FAILED = "failed", "Failed"
+
+
+class DataType(models.TextChoices):
+    STRING = "STRING"
+    DECIMAL = "DECIMAL"
+    INTEGER = "INTEGER"
+    BOOLEAN = "BOOLEAN"
+    DATE = "DATE"
+    DATE_TIME = "DATE_TIME"
+    LIST_OF_OBJECTS = "LIST_OF_OBJECTS"
+
+
+class Channel(models.TextChoices):
+    """Read-only contact information channels (preview data set by channels and SDKs)."""
+
+    PUSH = "push"
+    WEBPUSH = "webpush"
+    FACEBOOK = "facebook"
+    LINE = "line"
+    TELEGRAM = "telegram"
+    INSTAGRAM = "instagram"
+    INSTAGRAM_DM = "instagramDm"
+    TWITTER = "twitter"
+    VIBER_BOTS = "viberBots"
+    LIVE_CHAT = "liveChat"
+    APPLE_BUSINESS_CHAT = "appleBusinessChat"
+    KAKAO_SANGDAM = "kakaoSangdam"
+    OPEN_CHANNEL = "openChannel"
+    WHATSAPP = "whatsapp"
+    ZALO_FOLLOWER = "zaloFollower"
+    TIKTOK_BM = "tiktokBm"
+
+
+class SyncStateMixin(models.Model):
+    infobip_id = models.BigIntegerField("Infobip id", null=True, blank=True, editable=False)
+    sync_status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.LOCAL, editable=False)
+    sync_error = models.TextField(blank=True, editable=False)
+    synced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    infobip_modified_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Tag(TimeStampedModel):
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=TAG_NAME_MAX)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "realm", name="tag_name_unique_ci"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="tag_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomAttributeDefinition(TimeStampedModel):
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="custom_attributes")
+    name = models.CharField(max_length=CUSTOM_ATTRIBUTE_NAME_MAX)
+    data_type = models.CharField(max_length=20, choices=DataType.choices)
+    object_schema = models.JSONField(
+        default=dict, blank=True, help_text="LIST_OF_OBJECTS only: field name → data type."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "custom attribute definition"
+        constraints = [
+            models.UniqueConstraint(fields=["realm", "name"], name="custom_attribute_name_unique"),
+            models.CheckConstraint(condition=~models.Q(name__regex=r"[{}\[\]]"), name="custom_attribute_name_chars"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="custom_attribute_name_not_empty"),
+            models.CheckConstraint(condition=models.Q(data_type__in=DataType.values), name="custom_attribute_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.data_type})"
+
+
+class PersonQuerySet(models.QuerySet):
+    def active(self) -> PersonQuerySet:
+        """Persons that are not merged into another one (absorbed persons stay as aliases)."""
+        return self.filter(merged_into__isnull=True)
+
+    def for_realms(self, realms) -> PersonQuerySet:
+        return self.filter(realm__in=realms)
+
+
+class Person(TimeStampedModel, SyncStateMixin):
+    realm = models.ForeignKey("identities.Realm", on_delete=models.PROTECT, related_name="persons")
+    type = models.CharField(max_length=10, choices=PersonType.choices, default=PersonType.CUSTOMER)
+    external_id = models.CharField("externalId", max_length=EXTERNAL_ID_MAX, null=True, blank=True)
+    first_name = models.CharField(max_length=NAME_MAX, blank=True)
+    middle_name = models.CharField(max_length=MIDDLE_NAME_MAX, blank=True)
+    last_name = models.CharField(max_length=NAME_MAX, blank=True)
+    gender = models.CharField(max_length=6, choices=Gender.choices, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    address = models.CharField(max_length=ADDRESS_MAX, blank=True)
+    city = models.CharField(max_length=CITY_MAX, blank=True)
+    country = models.CharField(max_length=COUNTRY_MAX, blank=True)
+    preferred_language = models.CharField(max_length=10, blank=True)
+    profile_picture = models.CharField(max_length=PROFILE_PICTURE_MAX, blank=True)
+    origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.API)
+    modified_from = models.CharField(max_length=20, choices=Origin.choices, default=Origin.API)
+    custom_attributes = models.JSONField(default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="persons")
+    company = models.ForeignKey(
+        "companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="persons"
+    )
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="absorbed", editable=False
+    )
+
+    objects = PersonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("merge_person", "Can merge person profiles")]
+        indexes = [
+            # The admin changelist of one realm, newest first; also the realm counts of the dashboard.
+            models.Index(fields=["realm", "-id"], name="person_realm_id"),
+            # Dashboard "persons added per day" and the sync's modifiedAt ordering.
+            models.Index(fields=["created"], name="person_created"),
+            # Name search is a prefix search (`Smi` finds Smith): UPPER(col) LIKE 'SMI%' served by pattern ops.
+            models.Index(OpClass(Upper("last_name"), name="text_pattern_ops"), name="person_last_name_prefix"),
+            models.Index(OpClass(Upper("first_name"), name="text_pattern_ops"), name="person_first_name_prefix"),
+            models.Index(
+                fields=["merged_into"], name="person_merged_into", condition=models.Q(merged_into__isnull=False)
+            ),
+            models.Index(
+                fields=["realm", "sync_status"], name="person_sync_pending", condition=~models.Q(sync_status="synced")
+            ),
+            GinIndex(fields=["custom_attributes"], name="person_custom_attrs", opclasses=["jsonb_path_ops"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["realm", "external_id"],
+                name="person_external_id_unique",
+                condition=models.Q(external_id__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["realm", "infobip_id"],
+                name="person_infobip_id_unique",
+                condition=models.Q(infobip_id__isnull=False),
+            ),
+            # (id, realm) is unique so contacts can reference (person, realm) and never cross realms.
+            models.UniqueConstraint(fields=["id", "realm"], name="person_id_realm"),
+            models.CheckConstraint(condition=models.Q(type__in=PersonType.values), name="person_type_valid"),
+            models.CheckConstraint(condition=models.Q(gender__in=["", *Gender.values]), name="person_gender_valid"),
+            models.CheckConstraint(condition=~models.Q(external_id=""), name="person_external_id_not_empty"),
+            models.CheckConstraint(
+                condition=~models.Q(first_name__regex=r"[&<>\"/\\:(){}=;#\r\n]")
+                & ~models.Q(middle_name__regex=r"[&<>\"/\\:(){}=;#\r\n]")
+                & ~models.Q(last_name__regex=r"[&<>\"/\\:(){}=;#\r\n]"),
+                name="person_name_chars",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(preferred_language="")
+                | models.Q(preferred_language__regex=r"^[a-z]{2}(-[A-Za-z]{2})?$"),
+                name="person_language_format",
+            ),
+            models.CheckConstraint(condition=~models.Q(merged_into=models.F("id")), name="person_not_merged_into_self"),
+        ]
+
+    def __str__(self) -> str:
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return name or self.external_id or f"Person {self.pk}"
+
+    @property
+    def is_merged(self) -> bool:
+        return self.merged_into_id is not None
+
+
+class PersonPhone(models.Model):
+    """A phone in international digits without '+' (as Infobip stores them). Unique per realm."""
+
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="phones")
+    number = models.CharField(max_length=PHONE_MAX)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["realm", "number"], name="phone_unique_per_realm"),
+            models.CheckConstraint(condition=models.Q(number__regex=r"^[1-9][0-9]{5,18}$"), name="phone_e164_digits"),
+        ]
+        indexes = [models.Index(OpClass("number", name="varchar_pattern_ops"), name="phone_number_prefix")]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class PersonEmail(models.Model):
+    """An email address, unique per realm compared case-insensitively."""
+
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="emails")
+    address = models.CharField(max_length=EMAIL_MAX)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(Lower("address"), "realm", name="email_unique_per_realm_ci"),
+            models.CheckConstraint(condition=models.Q(address__contains="@"), name="email_has_at"),
+        ]
+        indexes = [models.Index(OpClass(Lower("address"), name="text_pattern_ops"), name="email_address_prefix")]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class ChannelProfile(TimeStampedModel):
+    """Read-only contact information of a channel (push registration, chat app profile...): preview data only."""
+
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="channel_profiles")
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    application_id = models.CharField(max_length=255, blank=True)
+    identifier = models.CharField(
+        max_length=255, blank=True, help_text="registrationId for push/webpush, userId for chat apps."
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["channel", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["realm", "channel", "application_id", "identifier"], name="channel_profile_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.identifier or self.application_id}"
+
+
+class EventDefinition(TimeStampedModel):
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="event_definitions")
+    definition_id = models.CharField("definitionId", max_length=36)
+    title = models.CharField(max_length=100)
+    description = models.TextField(max_length=2000, blank=True)
+    fields = models.JSONField(default=list, blank=True, help_text='[{"name": "price", "type": "Decimal"}, ...]')
+
+    class Meta:
+        ordering = ["definition_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["realm", "definition_id"], name="event_definition_unique"),
+            models.CheckConstraint(
+                condition=models.Q(definition_id__regex=r"^[a-zA-Z0-9]{1,36}$"), name="event_definition_id_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.definition_id
+
+
+class EventSource(models.TextChoices):
+    API = "API"
+    ADMIN = "ADMIN"
+    IMPORT = "IMPORT"
+    SYNC = "SYNC"
+
+
+class PersonEvent(models.Model):
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="events")
+    definition = models.ForeignKey(EventDefinition, on_delete=models.PROTECT, related_name="events")
+    event_id = models.CharField("eventId", max_length=36, help_text="De-duplicates retries, as Infobip's eventId.")
+    occurred_time = models.DateTimeField(default=timezone.now)
+    properties = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=10, choices=EventSource.choices, default=EventSource.API)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-occurred_time", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["realm", "event_id"], name="person_event_id_unique"),
+            models.CheckConstraint(
+                condition=models.Q(event_id__regex=r"^[A-Za-z0-9_-]{1,36}$"), name="event_id_format"
+            ),
+        ]
+        indexes = [models.Index(fields=["person", "-occurred_time"], name="person_event_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.definition_id} @ {self.occurred_time:%Y-%m-%d %H:%M}"

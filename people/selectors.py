@@ -1,0 +1,100 @@
+"""Reads of persons that are more than one filter: search, the changelist page, timelines, lookups."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Lower, Upper
+
+from cdpadmin.errors import ValidationError
+from people.models import Person, PersonEmail, PersonEvent, PersonPhone, Tag
+from people.validation import normalize_phone
+
+PHONE_LIKE = re.compile(r"^\+?[\d\s\-().]{5,}$")
+
+
+def person_search(queryset: QuerySet, term: str, *, default_country: str | None = None) -> QuerySet:
+    """Search the way staff type: an email (or its start), a phone in any common form, an externalId,
+    a name prefix ("Smi", "Jane Smi"). Every branch is served by an index (see Person/PersonEmail/PersonPhone
+    Meta.indexes); there is no `%term%` scan.
+    """
+    term = term.strip()
+    if not term:
+        return queryset
+    if "@" in term:
+        matches = PersonEmail.objects.annotate(laddress=Lower("address")).filter(laddress__startswith=term.lower())
+        return queryset.filter(pk__in=matches.values("person_id"))
+    if PHONE_LIKE.match(term):
+        digits = re.sub(r"\D", "", term)
+        numbers = {digits}
+        with contextlib.suppress(ValidationError):
+            numbers.add(normalize_phone(term, default_country))
+        condition = Q()
+        for number in numbers:
+            condition |= Q(number__startswith=number)
+        phone_matches = PersonPhone.objects.filter(condition).values("person_id")
+        return queryset.filter(Q(pk__in=phone_matches) | Q(external_id=term))
+    words = term.split()
+    condition = Q(external_id=term)
+    if len(words) == 1:
+        prefix = words[0].upper()
+        condition |= Q(ulast__startswith=prefix) | Q(ufirst__startswith=prefix)
+    else:
+        first, last = words[0].upper(), " ".join(words[1:]).upper()
+        condition |= Q(ufirst__startswith=first, ulast__startswith=last)
+        condition |= Q(ulast__startswith=term.upper())
+    return queryset.annotate(ufirst=Upper("first_name"), ulast=Upper("last_name")).filter(condition)
+
+
+def with_list_columns(queryset: QuerySet) -> QuerySet:
+    """First phone, first email and tag names as columns of the page query itself: one query per page."""
+    first_phone = PersonPhone.objects.filter(person=OuterRef("pk")).order_by("id").values("number")[:1]
+    first_email = PersonEmail.objects.filter(person=OuterRef("pk")).order_by("id").values("address")[:1]
+    tag_names = (
+        Tag.persons.through.objects.filter(person_id=OuterRef("pk"))
+        .values("person_id")
+        .annotate(names=ArrayAgg("tag__name", order_by="tag__name"))
+        .values("names")
+    )
+    return queryset.annotate(
+        first_phone=Subquery(first_phone), first_email=Subquery(first_email), tag_names=Subquery(tag_names)
+    )
+
+
+def person_timeline(person: Person, limit: int = 50) -> list[PersonEvent]:
+    return list(
+        PersonEvent.objects.filter(person=person).select_related("definition").order_by("-occurred_time")[:limit]
+    )
+
+
+def person_resolve(realm, person_id) -> Person | None:
+    """A person of `realm` by our id; an absorbed (merged) person resolves to its survivor."""
+    person = Person.objects.filter(realm=realm, pk=person_id).first()
+    seen = set()
+    while person is not None and person.merged_into_id and person.pk not in seen:
+        seen.add(person.pk)
+        person = Person.objects.filter(pk=person.merged_into_id).first()
+    return person
+
+
+def persons_by_contacts(realm, phones: list[str], emails: list[str]) -> dict[int, set[str]]:
+    """Person ids holding any of the phones or emails, with what matched."""
+    found: dict[int, set[str]] = {}
+    if phones:
+        for pid, number in PersonPhone.objects.filter(realm=realm, number__in=phones).values_list(
+            "person_id", "number"
+        ):
+            found.setdefault(pid, set()).add(number)
+    if emails:
+        lowered = [e.lower() for e in emails]
+        rows = (
+            PersonEmail.objects.annotate(laddress=Lower("address"))
+            .filter(realm=realm, laddress__in=lowered)
+            .values_list("person_id", "address")
+        )
+        for pid, address in rows:
+            found.setdefault(pid, set()).add(address.lower())
+    return found
