@@ -357,3 +357,26 @@ class PersonEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.definition_id} @ {self.occurred_time:%Y-%m-%d %H:%M}"
+
+
+class MergeRecord(models.Model):
+    """Who merged which profiles, when, with which choices, and a full snapshot of every profile before."""
+
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    survivor = models.ForeignKey(Person, null=True, on_delete=models.SET_NULL, related_name="merge_records")
+    absorbed_ids = models.JSONField(default=list)
+    actor = models.CharField(max_length=150, blank=True, help_text="Staff user, API key or import job.")
+    source = models.CharField(max_length=20, default="admin", help_text="admin, api or import")
+    choices = models.JSONField(default=dict, blank=True)
+    snapshots = models.JSONField(default=list, blank=True, help_text="Every profile as it was, survivor first.")
+    result = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["realm", "-created"], name="merge_record_realm_created")]
+
+    def __str__(self) -> str:
+        return f"Merge #{self.pk} into person {self.survivor_id}"

@@ -1,0 +1,333 @@
+"""Merging person profiles, with Infobip's own merge rules as the defaults (CONTRACT-NOTES §15):
+
+1. the earliest created profile survives (staff may pick another);
+2. empty attributes of the survivor are filled from the others;
+3. a single-valued conflict goes to the Customer's value when Customer and Lead disagree, otherwise to the
+   most recently modified profile;
+4. phones, emails, tags (and channel profiles) are combined.
+
+Unlike Infobip we keep events and channel profiles: they move to the survivor. Absorbed persons stay as
+aliases (`merged_into`), so their ids, externalIds and Infobip ids still lead to the survivor, and a
+`MergeRecord` keeps a full snapshot of every profile for audit and undo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from cdpadmin.errors import Conflict, ValidationError
+from identities.models import Identity
+from infobip.models import OutboxEntity, OutboxOp
+from infobip.outbox import outbox_record
+from people.models import (
+    CONTACTS_PER_PERSON_MAX,
+    ChannelProfile,
+    MergeRecord,
+    Origin,
+    Person,
+    PersonEmail,
+    PersonEvent,
+    PersonPhone,
+    PersonType,
+    SyncStatus,
+)
+
+# Single-valued attributes a merge chooses between (model field names); `company` is a link chosen the same way.
+MERGE_FIELDS = (
+    "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date", "address", "city",
+    "country", "preferred_language", "profile_picture", "company_id",
+)  # fmt: skip
+MAX_PROFILES = 10
+
+MSG_NO_CONTACT = "Keep at least one phone or email: a profile needs a way to reach the person."
+MSG_TOO_MANY = "Merge at most {limit} profiles at once."
+MSG_TOO_FEW = "Choose at least two different profiles to merge."
+MSG_ALREADY_MERGED = "Person {pid} was already merged into person {into}."
+MSG_OTHER_REALM = "All profiles must belong to the same realm."
+MSG_BAD_CHOICE = "{field}: person {pid} is not one of the merged profiles."
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
+
+
+@dataclass
+class FieldDecision:
+    """One single-valued attribute: the candidates (person id → value) and whose value wins."""
+
+    field: str
+    values: dict[int, Any]
+    chosen: int
+    conflict: bool
+
+    @property
+    def value(self) -> Any:
+        return self.values[self.chosen]
+
+
+@dataclass
+class MergePlan:
+    survivor: Person
+    others: list[Person]
+    fields: list[FieldDecision] = field(default_factory=list)
+    custom: list[FieldDecision] = field(default_factory=list)
+    phones: dict[str, int] = field(default_factory=dict)  # number → owner id
+    emails: dict[str, int] = field(default_factory=dict)  # address → owner id
+    tags: dict[str, list[int]] = field(default_factory=dict)  # tag name → holders
+    channel_profiles: dict[int, int] = field(default_factory=dict)  # profile id → owner id
+
+    @property
+    def profiles(self) -> list[Person]:
+        return [self.survivor, *self.others]
+
+    @property
+    def conflicts(self) -> list[FieldDecision]:
+        return [d for d in (*self.fields, *self.custom) if d.conflict]
+
+    @property
+    def single_source(self) -> list[FieldDecision]:
+        """Fields set in one profile only: added automatically (the page lists them under "Show more")."""
+        return [d for d in (*self.fields, *self.custom) if not d.conflict and d.values]
+
+    def result_attributes(self) -> dict[str, Any]:
+        return {d.field: d.value for d in self.fields if d.values}
+
+    def result_custom_attributes(self) -> dict[str, Any]:
+        return {d.field: d.value for d in self.custom if d.values}
+
+
+def default_survivor(persons: list[Person]) -> Person:
+    """Infobip's primary profile: the earliest created (ties: the lowest id)."""
+    return min(persons, key=lambda p: (p.created, p.pk))
+
+
+def _rank(person: Person) -> tuple[int, Any]:
+    """Default winner of a conflict: Customers beat Leads, then the most recently modified profile."""
+    return (1 if person.type == PersonType.CUSTOMER else 0, person.modified)
+
+
+def _decide(name: str, values: dict[int, Any], profiles: list[Person], choice: int | None) -> FieldDecision | None:
+    present = {pid: value for pid, value in values.items() if not _empty(value)}
+    if not present:
+        return None
+    distinct = {repr(v) for v in present.values()}
+    if choice is not None:
+        if choice not in values:
+            raise ValidationError.single(name, MSG_BAD_CHOICE.format(field=name, pid=choice))
+        return FieldDecision(name, {**present, choice: values[choice]}, choice, len(distinct) > 1)
+    if len(distinct) == 1:
+        # Only one value anywhere: the survivor keeps it, or gets it from the one profile that has it.
+        owner = next(iter(present))
+        return FieldDecision(name, present, owner, False)
+    winner = max((p for p in profiles if p.pk in present), key=_rank)
+    return FieldDecision(name, present, winner.pk, True)
+
+
+def merge_plan(*, survivor: Person, others: list[Person], choices: dict[str, int] | None = None) -> MergePlan:
+    """What a merge would do: per-field decisions (defaults from Infobip's rules, overridden by `choices`,
+    field name → person id) and the combined multi-valued data. Reads only."""
+    choices = dict(choices or {})
+    profiles = [survivor, *others]
+    plan = MergePlan(survivor=survivor, others=list(others))
+    for name in MERGE_FIELDS:
+        values = {p.pk: getattr(p, name) for p in profiles}
+        if name == "type":
+            # A profile that is a Customer anywhere stays a Customer (Lead → Customer is a one-way street).
+            values = {p.pk: p.type for p in profiles}
+        decision = _decide(name, values, profiles, choices.pop(name, None))
+        if decision:
+            plan.fields.append(decision)
+    names = sorted({key for p in profiles for key in p.custom_attributes})
+    for name in names:
+        values = {p.pk: p.custom_attributes.get(name) for p in profiles}
+        decision = _decide(name, values, profiles, choices.pop(f"customAttributes.{name}", None))
+        if decision:
+            plan.custom.append(decision)
+    if choices:
+        raise ValidationError({key: ["is not a field that can be chosen"] for key in choices})
+
+    ids = [p.pk for p in profiles]
+    order = {pid: i for i, pid in enumerate(ids)}
+    for number, owner in sorted(
+        PersonPhone.objects.filter(person_id__in=ids).values_list("number", "person_id"), key=lambda r: order[r[1]]
+    ):
+        plan.phones.setdefault(number, owner)
+    for address, owner in sorted(
+        PersonEmail.objects.filter(person_id__in=ids).values_list("address", "person_id"), key=lambda r: order[r[1]]
+    ):
+        if address.lower() not in {a.lower() for a in plan.emails}:
+            plan.emails[address] = owner
+    for person in profiles:
+        for tag in person.tags.all():
+            plan.tags.setdefault(tag.name, []).append(person.pk)
+    plan.channel_profiles = dict(ChannelProfile.objects.filter(person_id__in=ids).values_list("id", "person_id"))
+    return plan
+
+
+def person_snapshot(person: Person) -> dict[str, Any]:
+    """Everything a profile holds, as plain JSON: for the audit trail and for undo."""
+    return {
+        "id": person.pk,
+        "created": person.created.isoformat(),
+        "modified": person.modified.isoformat(),
+        "attributes": {
+            name: (
+                getattr(person, name).isoformat()
+                if name == "birth_date" and person.birth_date
+                else getattr(person, name)
+            )
+            for name in MERGE_FIELDS
+        },
+        "origin": person.origin,
+        "modified_from": person.modified_from,
+        "custom_attributes": dict(person.custom_attributes),
+        "infobip_id": person.infobip_id,
+        "phones": list(PersonPhone.objects.filter(person=person).order_by("id").values_list("number", flat=True)),
+        "emails": list(PersonEmail.objects.filter(person=person).order_by("id").values_list("address", flat=True)),
+        "tags": sorted(person.tags.values_list("name", flat=True)),
+        "channel_profiles": list(ChannelProfile.objects.filter(person=person).values_list("id", flat=True)),
+        "events": list(PersonEvent.objects.filter(person=person).values_list("id", flat=True)),
+        "identities": list(Identity.objects.filter(person=person).values_list("id", flat=True)),
+    }
+
+
+def _lock_profiles(survivor: Person, others: list[Person], max_profiles: int) -> tuple[Person, list[Person]]:
+    ids = [survivor.pk, *[o.pk for o in others]]
+    if len(set(ids)) != len(ids) or len(ids) < 2:
+        raise ValidationError.single("others", MSG_TOO_FEW)
+    if len(ids) > max_profiles:
+        raise ValidationError.single("others", MSG_TOO_MANY.format(limit=max_profiles))
+    # Lock in id order so two overlapping merges can never deadlock: the second waits, then sees the first.
+    locked = {p.pk: p for p in Person.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    missing = [pid for pid in ids if pid not in locked]
+    if missing:
+        raise Conflict(f"Person {missing[0]} no longer exists.", code="gone")
+    for person in locked.values():
+        if person.merged_into_id:
+            raise Conflict(MSG_ALREADY_MERGED.format(pid=person.pk, into=person.merged_into_id), code="merged")
+    if len({p.realm_id for p in locked.values()}) != 1:
+        raise ValidationError.single("others", MSG_OTHER_REALM)
+    return locked[survivor.pk], [locked[o.pk] for o in others]
+
+
+def persons_merge(
+    *,
+    survivor: Person,
+    others: list[Person],
+    choices: dict[str, int] | None = None,
+    keep_phones: list[str] | None = None,
+    keep_emails: list[str] | None = None,
+    keep_tags: list[str] | None = None,
+    keep_channel_profiles: list[int] | None = None,
+    actor: str = "",
+    source: str = "admin",
+    max_profiles: int = MAX_PROFILES,
+    dry_run: bool = False,
+) -> MergeRecord:
+    """Merge `others` into `survivor` in one transaction. `keep_*` = None keeps everything (the default);
+    a list keeps only those. Returns the MergeRecord (unsaved, with the would-be result, when dry_run)."""
+    with transaction.atomic():
+        survivor, others = _lock_profiles(survivor, others, max_profiles)
+        realm = survivor.realm
+        plan = merge_plan(survivor=survivor, others=others, choices=choices)
+        phones = [n for n in plan.phones if keep_phones is None or n in set(keep_phones)]
+        keep_lower = {e.lower() for e in keep_emails} if keep_emails is not None else None
+        emails = [a for a in plan.emails if keep_lower is None or a.lower() in keep_lower]
+        tags = [t for t in plan.tags if keep_tags is None or t in set(keep_tags)]
+        channel_ids = [
+            c for c in plan.channel_profiles if keep_channel_profiles is None or c in set(keep_channel_profiles)
+        ]
+        if not phones and not emails:
+            raise ValidationError.single("contactInformation", MSG_NO_CONTACT)
+        if len(phones) > CONTACTS_PER_PERSON_MAX or len(emails) > CONTACTS_PER_PERSON_MAX:
+            raise ValidationError.single(
+                "contactInformation", f"The merged profile would exceed {CONTACTS_PER_PERSON_MAX} phones or emails."
+            )
+        snapshots = [person_snapshot(p) for p in plan.profiles]
+        attributes = plan.result_attributes()
+        custom = plan.result_custom_attributes()
+        record = MergeRecord(
+            realm=realm,
+            survivor=survivor,
+            absorbed_ids=[p.pk for p in others],
+            actor=actor,
+            source=source,
+            choices={
+                "fields": {d.field: d.chosen for d in plan.fields},
+                "customAttributes": {d.field: d.chosen for d in plan.custom},
+                "phones": phones,
+                "emails": emails,
+                "tags": tags,
+                "channelProfiles": channel_ids,
+            },
+            snapshots=snapshots,
+        )
+        record.result = {
+            "attributes": {k: (v.isoformat() if k == "birth_date" and v else v) for k, v in attributes.items()},
+            "custom_attributes": custom,
+            "phones": phones,
+            "emails": emails,
+            "tags": sorted(tags),
+        }
+        if dry_run:
+            transaction.set_rollback(True)
+            return record
+
+        other_ids = [o.pk for o in others]
+        all_ids = [survivor.pk, *other_ids]
+        # Contacts: the kept ones end up on the survivor, the rest are dropped.
+        PersonPhone.objects.filter(person_id__in=all_ids).exclude(number__in=phones).delete()
+        PersonPhone.objects.filter(person_id__in=other_ids).update(person=survivor)
+        PersonEmail.objects.filter(person_id__in=all_ids).annotate(laddress=Lower("address")).exclude(
+            laddress__in=[e.lower() for e in emails]
+        ).delete()
+        PersonEmail.objects.filter(person_id__in=other_ids).update(person=survivor)
+        ChannelProfile.objects.filter(person_id__in=all_ids).exclude(pk__in=channel_ids).delete()
+        ChannelProfile.objects.filter(person_id__in=other_ids).update(person=survivor)
+        PersonEvent.objects.filter(person_id__in=other_ids).update(person=survivor)
+        Identity.objects.filter(person_id__in=other_ids).update(person=survivor, modified=timezone.now())
+        # Earlier aliases of the absorbed persons now lead to the survivor directly.
+        Person.objects.filter(merged_into_id__in=other_ids).update(merged_into=survivor)
+
+        tag_objects = {t.name: t for p in plan.profiles for t in p.tags.all()}
+        taken_external_id = attributes.get("external_id")
+        for other in others:
+            other.tags.clear()
+            other.merged_into = survivor
+            if taken_external_id and other.external_id == taken_external_id:
+                other.external_id = None  # the survivor carries it now; both resolve to the survivor
+            other.sync_status = SyncStatus.LOCAL
+            other.save(update_fields=["merged_into", "external_id", "sync_status", "modified"])
+
+        for name, value in attributes.items():
+            setattr(survivor, name, value)
+        for name in MERGE_FIELDS:
+            if name not in attributes:
+                setattr(survivor, name, None if name in ("external_id", "birth_date", "company_id") else "")
+        survivor.custom_attributes = custom
+        survivor.modified_from = Origin.PORTAL if source == "admin" else Origin.API
+        if realm.cdp_enabled:
+            survivor.sync_status = SyncStatus.PENDING
+        survivor.save()
+        survivor.tags.set([tag_objects[name] for name in tags])
+        record.save()
+        outbox_record(
+            realm=realm,
+            entity=OutboxEntity.MERGE,
+            entity_id=record.pk,
+            op=OutboxOp.MERGE,
+            payload={
+                "survivor": survivor.pk,
+                "absorbed": [
+                    {"id": s["id"], "infobipId": s["infobip_id"], "externalId": s["attributes"]["external_id"],
+                     "phones": s["phones"], "emails": s["emails"], "events": s["events"]}
+                    for s in snapshots[1:]
+                ],
+            },
+        )  # fmt: skip
+    return record
