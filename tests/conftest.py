@@ -2,6 +2,8 @@ import pytest
 
 from tests.identities.factories import RealmFactory
 
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture
 def realm(db):
@@ -17,3 +19,13 @@ def other_realm(db):
 def cdp_realm(db):
     """A realm with the Infobip CDP extension enabled: its changes go to the outbox."""
     return RealmFactory(name="Pushing", default_country="HR", default_currency="EUR", cdp_enabled=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The dashboard and filter choices are cached; every test starts with an empty cache."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
