@@ -9,6 +9,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
 from cdpadmin.errors import DomainError, ErrorCollector, ValidationError
@@ -254,7 +255,7 @@ class PersonAdmin(RealmScopedAdmin):
     list_display = [
         "id", "display_name", "first_email", "first_phone", "type", "tag_list", "country", "sync_badge", "created",
     ]  # fmt: skip
-    list_display_links = ["id", "display_name"]
+    list_display_links = ["display_name"]
     list_filter = [
         RealmListFilter, "type", TagListFilter, CountryListFilter, "origin", "sync_status", ProfileStateFilter,
     ]  # fmt: skip
@@ -323,6 +324,16 @@ class PersonAdmin(RealmScopedAdmin):
                 super().get_results(request)
 
         return PersonChangeList
+
+    @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle" aria-label="Select all">'))
+    def action_checkbox(self, obj):
+        """Django renders this through the form widget machinery, a template per row; a page of 100 rows
+        spends more time there than in its queries. Same markup, written directly."""
+        return format_html(
+            '<input type="checkbox" name="_selected_action" value="{}" class="action-select" aria-label="Select {}">',
+            obj.pk,
+            obj,
+        )
 
     @admin.display(description="name", ordering="last_name")
     def display_name(self, obj):
