@@ -1,0 +1,3 @@
+from infobip.ratelimit import RateLimitBucket
+
+__all__ = ["RateLimitBucket"]
