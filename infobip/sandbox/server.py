@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -65,6 +66,11 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
     sandbox: SandboxServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return  # the client went away (timed out, closed): nothing to report
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -247,6 +253,7 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
+        self.connections_opened = 0
         self._stats_lock = threading.Lock()
         self._reset_stats()
 
@@ -297,6 +304,7 @@ class SandboxServer:
         with self._conn_lock:
             if add:
                 self._connections.add(conn)
+                self.connections_opened += 1
             else:
                 self._connections.discard(conn)
 
@@ -370,6 +378,7 @@ class SandboxServer:
                 "faults": {k: dict(v) for k, v in self._faults.items()},
                 "effects": dict(self.store.effects),
                 "state": self.store.snapshot(),
+                "connectionsOpened": self.connections_opened,
             }
 
     def calls(self, endpoint: str) -> int:

@@ -33,7 +33,8 @@ def test_spec_example_parses_to_and_of_eq_and_tag_contains():
 
 def test_several_keys_in_one_object_are_anded():
     node = parse({"firstName": "Jane", "lastName": "Smith"})
-    assert isinstance(node, And) and len(node.clauses) == 2
+    assert isinstance(node, And)
+    assert len(node.clauses) == 2
     assert evaluate(node, JANE)
     assert not evaluate(parse({"firstName": "Jane", "lastName": "Doe"}), JANE)
 
@@ -153,7 +154,7 @@ def test_error_messages_say_what_and_where(filter_, message, path):
 
 
 def test_filter_error_is_a_value_error_and_custom_attributes_can_be_disabled():
-    with pytest.raises(ValueError, match="unknown field 'customAttributes.X'"):
+    with pytest.raises(ValueError, match=r"unknown field 'customAttributes.X'"):
         filters.parse({"customAttributes.X": "a"}, filters.PERSON_FIELDS, custom_attributes=False)
 
 
