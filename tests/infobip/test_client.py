@@ -136,8 +136,9 @@ def test_tags_and_custom_attributes(infobip_client):
     c.delete_tag("VIP")
     with pytest.raises(ib.NotFound):
         c.get_tag("VIP")
+    c.create_tag("A")
     with pytest.raises(ib.AlreadyExists):
-        c.create_tag("A") and c.create_tag("A")
+        c.create_tag("A")
 
     definition = c.create_custom_attribute("Cart", "LIST_OF_OBJECTS", object_schema={"sku": "STRING"})
     assert definition["objectSchema"] == {"sku": "STRING"}
