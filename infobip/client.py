@@ -27,6 +27,7 @@ and event definition creates do the same by name / id.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import json
 import logging
 import random
@@ -34,13 +35,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
-
-from infobip.ratelimit import NoRateLimiter, RateLimiter, scope_for
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +64,22 @@ Json = dict[str, Any]
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
 MAX_BATCH = 1000
 MAX_EVENT_BATCH = 5000
+
+
+class RateLimiter(Protocol):
+    """What the client needs from a limiter (implementations: :mod:`infobip.ratelimit`)."""
+
+    def acquire(self, endpoint: str) -> float: ...
+
+
+class _NoLimit:
+    def acquire(self, endpoint: str) -> float:
+        return 0.0
+
+
+def scope_for(base_url: str, api_key: str) -> str:
+    """A stable, non-secret name for one Infobip account (limits are per account)."""
+    return hashlib.sha256(f"{base_url.rstrip('/')}|{api_key}".encode()).hexdigest()[:16]
 
 
 # --- errors ------------------------------------------------------------------------------------------
@@ -311,7 +326,7 @@ class InfobipClient:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.timeout = timeout
-        self.rate_limiter: RateLimiter = rate_limiter or NoRateLimiter()
+        self.rate_limiter: RateLimiter = rate_limiter or _NoLimit()
         self.max_retries = max_retries
         self.backoff = backoff
         self.backoff_cap = backoff_cap

@@ -25,14 +25,14 @@ Infobip's receive time does not push a window over the limit.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from django.db import models
 
+from infobip.client import RateLimiter, scope_for
 from infobip.sandbox.ratelimit import PUBLISHED_LIMITS, parse_rate_mode
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "rate_limiter_from_settings",
+    "scope_for",
 ]
 
 
@@ -60,17 +61,6 @@ class RateLimitBucket(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-
-class RateLimiter(Protocol):
-    def acquire(self, endpoint: str) -> float:
-        """Block until a call to ``endpoint`` ("GET /people/2/persons") may be sent; return seconds waited."""
-        ...
-
-
-def scope_for(base_url: str, api_key: str) -> str:
-    """A stable, non-secret name for one Infobip account: limits are per account."""
-    return hashlib.sha256(f"{base_url.rstrip('/')}|{api_key}".encode()).hexdigest()[:16]
 
 
 class _GcraLimiter:
