@@ -48,6 +48,9 @@ def test_checker_reports_violations(conformance):
     assert conformance.check("GET", "/people/2/persons", 200, b'{"id": "seven"}')
     assert conformance.check("GET", "/people/2/persons", 200, b'{"persons": [{"tags": "VIP"}], "limit": 1, "page": 1}')
     assert "not declared" in conformance.check("POST", "/people/3/persons/merge", 404, b"{}")[0]
+    gateway = b'{"requestError": {"serviceException": {"messageId": "SERVICE_UNAVAILABLE", "text": "x"}}}'
+    assert conformance.check("POST", "/people/3/events", 503, gateway) == []  # erratum 7
+    assert conformance.check("POST", "/people/3/events", 429, b'{"requestError": []}')
     assert "empty body" in conformance.check("GET", "/people/2/tags/{name}", 200, b"")[0]
     assert conformance.check("POST", "/people/3/events", 400, b'{"title": "x"}')  # type and status required
     assert conformance.check("DELETE", "/people/2/tags/{name}", 200, b"") == []
