@@ -157,6 +157,11 @@ SPECTACULAR_SETTINGS = {
 INFOBIP_BASE_URL = env("INFOBIP_BASE_URL", "http://127.0.0.1:8099")
 INFOBIP_API_KEY = env("INFOBIP_API_KEY", "sandbox-key")
 INFOBIP_TIMEOUT = float(env("INFOBIP_TIMEOUT", "10"))
+# Client-side pacing under Infobip's published per-second limits: "real", "off", or a multiplier of them.
+INFOBIP_RATE_LIMITS = env("INFOBIP_RATE_LIMITS", "real")
+# Where the limiter keeps its state, shared by every worker: "auto" (Redis when REDIS_URL is set, else
+# PostgreSQL), "postgres", "redis" or "memory" (one process only).
+INFOBIP_RATE_LIMITER = env("INFOBIP_RATE_LIMITER", "auto")
 
 # django-q2: ORM broker on PostgreSQL by default (enqueueing inside atomic() is then transactional);
 # Redis when REDIS_URL is set. retry > timeout and max_attempts > 0 so a lost worker's task is re-run.

@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from infobip.ratelimit import RateLimitBucket  # the shared rate limiter's table
+
+__all__ = ["OutboxAttempt", "OutboxEntry", "RateLimitBucket", "SyncRun"]
+
 
 class OutboxEntity(models.TextChoices):
     PERSON = "person"

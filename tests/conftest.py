@@ -2,7 +2,7 @@ import pytest
 
 from tests.identities.factories import RealmFactory
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "infobip.sandbox.pytest_plugin"]
 
 
 @pytest.fixture

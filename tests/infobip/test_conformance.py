@@ -1,0 +1,278 @@
+"""The sandbox against Infobip's OpenAPI spec: routes, rate limits and every response body."""
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from infobip.sandbox import ResponseRecorder, SandboxServer
+from infobip.sandbox.conformance import SPEC_PATH, Conformance
+from infobip.sandbox.handlers import Api
+from infobip.sandbox.ratelimit import PUBLISHED_LIMITS
+from infobip.sandbox.store import Store
+
+SPEC = json.loads(SPEC_PATH.read_text())
+
+
+@pytest.fixture(scope="module")
+def conformance():
+    return Conformance(SPEC)
+
+
+def test_vendored_spec_is_infobips_people_spec():
+    assert SPEC["openapi"] == "3.1.0"
+    assert SPEC["info"]["version"] == "3.210.0"
+
+
+def test_every_sandbox_route_is_a_spec_operation():
+    routes = Api(Store()).routes
+    for route in routes:
+        assert route.method.lower() in SPEC["paths"][route.template], route.endpoint
+
+
+def test_published_limits_match_the_specs_throttling_info():
+    for endpoint, limit in PUBLISHED_LIMITS.items():
+        method, template = endpoint.split(" ", 1)
+        [info] = SPEC["paths"][template][method.lower()]["x-throttling-info"]
+        assert info == {"type": "time", "numberOfRequests": limit, "numberOfTimeUnits": 0, "timeUnit": "s"}
+    for route in Api(Store()).routes:
+        info = SPEC["paths"][route.template][route.method.lower()].get("x-throttling-info")
+        if info and info[0]["type"] == "time":
+            assert PUBLISHED_LIMITS[route.endpoint] == info[0]["numberOfRequests"], route.endpoint
+        else:
+            assert route.endpoint not in PUBLISHED_LIMITS
+
+
+def test_checker_reports_violations(conformance):
+    assert conformance.check("GET", "/people/2/persons", 200, b'{"id": "seven"}')
+    assert conformance.check("GET", "/people/2/persons", 200, b'{"persons": [{"tags": "VIP"}], "limit": 1, "page": 1}')
+    assert "not declared" in conformance.check("POST", "/people/3/persons/merge", 404, b"{}")[0]
+    gateway = b'{"requestError": {"serviceException": {"messageId": "SERVICE_UNAVAILABLE", "text": "x"}}}'
+    assert conformance.check("POST", "/people/3/events", 503, gateway) == []  # erratum 7
+    assert conformance.check("POST", "/people/3/events", 429, b'{"requestError": []}')
+    assert "empty body" in conformance.check("GET", "/people/2/tags/{name}", 200, b"")[0]
+    assert conformance.check("POST", "/people/3/events", 400, b'{"title": "x"}')  # type and status required
+    assert conformance.check("DELETE", "/people/2/tags/{name}", 200, b"") == []
+    assert conformance.check("GET", "/people/2/persons", 404, b'{"requestError": {}}') == []
+
+
+def test_one_call_of_every_endpoint_conforms(conformance):
+    """Drive every endpoint the sandbox serves (successes and typical errors) and validate each response."""
+    recorder = ResponseRecorder()
+    with SandboxServer(rate_limits="off", recorder=recorder) as server:
+        s = requests.Session()
+        s.headers["Authorization"] = "App key"
+        u = server.url
+        P = "/people/2/persons"
+        ext = {"type": "EXTERNAL_ID", "identifier": "p1"}
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+        def call(method, path, **kw):
+            return s.request(method, u + path, timeout=10, **kw)
+
+        server.load_persons(
+            [
+                {
+                    "externalId": "seeded",
+                    "contactInformation": {
+                        "push": [{"applicationId": "app", "registrationId": "reg", "systemData": {"os": "Android"}}],
+                        "facebook": [{"applicationId": "fb", "userId": "u1", "systemData": {"displayName": "J"}}],
+                    },
+                    "customAttributes": {"Cart": [{"sku": "a", "price": 1.5}], "Since": "2020-01-01"},
+                }
+            ]
+        )
+        call("POST", "/people/2/tags", json={"name": "VIP"})
+        call("POST", "/people/2/tags", json={"name": "VIP"})  # 400
+        call("GET", "/people/2/tags", params={"includeTotalCount": "true", "orderBy": "name:asc"})
+        call("GET", "/people/2/tags/VIP")
+        call("GET", "/people/2/tags/missing")  # 404
+        call("POST", "/people/2/customAttributes", json={"name": "Company", "dataType": "STRING"})
+        call("POST", "/people/2/customAttributes", json={"name": "a{b", "dataType": "STRING"})  # 400
+        call("GET", "/people/2/customAttributes", params={"includeTotalCount": "true"})
+        call("GET", "/people/2/customAttributes/Company")
+        call("GET", "/people/2/customAttributes/missing")  # 404
+        person = {
+            "externalId": "p1",
+            "firstName": "Jane",
+            "gender": "FEMALE",
+            "birthDate": "1966-01-15",
+            "preferredLanguage": "en-gb",
+            "tags": ["VIP"],
+            "customAttributes": {"Company": "Acme"},
+            "contactInformation": {"email": [{"address": "jane@acme.com"}], "phone": [{"number": "41793026727"}]},
+        }
+        call("POST", P, json=person)
+        call("POST", P, json=person)  # 400 duplicate
+        call("GET", P, params=ext)
+        call("GET", P, params={"type": "PUSH", "identifier": "reg", "sender": "app"})
+        call("GET", P, params={"type": "EXTERNAL_ID", "identifier": "nobody"})  # 404
+        call("GET", P, params={"limit": 5, "includeTotalCount": "true", "orderBy": "createdAt:desc"})
+        call("GET", P, params={"filter": json.dumps({"#contains": {"tags": "VIP"}})})
+        call("GET", P, params={"limit": 1001})  # 400
+        call("PATCH", P, params=ext, json={"lastName": "Smith"})
+        call("PUT", P, params=ext, json={**person, "city": "London"})
+        call(
+            "PUT",
+            P + "/contactInformation",
+            params=ext,
+            json={"contactInformation": {"email": [{"address": "j@a.com"}]}},
+        )
+        call(
+            "PATCH",
+            P + "/contactInformation",
+            params=ext,
+            json={"contactInformation": {"phone": [{"number": "41793026728"}]}},
+        )
+        call(
+            "DELETE",
+            P + "/contactInformation",
+            params=ext,
+            json={"contactInformation": {"phone": [{"number": "41793026728"}]}},
+        )
+        call("POST", P + "/batch", json={"people": [{"externalId": "b1"}, {"externalId": "p1"}]})
+        call("POST", P + "/batch", json={"people": [{"externalId": "b2"}]})
+        call(
+            "PATCH",
+            P + "/batch",
+            json={"people": [{"query": {"type": "EXTERNAL_ID", "identifier": "nope"}, "update": {}}]},
+        )
+        call(
+            "PATCH",
+            P + "/batch",
+            json={"people": [{"query": {"type": "EXTERNAL_ID", "identifier": "b1"}, "update": {"firstName": "B"}}]},
+        )
+        call(
+            "POST",
+            P + "/match",
+            json={
+                "identities": [
+                    {"type": "EXTERNAL_ID", "identifier": "p1"},
+                    {"type": "FACEBOOK", "identifier": "u1", "sender": "fb"},
+                ]
+            },
+        )
+        call(
+            "PATCH",
+            "/people/3/persons/upsert",
+            json={"persons": [{"externalId": "u1"}, {"contactInformation": [{"type": "EMAIL", "identifier": "bad"}]}]},
+        )
+        call("PUT", "/people/3/persons/upsert", json={"persons": [{"externalId": "u1", "firstName": "U"}]})
+        call("PUT", "/people/3/persons/upsert", json={})  # 400 v3
+        call(
+            "POST",
+            "/people/3/persons/merge",
+            json={
+                "persons": [
+                    {"externalId": "u1", "contactInformation": [{"type": "EMAIL", "identifier": "jane@acme.com"}]}
+                ]
+            },
+        )
+        call("POST", "/people/3/persons/merge", data="{", headers={"Content-Type": "application/json"})  # 400 v3
+        call(
+            "POST",
+            "/people/2/companies",
+            json={"name": "Infobip", "domains": ["infobip.com"], "tags": ["VIP"], "customAttributes": {"Company": "x"}},
+        )
+        call("POST", "/people/2/companies", json={"name": "infobip"})  # 400
+        call("GET", "/people/2/companies", params={"name": "Infobip"})
+        call("GET", "/people/2/companies", params={"includeTotalCount": "true", "orderBy": "name:asc"})
+        call("GET", "/people/2/companies", params={"name": "missing"})  # 404
+        call(
+            "PATCH",
+            "/people/2/companies",
+            params={"name": "Infobip", "replaceTags": "true"},
+            json={"segment": "S", "tags": []},
+        )
+        call("POST", "/people/2/companies/batch", json={"companies": [{"name": "A"}, {"name": "a"}]})
+        call("PATCH", "/people/2/companies/batch", json={"companies": [{"query": {"name": "Nope"}, "update": {}}]})
+        call("PATCH", "/people/2/companies/persons", params={"name": "Infobip"}, json={"people": [{"query": ext}]})
+        call("DELETE", "/people/2/companies/persons", params={"name": "Infobip"}, json={"people": [{"query": ext}]})
+        call(
+            "DELETE",
+            "/people/2/companies/batch",
+            json={"companies": [{"query": {"name": "A"}}, {"query": {"name": "Z"}}]},
+        )
+        call("DELETE", "/people/2/companies", params={"name": "Infobip"})
+        call("PATCH", "/people/2/tags/VIP/persons", json={"people": [{"query": ext}]})
+        call("DELETE", "/people/2/tags/VIP/persons", json={"people": [{"query": ext}]})
+        definition = {
+            "definitionId": "addToCart",
+            "title": "Added",
+            "fields": [
+                {"name": "total", "type": "Decimal"},
+                {
+                    "name": "items",
+                    "type": "List",
+                    "schema": {"type": "Object", "fields": [{"name": "sku", "type": "String"}]},
+                },
+            ],
+        }
+        call("POST", "/peopleevents/2/definitions", json=definition)
+        call("POST", "/peopleevents/2/definitions", json=definition)  # 409
+        call("POST", "/peopleevents/2/definitions", json={"definitionId": "bad id"})  # 400
+        call("GET", "/peopleevents/2/definitions")
+        call("GET", "/peopleevents/2/definitions/addToCart")
+        call("GET", "/peopleevents/2/definitions/emailOpened")
+        call("GET", "/peopleevents/2/definitions/missing")  # 404
+        call(
+            "POST",
+            "/peopleevents/2/definitions/addToCart",
+            json={"title": "Added to cart", "fields": [{"name": "coupon", "type": "String"}]},
+        )
+        events = "/peopleevents/2/persons/p1/definitions/addToCart/events"
+        call(
+            "POST",
+            events,
+            params={"identifierType": "EXTERNAL_ID"},
+            json={"eventId": "e1", "properties": {"total": 3, "items": [{"sku": "a"}]}},
+        )
+        call("POST", events, params={"identifierType": "EXTERNAL_ID"}, json={"properties": {"nope": 1}})  # 400
+        call(
+            "POST",
+            "/peopleevents/2/persons/x/definitions/addToCart/events",
+            params={"identifierType": "EXTERNAL_ID"},
+            json={},
+        )  # 404
+        item = {
+            "definitionId": "addToCart",
+            "occurredTime": now,
+            "identifier": {"id": "p1", "type": "EXTERNAL_ID"},
+            "properties": {"total": 1},
+        }
+        call("POST", "/people/3/events", json=[item])
+        call("POST", "/people/3/events", json=[{**item, "definitionId": "nope"}])  # 400
+        call("DELETE", "/people/2/tags/VIP")
+        call("DELETE", "/people/2/customAttributes/Company")
+        call(
+            "DELETE",
+            P + "/batch",
+            json={
+                "people": [
+                    {"query": {"type": "EXTERNAL_ID", "identifier": "b1"}},
+                    {"query": {"type": "EXTERNAL_ID", "identifier": "gone"}},
+                ]
+            },
+        )
+        call("DELETE", P, params=ext)
+        requests.get(u + P, timeout=10)  # 401
+        server.set_rate_limits(0.2)
+        for _ in range(3):
+            call("GET", "/people/2/tags")  # 429
+        server.set_rate_limits("off")
+        server.faults.script("GET /people/2/persons", 500, 503)
+        call("GET", P)
+        call("GET", P)
+    seen = {(method, template) for method, template, *_ in recorder.entries}
+    assert seen >= {(route.method, route.template) for route in Api(Store()).routes}
+    statuses = {status for _, _, status, _, _ in recorder.entries}
+    assert statuses >= {200, 201, 202, 207, 400, 401, 404, 409, 429, 500, 503}
+    problems = conformance.check_all(recorder.entries)
+    assert problems == []
+
+
+def test_every_response_recorded_so_far_in_this_session_conforms(conformance, infobip_response_recorder):
+    """Everything the in-process sandboxes answered in the tests that ran before this one (the session-end
+    hook in the pytest plugin checks the rest)."""
+    assert conformance.check_all(list(infobip_response_recorder.entries)) == []
