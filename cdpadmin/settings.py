@@ -162,6 +162,27 @@ INFOBIP_RATE_LIMITS = env("INFOBIP_RATE_LIMITS", "real")
 # Where the limiter keeps its state, shared by every worker: "auto" (Redis when REDIS_URL is set, else
 # PostgreSQL), "postgres", "redis" or "memory" (one process only).
 INFOBIP_RATE_LIMITER = env("INFOBIP_RATE_LIMITER", "auto")
+# The client's own retries of one call (429, 5xx, connection errors on idempotent calls): count, base and cap (s).
+INFOBIP_MAX_RETRIES = int(env("INFOBIP_MAX_RETRIES", "4"))
+INFOBIP_BACKOFF = float(env("INFOBIP_BACKOFF", "0.5"))
+INFOBIP_BACKOFF_CAP = float(env("INFOBIP_BACKOFF_CAP", "30"))
+
+# The outbox push (infobip/push.py). A failed change is tried again after BACKOFF_BASE * 2^(attempts-1) seconds
+# (capped at BACKOFF_CAP, with jitter) and becomes a dead letter after MAX_ATTEMPTS. A worker leases the rows it
+# delivers for LEASE_SECONDS (renewed while it works); a killed worker's rows are taken over after that.
+INFOBIP_OUTBOX_MAX_ATTEMPTS = int(env("INFOBIP_OUTBOX_MAX_ATTEMPTS", "10"))
+INFOBIP_OUTBOX_BACKOFF_BASE = float(env("INFOBIP_OUTBOX_BACKOFF_BASE", "10"))
+INFOBIP_OUTBOX_BACKOFF_CAP = float(env("INFOBIP_OUTBOX_BACKOFF_CAP", "3600"))
+INFOBIP_OUTBOX_LEASE_SECONDS = float(env("INFOBIP_OUTBOX_LEASE_SECONDS", "300"))
+# Entities claimed per round, and how many changes of one kind in a round make it use a batch endpoint.
+INFOBIP_OUTBOX_CLAIM = int(env("INFOBIP_OUTBOX_CLAIM", "1000"))
+INFOBIP_OUTBOX_BATCH_MIN = int(env("INFOBIP_OUTBOX_BATCH_MIN", "5"))
+# One drain task works at most this long, then queues its successor (django-q2's timeout is Q_TIMEOUT).
+INFOBIP_OUTBOX_TASK_SECONDS = float(env("INFOBIP_OUTBOX_TASK_SECONDS", "240"))
+# Commits wake a drain task (debounced); off in settings where no worker runs and nothing should be queued.
+INFOBIP_OUTBOX_AUTODRAIN = env_bool("INFOBIP_OUTBOX_AUTODRAIN", True)
+# A running sync run without a heartbeat for this long is considered crashed and resumed by the minute schedule.
+INFOBIP_SYNC_STALE_SECONDS = float(env("INFOBIP_SYNC_STALE_SECONDS", "300"))
 
 # django-q2: ORM broker on PostgreSQL by default (enqueueing inside atomic() is then transactional);
 # Redis when REDIS_URL is set. retry > timeout and max_attempts > 0 so a lost worker's task is re-run.

@@ -987,6 +987,13 @@ def client_for_realm(realm: Any, **options: Any) -> InfobipClient:
         client = _clients.get(key)
         if client is None:
             options.setdefault("timeout", getattr(settings, "INFOBIP_TIMEOUT", 10.0))
+            for option, setting in (
+                ("max_retries", "INFOBIP_MAX_RETRIES"),
+                ("backoff", "INFOBIP_BACKOFF"),
+                ("backoff_cap", "INFOBIP_BACKOFF_CAP"),
+            ):
+                if hasattr(settings, setting):
+                    options.setdefault(option, getattr(settings, setting))
             if "rate_limiter" not in options:
                 options["rate_limiter"] = rate_limiter_from_settings(scope=scope_for(*key))
             client = InfobipClient(base_url, api_key, **options)

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from infobip.ratelimit import RateLimitBucket  # the shared rate limiter's table
 
-__all__ = ["OutboxAttempt", "OutboxEntry", "RateLimitBucket", "SyncRun"]
+__all__ = ["OutboxAttempt", "OutboxEntry", "OutboxWakeup", "RateLimitBucket", "SyncRun"]
 
 
 class OutboxEntity(models.TextChoices):
@@ -53,11 +53,16 @@ class OutboxEntry(models.Model):
     last_error = models.TextField(blank=True)
     created = models.DateTimeField(default=timezone.now, editable=False)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # The lease of the worker delivering this row (HTTP runs outside any transaction, so a row lock cannot
+    # last that long): other workers skip the row until `locked_until`, then take it over.
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    locked_by = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
         verbose_name = "outbox entry"
         verbose_name_plural = "outbox"
+        permissions = [("retry_outboxentry", "Can retry or discard failed Infobip pushes")]
         indexes = [
             models.Index(fields=["next_attempt_at", "id"], name="outbox_due", condition=models.Q(status="pending")),
             models.Index(fields=["realm", "entity", "entity_id", "id"], name="outbox_entity_order"),
@@ -84,6 +89,17 @@ class OutboxAttempt(models.Model):
         return f"{self.request} → {self.status_code or self.error[:40]}"
 
 
+class OutboxWakeup(models.Model):
+    """A debounce marker: while `key` is set (until `until`, epoch seconds), a drain task is already queued,
+    so a commit does not queue another. The drain clears it when it starts."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    until = models.FloatField()
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class SyncRunStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
@@ -107,9 +123,13 @@ class SyncRun(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker running it (stale: resumed)."
+    )
 
     class Meta:
         ordering = ["-created"]
+        permissions = [("start_syncrun", "Can start, resume and cancel Infobip sync runs")]
         indexes = [models.Index(fields=["realm", "-created"], name="syncrun_realm_created")]
 
     def __str__(self) -> str:

@@ -1,13 +1,29 @@
 """Recording changes that must reach Infobip. Called by services inside their transaction, so a change and
-its outbox row commit together or not at all. The drain (tasks) sends them after commit."""
+its outbox row commit together or not at all. The drain (infobip.push, run by infobip.tasks) sends them after
+commit; a commit wakes it through :func:`_kick_drain`."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 
 from infobip.models import OutboxEntry
+
+logger = logging.getLogger(__name__)
+
+WAKEUP_KEY = "outbox-drain"
+WAKEUP_TTL_SECONDS = 60.0
+
+_WAKEUP_SQL = """
+INSERT INTO infobip_outboxwakeup (key, until)
+VALUES (%(key)s, extract(epoch FROM clock_timestamp()) + %(ttl)s)
+ON CONFLICT (key) DO UPDATE SET until = EXCLUDED.until
+WHERE infobip_outboxwakeup.until < extract(epoch FROM clock_timestamp())
+RETURNING key
+"""
 
 
 def outbox_record(*, realm, entity: str, entity_id: Any, op: str, payload: dict[str, Any] | None = None):
@@ -27,5 +43,37 @@ def outbox_record(*, realm, entity: str, entity_id: Any, op: str, payload: dict[
     return entry
 
 
+def wakeup_take() -> bool:
+    """True for the one caller that may queue a drain now: no drain task is queued and not yet started.
+
+    One atomic statement on a marker row shared by every process: a thousand commits in a second queue one
+    task. The marker lapses after a minute (a lost task), and the drain clears it when it starts, so a commit
+    after that start always queues the next one: no change waits for the minute schedule."""
+    with connection.cursor() as cursor:
+        cursor.execute(_WAKEUP_SQL, {"key": WAKEUP_KEY, "ttl": WAKEUP_TTL_SECONDS})
+        return cursor.fetchone() is not None
+
+
+def wakeup_clear() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM infobip_outboxwakeup WHERE key = %s", [WAKEUP_KEY])
+
+
+def enqueue_drain() -> None:
+    from django_q.tasks import async_task  # django-q2 reads its settings on import
+
+    async_task("infobip.tasks.drain_outbox", task_name="infobip-outbox-drain")
+
+
 def _kick_drain() -> None:
-    """Hook for the drain: the Infobip integration wakes a worker here. Nothing to do until it exists."""
+    """On commit of a change: queue a drain task, debounced (see :func:`wakeup_take`).
+
+    Runs after the commit, so a failure here must not break the caller: the minute schedule is the safety net.
+    """
+    if not getattr(settings, "INFOBIP_OUTBOX_AUTODRAIN", True):
+        return
+    try:
+        if wakeup_take():
+            enqueue_drain()
+    except Exception:
+        logger.exception("could not queue the outbox drain; the minute schedule will pick the changes up")

@@ -451,7 +451,10 @@ def person_update(
             if new_custom != locked.custom_attributes:
                 changed_fields.append("custom_attributes")
                 locked.custom_attributes = new_custom
+            company_change = None
             if company is not UNSET and locked.company_id != (company.pk if company else None):
+                # The push needs the company the person leaves: Infobip keeps memberships on the company.
+                company_change = {"from": locked.company_id, "to": company.pk if company else None}
                 locked.company = company
                 changed_fields.append("company")
 
@@ -496,6 +499,7 @@ def person_update(
                         "fields": changed_fields,
                         "added": {"phones": fresh_phones, "emails": new_emails, "tags": added_tags},
                         "removed": {"phones": removed_phones, "emails": removed_emails, "tags": removed_tags},
+                        **({"company": company_change} if company_change else {}),
                     },
                 )
     except IntegrityError as exc:

@@ -1,0 +1,519 @@
+"""The outbox push over real HTTP against the sandbox: every kind of change, coalescing, order, batches,
+failures and dead letters, merges, realms without the extension, wake-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from companies import services as company_services
+from infobip import push, services
+from infobip.models import OutboxAttempt, OutboxEntry, OutboxStatus
+from infobip.outbox import wakeup_clear
+from people import merging
+from people import services as people
+from people.models import CustomAttributeDefinition, Person, SyncStatus, Tag
+from tests.infobip.conftest import drain_all, statuses
+
+pytestmark = pytest.mark.django_db
+
+POST_PERSON = "POST /people/2/persons"
+
+
+def remote(sandbox, person):
+    person.refresh_from_db()
+    return sandbox.store.persons.get(person.infobip_id)
+
+
+def make_person(realm, n=1, **extra):
+    return people.person_create(
+        realm=realm,
+        attributes={"first_name": "Jane", "last_name": f"Doe{n}", "external_id": f"ext-{n}"},
+        emails=[f"jane{n}@example.com"],
+        **extra,
+    )
+
+
+def test_create_stores_the_infobip_id_and_marks_the_person_synced(cdp_realm, push_settings, infobip_sandbox):
+    person = people.person_create(
+        realm=cdp_realm,
+        attributes={"first_name": "Jane", "last_name": "Smith", "external_id": "ext-1"},
+        phones=["+385 91 234 5678"],
+        emails=["jane@example.com"],
+        tags=["VIP"],
+    )
+    report = drain_all()
+    record = remote(infobip_sandbox, person)
+    assert person.sync_status == SyncStatus.SYNCED
+    assert person.synced_at is not None
+    assert (record["firstName"], record["externalId"], record["tags"]) == ("Jane", "ext-1", ["VIP"])
+    assert record["contactInformation"]["phone"] == [{"number": "385912345678"}]
+    assert report.outcomes["done"] == 2  # the tag and the person
+    attempt = OutboxAttempt.objects.get(entry__entity="person")
+    assert (attempt.ok, attempt.status_code) == (True, 200)
+    assert attempt.request.startswith("POST /people/2/persons EXTERNAL_ID=ext-1")
+
+
+def test_updates_patch_what_changed_and_remove_contacts_and_tags(cdp_realm, push_settings, infobip_sandbox):
+    person = people.person_create(
+        realm=cdp_realm,
+        attributes={"first_name": "Jane", "external_id": "e1"},
+        emails=["a@example.com", "b@example.com"],
+        tags=["VIP", "Old"],
+    )
+    drain_all()
+    infobip_sandbox.reset_stats = None
+    calls_before = dict(infobip_sandbox.stats()["calls"])
+    people.person_update(
+        person=person,
+        attributes={"first_name": "Janet", "city": "Split"},
+        phones=["+385 98 111 2222"],
+        tags=["New"],
+        remove_emails=["b@example.com"],
+        remove_tags=["Old"],
+    )
+    drain_all()
+    record = remote(infobip_sandbox, person)
+    assert (record["firstName"], record["city"]) == ("Janet", "Split")
+    assert sorted(record["tags"]) == ["New", "VIP"]
+    assert record["contactInformation"]["email"] == [{"address": "a@example.com"}]
+    assert record["contactInformation"]["phone"] == [{"number": "385981112222"}]
+    calls = infobip_sandbox.stats()["calls"]
+    assert calls.get("PATCH /people/2/persons", 0) - calls_before.get("PATCH /people/2/persons", 0) == 1
+    assert calls.get("DELETE /people/2/persons/contactInformation") == 1
+    assert calls.get("DELETE /people/2/tags/{name}/persons") == 1
+    assert calls.get(POST_PERSON) == 1
+    assert person.sync_status == SyncStatus.SYNCED
+
+
+def test_changes_of_one_person_are_coalesced_into_one_call(cdp_realm, push_settings, infobip_sandbox):
+    person = make_person(cdp_realm)
+    for name in ("A", "B", "C"):
+        people.person_update(person=person, attributes={"first_name": name})
+    report = drain_all()
+    assert report.entries == 4
+    calls = infobip_sandbox.stats()["calls"]
+    assert calls == {POST_PERSON: 1}
+    assert remote(infobip_sandbox, person)["firstName"] == "C"
+    assert set(OutboxEntry.objects.values_list("status", flat=True)) == {OutboxStatus.DONE}
+
+
+def test_delete_removes_the_person_from_infobip(cdp_realm, push_settings, infobip_sandbox):
+    person = make_person(cdp_realm)
+    drain_all()
+    infobip_id = Person.objects.get(pk=person.pk).infobip_id
+    people.person_delete(person=person)
+    drain_all()
+    assert infobip_id not in infobip_sandbox.store.persons
+    assert infobip_sandbox.stats()["effects"]["persons_deleted"] == 1
+
+
+def test_a_person_created_and_deleted_before_the_push_is_looked_for_not_created(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    person = make_person(cdp_realm)
+    people.person_delete(person=person)
+    drain_all()
+    calls = infobip_sandbox.stats()["calls"]
+    assert POST_PERSON not in calls
+    assert calls["GET /people/2/persons"] >= 1  # a lost earlier attempt could have made it: look, find nothing
+    assert infobip_sandbox.store.persons == {}
+
+
+def test_a_lost_create_response_never_makes_a_duplicate(cdp_realm, push_settings, infobip_sandbox):
+    infobip_sandbox.faults.script(POST_PERSON, "lose")
+    person = make_person(cdp_realm)
+    drain_all()
+    assert len(infobip_sandbox.store.persons) == 1
+    assert remote(infobip_sandbox, person)["externalId"] == "ext-1"
+    assert infobip_sandbox.stats()["faults"]["lost_responses"][POST_PERSON] == 1
+    assert infobip_sandbox.calls(POST_PERSON) == 1  # looked up, found, never sent again
+
+
+def test_a_create_whose_identifier_exists_in_infobip_adopts_that_person(cdp_realm, push_settings, infobip_sandbox):
+    existing = infobip_sandbox.load_persons(
+        [{"firstName": "Old", "contactInformation": {"email": [{"address": "jane1@example.com"}]}}]
+    )[0]
+    person = make_person(cdp_realm)
+    drain_all()
+    person.refresh_from_db()
+    assert person.infobip_id == existing
+    assert len(infobip_sandbox.store.persons) == 1
+    record = infobip_sandbox.store.persons[existing]
+    assert (record["firstName"], record["externalId"]) == ("Jane", "ext-1")
+
+
+def test_server_errors_back_off_are_recorded_and_succeed_later(cdp_realm, push_settings, infobip_sandbox):
+    push_settings.INFOBIP_OUTBOX_BACKOFF_BASE = push_settings.INFOBIP_OUTBOX_BACKOFF_CAP = 60
+    infobip_sandbox.faults.script(POST_PERSON, *([503] * 4))  # the client's own 3 retries are not enough
+    person = make_person(cdp_realm)
+    push.drain()
+    entry = OutboxEntry.objects.get(entity="person")
+    person.refresh_from_db()
+    assert (entry.status, entry.attempts) == (OutboxStatus.PENDING, 1)
+    assert entry.next_attempt_at > timezone.now() + dt.timedelta(seconds=20)  # 60 s with jitter: 30..60
+    assert "503" in entry.last_error
+    assert (person.sync_status, "503" in person.sync_error) == (SyncStatus.PENDING, True)
+    failed = OutboxAttempt.objects.get(entry=entry)
+    assert (failed.ok, failed.status_code) == (False, 503)
+    OutboxEntry.objects.update(next_attempt_at=timezone.now())
+    drain_all()
+    person.refresh_from_db()
+    assert (person.sync_status, person.sync_error) == (SyncStatus.SYNCED, "")
+    assert len(infobip_sandbox.store.persons) == 1
+
+
+def test_backoff_grows_exponentially_and_is_capped(settings):
+    settings.INFOBIP_OUTBOX_BACKOFF_BASE = 10
+    settings.INFOBIP_OUTBOX_BACKOFF_CAP = 100
+    assert 5 <= push.backoff_seconds(1) <= 10
+    assert 20 <= push.backoff_seconds(3) <= 40
+    assert 50 <= push.backoff_seconds(30) <= 100
+
+
+def test_a_change_that_keeps_failing_becomes_a_dead_letter_and_can_be_retried(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    infobip_sandbox.faults.configure(error_rate=1.0, endpoints=[POST_PERSON])
+    person = make_person(cdp_realm)
+    drain_all()
+    entry = OutboxEntry.objects.get(entity="person")
+    person.refresh_from_db()
+    assert (entry.status, entry.attempts) == (OutboxStatus.DEAD, 8)
+    assert "gave up after 8 attempts" in entry.last_error
+    assert person.sync_status == SyncStatus.FAILED
+    infobip_sandbox.faults.clear()
+    assert services.outbox_retry(entries=[entry]) == 1
+    assert Person.objects.get(pk=person.pk).sync_status == SyncStatus.PENDING
+    drain_all()
+    person.refresh_from_db()
+    assert person.sync_status == SyncStatus.SYNCED
+    assert len(infobip_sandbox.store.persons) == 1
+
+
+def test_a_refusal_is_a_dead_letter_at_once(cdp_realm, push_settings, infobip_sandbox, infobip_client):
+    infobip_client.create_event_definition(
+        {"definitionId": "purchase", "title": "Purchase", "fields": [{"name": "price", "type": "String"}]}
+    )
+    people.event_definition_create(
+        realm=cdp_realm, definition_id="purchase", title="Purchase", fields=[{"name": "price", "type": "Decimal"}]
+    )
+    person = make_person(cdp_realm)
+    _event, _ = people.person_event_record(person=person, definition_id="purchase", properties={"price": 9.5})
+    drain_all()
+    entry = OutboxEntry.objects.get(entity="event")
+    assert (entry.status, entry.attempts) == (OutboxStatus.DEAD, 1)
+    assert "400" in entry.last_error
+
+
+def test_a_dead_change_blocks_later_changes_of_the_same_entity_until_retried(cdp_realm, push_settings, infobip_sandbox):
+    infobip_sandbox.faults.configure(error_rate=1.0, endpoints=[POST_PERSON])
+    person = make_person(cdp_realm)
+    drain_all()
+    people.person_update(person=person, attributes={"first_name": "Later"})
+    infobip_sandbox.faults.clear()
+    drain_all()
+    later = OutboxEntry.objects.get(entity="person", op="update")
+    assert (later.status, later.attempts) == (OutboxStatus.PENDING, 0)  # never sent before the dead create
+    assert infobip_sandbox.store.persons == {}
+    services.outbox_retry(entries=OutboxEntry.objects.filter(status=OutboxStatus.DEAD))
+    drain_all()
+    assert remote(infobip_sandbox, person)["firstName"] == "Later"
+    assert statuses() == {"done": 2}
+
+
+def test_discarding_a_dead_letter_lets_the_entity_go_on(cdp_realm, push_settings, infobip_sandbox):
+    infobip_sandbox.faults.configure(error_rate=1.0, endpoints=[POST_PERSON])
+    person = make_person(cdp_realm)
+    drain_all()
+    people.person_update(person=person, attributes={"first_name": "Later"})
+    infobip_sandbox.faults.clear()
+    services.outbox_discard(entries=OutboxEntry.objects.filter(status="dead"), reason="checked by staff")
+    drain_all()
+    assert remote(infobip_sandbox, person)["firstName"] == "Later"  # the update of a new person creates it
+    assert statuses() == {"skipped": 1, "done": 1}
+
+
+def test_missing_tags_and_attributes_are_created_in_infobip_first(cdp_realm, push_settings, infobip_sandbox):
+    Tag.objects.create(realm=cdp_realm, name="Imported")  # made without an outbox row (e.g. by a bulk import)
+    CustomAttributeDefinition.objects.create(realm=cdp_realm, name="Score", data_type="INTEGER")
+    person = make_person(cdp_realm, tags=["Imported"], custom_attributes={"Score": 7})
+    drain_all()
+    record = remote(infobip_sandbox, person)
+    assert (record["tags"], record["customAttributes"]) == (["Imported"], {"Score": 7})
+    assert person.sync_status == SyncStatus.SYNCED
+
+
+def test_a_realm_without_the_extension_pushes_nothing(cdp_realm, push_settings, infobip_sandbox):
+    make_person(cdp_realm)
+    cdp_realm.cdp_enabled = False
+    cdp_realm.save()
+    drain_all()
+    assert infobip_sandbox.stats()["calls"] == {}
+    entry = OutboxEntry.objects.get()
+    assert entry.status == OutboxStatus.SKIPPED
+    assert "extension is off" in entry.last_error
+
+
+def test_a_person_without_identifiers_is_created_once_and_an_ambiguous_failure_is_not_repeated(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    person = people.person_create(realm=cdp_realm, attributes={"first_name": "Nobody"})
+    infobip_sandbox.faults.script(POST_PERSON, "lose")
+    drain_all()
+    entry = OutboxEntry.objects.get()
+    assert entry.status == OutboxStatus.DEAD
+    assert "no externalId, email or phone" in entry.last_error
+    assert infobip_sandbox.calls(POST_PERSON) == 1
+    assert len(infobip_sandbox.store.persons) == 1  # made once, never twice
+    person.refresh_from_db()
+    assert person.sync_status == SyncStatus.FAILED
+
+
+# ------------------------------------------------------------------------------------------------ batches
+
+
+def test_a_backlog_goes_through_the_batch_endpoints(cdp_realm, push_settings, infobip_sandbox):
+    persons = [make_person(cdp_realm, n) for n in range(30)]
+    drain_all()
+    calls = infobip_sandbox.stats()["calls"]
+    assert calls == {"POST /people/2/persons/batch": 1, "POST /people/2/persons/match": 1}
+    for person in persons:
+        assert remote(infobip_sandbox, person)["externalId"] == person.external_id
+    for person in persons:
+        people.person_update(person=Person.objects.get(pk=person.pk), attributes={"city": "Zadar"})
+    drain_all()
+    assert infobip_sandbox.calls("PATCH /people/2/persons/batch") == 1
+    assert {p["city"] for p in infobip_sandbox.store.persons.values()} == {"Zadar"}
+    for person in persons:
+        people.person_delete(person=Person.objects.get(pk=person.pk))
+    drain_all()
+    assert infobip_sandbox.calls("DELETE /people/2/persons/batch") == 1
+    assert infobip_sandbox.store.persons == {}
+    assert set(OutboxEntry.objects.values_list("status", flat=True)) == {OutboxStatus.DONE}
+
+
+def test_a_lost_batch_create_response_adopts_our_own_persons(cdp_realm, push_settings, infobip_sandbox):
+    infobip_sandbox.faults.script("POST /people/2/persons/batch", "lose")
+    persons = [make_person(cdp_realm, n) for n in range(20)]
+    drain_all()
+    assert len(infobip_sandbox.store.persons) == 20
+    assert infobip_sandbox.calls("POST /people/2/persons/batch") == 2
+    assert {remote(infobip_sandbox, p)["externalId"] for p in persons} == {p.external_id for p in persons}
+
+
+def test_batch_items_infobip_refuses_go_through_the_single_path(cdp_realm, push_settings, infobip_sandbox):
+    Tag.objects.create(realm=cdp_realm, name="Quiet")  # not in Infobip: the batch refuses the items using it
+    persons = [make_person(cdp_realm, n, tags=["Quiet"] if n % 2 else []) for n in range(10)]
+    drain_all()
+    assert len(infobip_sandbox.store.persons) == 10
+    assert all(Person.objects.get(pk=p.pk).sync_status == SyncStatus.SYNCED for p in persons)
+    assert infobip_sandbox.store.tag_members["Quiet"] == {Person.objects.get(pk=p.pk).infobip_id for p in persons[1::2]}
+
+
+# ------------------------------------------------------------------------------------------------- events
+
+
+def test_events_carry_our_event_id_and_a_repeat_is_recorded_once(cdp_realm, push_settings, infobip_sandbox):
+    people.event_definition_create(
+        realm=cdp_realm, definition_id="addToCart", title="Add", fields=[{"name": "itemName", "type": "String"}]
+    )
+    person = make_person(cdp_realm)
+    for n in range(3):
+        people.person_event_record(
+            person=person, definition_id="addToCart", properties={"itemName": f"i{n}"}, event_id=f"evt-{n}"
+        )
+    drain_all()
+    infobip_id = Person.objects.get(pk=person.pk).infobip_id
+    assert sorted(e["eventId"] for e in infobip_sandbox.store.events[infobip_id]) == ["evt-0", "evt-1", "evt-2"]
+    assert infobip_sandbox.calls("POST /peopleevents/2/persons/{personId}/definitions/{definitionId}/events") == 3
+    OutboxEntry.objects.filter(entity="event").update(status=OutboxStatus.PENDING)  # a repeat, as after a crash
+    drain_all()
+    assert len(infobip_sandbox.store.events[infobip_id]) == 3
+    assert infobip_sandbox.stats()["effects"]["events_deduplicated"] == 3
+
+
+def test_a_backlog_of_events_goes_in_one_batch(cdp_realm, push_settings, infobip_sandbox):
+    people.event_definition_create(realm=cdp_realm, definition_id="pageView", title="View")
+    person = make_person(cdp_realm)
+    drain_all()
+    for _n in range(25):
+        people.person_event_record(person=Person.objects.get(pk=person.pk), definition_id="pageView")
+    drain_all()
+    assert infobip_sandbox.calls("POST /people/3/events") == 1
+    assert len(infobip_sandbox.store.events[Person.objects.get(pk=person.pk).infobip_id]) == 25
+
+
+def test_an_event_waits_for_its_person_to_reach_infobip(cdp_realm, push_settings, infobip_sandbox):
+    push_settings.INFOBIP_OUTBOX_BACKOFF_BASE = push_settings.INFOBIP_OUTBOX_BACKOFF_CAP = 60
+    people.event_definition_create(realm=cdp_realm, definition_id="pageView", title="View")
+    infobip_sandbox.faults.script(POST_PERSON, *([503] * 4))
+    person = make_person(cdp_realm)
+    people.person_event_record(person=person, definition_id="pageView", event_id="first")
+    push.drain()
+    event_row = OutboxEntry.objects.get(entity="event")
+    assert (event_row.status, event_row.attempts) == (OutboxStatus.PENDING, 0)
+    assert "Waiting for person" in event_row.last_error
+    OutboxEntry.objects.update(next_attempt_at=timezone.now())
+    drain_all()
+    infobip_id = Person.objects.get(pk=person.pk).infobip_id
+    assert [e["eventId"] for e in infobip_sandbox.store.events[infobip_id]] == ["first"]
+
+
+# ------------------------------------------------------------------------------------- reference data
+
+
+def test_tags_custom_attributes_and_event_definitions(cdp_realm, push_settings, infobip_sandbox):
+    tag = people.tag_create(realm=cdp_realm, name="Gold")
+    definition = people.custom_attribute_definition_create(realm=cdp_realm, name="Tier", data_type="STRING")
+    event_definition = people.event_definition_create(
+        realm=cdp_realm, definition_id="signup", title="Signup", fields=[{"name": "plan", "type": "String"}]
+    )
+    drain_all()
+    store = infobip_sandbox.store
+    assert "Gold" in store.tags
+    assert store.custom_attributes["Tier"]["dataType"] == "STRING"
+    assert store.definitions["signup"]["title"] == "Signup"
+    people.event_definition_update(
+        definition=event_definition,
+        title="Sign-up",
+        fields=[{"name": "plan", "type": "String"}, {"name": "seats", "type": "Numeric"}],
+    )
+    people.tag_delete(tag=tag)
+    people.custom_attribute_definition_delete(definition=definition)
+    drain_all()
+    assert "Gold" not in store.tags
+    assert "Tier" not in store.custom_attributes
+    assert store.definitions["signup"]["title"] == "Sign-up"
+    assert [f["name"] for f in store.definitions["signup"]["fields"]] == ["plan", "seats"]
+
+
+def test_companies_and_their_persons(cdp_realm, push_settings, infobip_sandbox):
+    company = company_services.company_create(realm=cdp_realm, attributes={"name": "Acme", "industry": "IT"})
+    person = make_person(cdp_realm, company=company)
+    drain_all()
+    company.refresh_from_db()
+    person.refresh_from_db()
+    store = infobip_sandbox.store
+    assert store.companies[company.infobip_id]["industry"] == "IT"
+    assert store.person_company[person.infobip_id] == company.infobip_id
+    assert company.sync_status == SyncStatus.SYNCED
+    company_services.company_update(company=company, attributes={"industry": "Retail"})
+    people.person_update(person=person, company=None)
+    drain_all()
+    assert store.companies[company.infobip_id]["industry"] == "Retail"
+    assert person.infobip_id not in store.person_company
+    company_services.company_delete(company=company)
+    drain_all()
+    assert store.companies == {}
+
+
+def test_company_backlog_goes_through_the_batch_create(cdp_realm, push_settings, infobip_sandbox):
+    companies = [company_services.company_create(realm=cdp_realm, attributes={"name": f"Co {n}"}) for n in range(8)]
+    drain_all()
+    assert infobip_sandbox.calls("POST /people/2/companies/batch") == 1
+    for company in companies:
+        company.refresh_from_db()
+        assert infobip_sandbox.store.companies[company.infobip_id]["name"] == company.name
+
+
+# ------------------------------------------------------------------------------------------------- merges
+
+
+def test_a_merge_deletes_the_absorbed_profile_updates_the_survivor_and_moves_its_events(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    people.event_definition_create(realm=cdp_realm, definition_id="pageView", title="View")
+    survivor = make_person(cdp_realm, 1, phones=["+385 91 111 1111"])
+    absorbed = make_person(cdp_realm, 2, phones=["+385 91 222 2222"])
+    people.person_event_record(person=absorbed, definition_id="pageView", event_id="absorbed-event")
+    drain_all()
+    absorbed_infobip = Person.objects.get(pk=absorbed.pk).infobip_id
+    merging.persons_merge(survivor=Person.objects.get(pk=survivor.pk), others=[Person.objects.get(pk=absorbed.pk)])
+    drain_all()
+    store = infobip_sandbox.store
+    assert absorbed_infobip not in store.persons
+    record = remote(infobip_sandbox, survivor)
+    assert sorted(e["address"] for e in record["contactInformation"]["email"]) == [
+        "jane1@example.com",
+        "jane2@example.com",
+    ]
+    assert len(record["contactInformation"]["phone"]) == 2
+    assert [e["eventId"] for e in store.events[record["id"]]] == ["absorbed-event"]
+    assert Person.objects.get(pk=survivor.pk).sync_status == SyncStatus.SYNCED
+    assert statuses() == {"done": OutboxEntry.objects.count()}
+
+
+# ------------------------------------------------------------------------------------- claims and leases
+
+
+def test_a_worker_killed_after_sending_leaves_nothing_twice(cdp_realm, push_settings, infobip_sandbox):
+    persons = [make_person(cdp_realm, n) for n in range(3)]
+    works = push.claim(worker="doomed")
+    push.deliver(works, worker="doomed")  # ... and the worker dies before recording anything
+    assert len(infobip_sandbox.store.persons) == 3
+    assert push.claim(worker="other") == []  # the lease still holds
+    OutboxEntry.objects.update(locked_until=timezone.now() - dt.timedelta(seconds=1))
+    drain_all()
+    assert len(infobip_sandbox.store.persons) == 3
+    assert {remote(infobip_sandbox, p)["externalId"] for p in persons} == {"ext-0", "ext-1", "ext-2"}
+    assert set(OutboxEntry.objects.values_list("attempts", flat=True)) == {2}
+
+
+def test_a_late_worker_that_lost_its_lease_records_nothing(cdp_realm, push_settings, infobip_sandbox):
+    make_person(cdp_realm)
+    works = push.claim(worker="slow")
+    OutboxEntry.objects.update(locked_until=timezone.now() - dt.timedelta(seconds=1))
+    taken = push.claim(worker="fast")
+    assert [w.entity for w in taken] == ["person"]
+    push.deliver(works, worker="slow")
+    assert push.record(works, worker="slow") == {}
+    assert OutboxEntry.objects.get().status == OutboxStatus.PENDING
+
+
+def test_a_later_change_is_not_claimed_while_an_earlier_one_is_in_flight(cdp_realm, push_settings):
+    person = make_person(cdp_realm)
+    first = push.claim(worker="a")
+    people.person_update(person=person, attributes={"first_name": "Later"})
+    assert push.claim(worker="b") == []
+    assert [e.op for e in first[0].entries] == ["create"]
+
+
+def test_workers_die_too_often_on_a_row_it_becomes_dead(cdp_realm, push_settings):
+    make_person(cdp_realm)
+    OutboxEntry.objects.update(attempts=8, locked_until=timezone.now() - dt.timedelta(seconds=1), locked_by="x")
+    assert push.claim(worker="w") == []
+    entry = OutboxEntry.objects.get()
+    assert entry.status == OutboxStatus.DEAD
+    assert "No worker finished" in entry.last_error
+
+
+def test_the_push_refuses_to_run_inside_a_transaction(cdp_realm, push_settings):
+    from django.db import transaction
+
+    make_person(cdp_realm)
+    works = push.claim(worker="w")
+    with transaction.atomic(), pytest.raises(RuntimeError, match="inside a database transaction"):
+        push.deliver(works, worker="w")
+
+
+# ------------------------------------------------------------------------------------------------ wake-up
+
+
+def test_commits_wake_one_drain_task_until_it_starts(
+    cdp_realm, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    settings.INFOBIP_OUTBOX_AUTODRAIN = True
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *a, **k: queued.append(func))
+    wakeup_clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(20):
+            make_person(cdp_realm, n)
+    assert queued == ["infobip.tasks.drain_outbox"]
+    wakeup_clear()  # what the drain task does when it starts
+    with django_capture_on_commit_callbacks(execute=True):
+        make_person(cdp_realm, 99)
+    assert queued == ["infobip.tasks.drain_outbox"] * 2
