@@ -76,6 +76,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from companies.models import Company
+from infobip.bulk import bulk_set
 from infobip.client import (
     AlreadyExists,
     InfobipClient,
@@ -663,8 +664,9 @@ def _companies_batch_create(ctx: Context, creates: list[tuple[Work, Company]]) -
                 f"POST /people/2/companies/batch [{len(chunk)}]",
                 lambda bodies=bodies: ctx.client.create_companies(bodies),
             )
-        except InfobipError:
-            left.extend(chunk)  # whatever happened, the safe single creates find what was made
+        except InfobipError as exc:
+            if not _batch_failed(works, exc):
+                left.extend(chunk)  # refused as a whole: the single creates say which one is wrong
             continue
         by_index = {r.get("index"): r for r in result.get("results") or []}
         for index, (work, company) in enumerate(chunk):
@@ -896,9 +898,9 @@ def push_persons(ctx: Context, works: list[Work]) -> None:
     simple = [p for p in updates if p.simple_update and p.body]
     if ctx.batching(len(simple)):
         _persons_batch_update(ctx, simple)
-    with_id = [p for p in deletes if (p.delete_payload or {}).get("infobipId")]
-    if ctx.batching(len(with_id)):
-        _persons_batch_delete(ctx, with_id)
+    findable = [p for p in deletes if _delete_query(p.delete_payload or {})]
+    if ctx.batching(len(findable)):
+        _persons_batch_delete(ctx, findable)
 
     for plan in creates + updates:
         if not plan.work.decided:
@@ -911,15 +913,16 @@ def push_persons(ctx: Context, works: list[Work]) -> None:
     _company_memberships(ctx, [p for p in creates + updates if p.work.outcome in (None, Outcome.DONE)])
 
 
-def _note_person_id(ctx: Context, plan: PersonPlan, infobip_id: int, *, modified_at: str | None = None) -> None:
+def _note_person_id(
+    ctx: Context, plan: PersonPlan, infobip_id: int, *, modified_at: str | None = None, owner: Any = ...
+) -> None:
+    """Remember the Infobip id found for the plan's person; refuse one that is another local person's profile.
+    ``owner``: the local person already holding that id, when the caller looked it up in bulk (None: nobody);
+    a brand-new id needs no look-up (``owner=None``)."""
     infobip_id = int(infobip_id)
-    owner = (
-        Person.objects.filter(realm=ctx.realm, infobip_id=infobip_id)
-        .exclude(pk=plan.person.pk)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if owner is not None:
+    if owner is ...:
+        owner = Person.objects.filter(realm=ctx.realm, infobip_id=infobip_id).values_list("pk", flat=True).first()
+    if owner is not None and owner != plan.person.pk:
         raise PushRefused(
             f"Infobip person {infobip_id} (found by this person's identifiers) is already the Infobip profile of "
             f"person {owner} here: merge the two persons, or change the identifiers they share."
@@ -995,7 +998,7 @@ def _person_create(ctx: Context, plan: PersonPlan) -> None:
                 f"Creating this person failed ambiguously ({exc}) and it has no externalId, email or phone to "
                 "check whether Infobip made it: look for it in Infobip (and link it), then retry."
             ) from exc
-        _note_person_id(ctx, plan, created["id"], modified_at=created.get("modifiedAt"))
+        _note_person_id(ctx, plan, created["id"], modified_at=created.get("modifiedAt"), owner=None)
         return
     try:
         created = ctx.call(
@@ -1015,6 +1018,7 @@ def _person_create(ctx: Context, plan: PersonPlan) -> None:
         )
         work.modified_at = (updated or {}).get("modifiedAt")
         return
+    # A safe create may return a person its lookup found after a lost response: check who holds that id here.
     _note_person_id(ctx, plan, created["id"], modified_at=created.get("modifiedAt"))
 
 
@@ -1042,8 +1046,9 @@ def _persons_batch_create(ctx: Context, plans: list[PersonPlan]) -> None:
                 f"POST /people/2/persons/batch [{len(chunk)}]",
                 lambda bodies=bodies: ctx.client.create_persons(bodies),
             )
-        except InfobipError:
-            continue  # the single path's safe creates sort out whatever happened
+        except InfobipError as exc:
+            _batch_failed(works, exc)  # transient: the round is tried again (a repeat adopts what was made)
+            continue
         failed = {r.get("index"): r for r in result.get("results") or []}
         texts = [m.get("message", "") for r in failed.values() for m in r.get("errors") or []]
         retry = [i for i, r in failed.items() if r.get("status") != 409]
@@ -1065,7 +1070,13 @@ def _persons_batch_create(ctx: Context, plans: list[PersonPlan]) -> None:
                     else:
                         failed[i] = {"status": 400}
         resolve = [p for i, p in enumerate(chunk) if i not in failed or failed[i].get("status") == 409]
-        found = _match_ids(ctx, resolve)
+        try:
+            found = _match_ids(ctx, resolve)
+        except InfobipError as exc:
+            _batch_failed([p.work for p in resolve], exc)
+            continue
+        taken = [found[chunk[i].work.entity_id] for i in failed if chunk[i].work.entity_id in found]
+        owners = dict(Person.objects.filter(realm=ctx.realm, infobip_id__in=taken).values_list("infobip_id", "pk"))
         adopt = []
         for index, plan in enumerate(chunk):
             if index in failed and failed[index].get("status") != 409:
@@ -1074,7 +1085,7 @@ def _persons_batch_create(ctx: Context, plans: list[PersonPlan]) -> None:
             if infobip_id is None:
                 continue  # single path
             try:
-                _note_person_id(ctx, plan, infobip_id)
+                _note_person_id(ctx, plan, infobip_id, owner=owners.get(infobip_id))
             except PushRefused as exc:
                 plan.work.fail(exc, transient=False)
                 continue
@@ -1101,14 +1112,11 @@ def _match_ids(ctx: Context, plans: list[PersonPlan]) -> dict[str, int]:
     matched: dict[tuple, int] = {}
     works = [p.work for p in plans]
     for chunk in _chunks(queries, MATCH_BATCH):
-        try:
-            matches = ctx.call(
-                works,
-                f"POST /people/2/persons/match [{len(chunk)}]",
-                lambda chunk=chunk: ctx.client.match_persons(chunk),
-            )
-        except InfobipError:
-            return {}
+        matches = ctx.call(
+            works,
+            f"POST /people/2/persons/match [{len(chunk)}]",
+            lambda chunk=chunk: ctx.client.match_persons(chunk),
+        )
         for match in matches:
             type_, identifier = match.get("type"), str(match.get("identifier"))
             matched[(type_, identifier.lower() if type_ == "EMAIL" else identifier)] = int(match["personId"])
@@ -1136,10 +1144,8 @@ def _persons_batch_update(ctx: Context, plans: list[PersonPlan], *, adopt_ids: b
                 f"PATCH /people/2/persons/batch [{len(chunk)}]{' (adopt)' if adopt_ids else ''}",
                 lambda items=items: ctx.client.update_persons(items),
             )
-        except InfobipError:
-            for plan in chunk:
-                if adopt_ids:
-                    plan.work.outcome = None  # the single path PATCHes again
+        except InfobipError as exc:
+            _batch_failed(works, exc)  # refused as a whole (not transient): the single path goes one by one
             continue
         failed = {str((r.get("query") or {}).get("identifier")) for r in result.get("results") or []}
         texts = [m.get("message", "") for r in result.get("results") or [] for m in r.get("errors") or []]
@@ -1154,26 +1160,49 @@ def _persons_batch_update(ctx: Context, plans: list[PersonPlan], *, adopt_ids: b
                 plan.work.done()
 
 
+def _delete_query(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """How to find a deleted person in Infobip: its Infobip id, else the identifier a create would have used."""
+    if payload.get("infobipId"):
+        return person_query(payload["infobipId"])
+    identifiers = _identifier_candidates(
+        payload.get("externalId"), payload.get("emails") or (), payload.get("phones") or ()
+    )
+    if not identifiers:
+        return None
+    return {"type": identifiers[0][0], "identifier": identifiers[0][1]}
+
+
 def _persons_batch_delete(ctx: Context, plans: list[PersonPlan]) -> None:
     for chunk in _chunks(plans, 1000):
         works = [p.work for p in chunk]
-        queries = [person_query(p.delete_payload["infobipId"]) for p in chunk]
+        queries = [_delete_query(p.delete_payload) for p in chunk]
         try:
             result = ctx.call(
                 works,
                 f"DELETE /people/2/persons/batch [{len(chunk)}]",
                 lambda queries=queries: ctx.client.delete_persons(queries),
             )
-        except InfobipError:
+        except InfobipError as exc:
+            _batch_failed(works, exc)
             continue
         refused = {
-            str((r.get("query") or {}).get("identifier"))
+            (str((r.get("query") or {}).get("type")), str((r.get("query") or {}).get("identifier")))
             for r in result.get("results") or []
             if "no person matching" not in " ".join(m.get("message", "") for m in r.get("errors") or []).lower()
         }
         for plan, query in zip(chunk, queries, strict=True):
-            if query["identifier"] not in refused:
+            if (query["type"], query["identifier"]) not in refused:
                 plan.work.done()
+
+
+def _batch_failed(works: list[Work], error: InfobipError) -> bool:
+    """A whole batch call failed: a transient failure fails its works (the round is repeated later, and every
+    batch converges when repeated); a refusal leaves them to the single calls. True if they were failed."""
+    if not retryable(error):
+        return False
+    for work in works:
+        work.fail(error, transient=True)
+    return True
 
 
 def _person_delete(ctx: Context, plan: PersonPlan) -> None:
@@ -1551,10 +1580,7 @@ def record(works: list[Work], *, worker: str) -> dict[str, int]:
                 base.filter(id__in=entry_ids).update(
                     status=status, processed_at=now, locked_until=None, locked_by="", last_error=error
                 )
-        if changed:
-            OutboxEntry.objects.bulk_update(
-                changed, ["next_attempt_at", "last_error", "locked_until", "locked_by", "attempts"], batch_size=1000
-            )
+        bulk_set(OutboxEntry, changed, ["next_attempt_at", "last_error", "locked_until", "locked_by", "attempts"])
         OutboxAttempt.objects.bulk_create(attempts, batch_size=1000)
         _record_entities(works, now)
     return dict(counts)
@@ -1608,7 +1634,7 @@ def _record_entities(works: list[Work], now: dt.datetime) -> None:
         fields = ["infobip_id", "infobip_modified_at", "sync_status", "sync_error", "synced_at"]
         try:
             with transaction.atomic():
-                model.objects.bulk_update(to_save, fields, batch_size=1000)
+                bulk_set(model, to_save, fields)
         except IntegrityError:
             # Another local row took one of these Infobip ids meanwhile (a race with the sync): save one by one.
             for obj in to_save:
