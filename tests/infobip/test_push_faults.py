@@ -82,7 +82,9 @@ def test_ten_thousand_changes_arrive_exactly_once_in_effect(cdp_realm, faulty):
     now = timezone.now()
     Person.objects.filter(pk__in=[p.pk for p in persons[:2500]]).update(first_name="Q", modified=now)
     Person.objects.filter(pk__in=[p.pk for p in persons[:500]]).update(city="Zadar", modified=now)
-    rows = _rows(cdp_realm, OutboxEntity.PERSON, OutboxOp.UPDATE, [(p.pk, _update(["first_name"])) for p in persons[:2500]])
+    rows = _rows(
+        cdp_realm, OutboxEntity.PERSON, OutboxOp.UPDATE, [(p.pk, _update(["first_name"])) for p in persons[:2500]]
+    )
     rows += _rows(cdp_realm, OutboxEntity.PERSON, OutboxOp.UPDATE, [(p.pk, _update(["city"])) for p in persons[:500]])
     swapped = persons[2500:2510]
     for n, person in enumerate(swapped):
