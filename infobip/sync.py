@@ -77,7 +77,7 @@ from django.utils import timezone
 from cdpadmin.errors import ValidationError
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType
-from infobip.client import InfobipClient, InfobipError, client_for_realm
+from infobip.client import InfobipClient, client_for_realm
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus, SyncRun, SyncRunStatus
 from infobip.outbox import _kick_drain
 from people import validation
@@ -1062,7 +1062,7 @@ def execute_run(
             failed = SyncRun.objects.select_for_update().get(pk=run.pk)
             failed.status = SyncRunStatus.FAILED
             failed.finished_at = timezone.now()
-            message = exc.message if isinstance(exc, InfobipError | ValidationError) else str(exc) or repr(exc)
+            message = exc.message if isinstance(exc, ValidationError) else str(exc) or repr(exc)
             failed.errors = [*failed.errors, {"step": "run", "kind": "failed", "message": message}][-MAX_ERRORS:]
             failed.progress = {**failed.progress, "phase": "failed"}
             failed.save()
