@@ -408,7 +408,8 @@ def test_start_queues_the_run_after_commit_and_the_task_runs_it(
     tasks.sync_run_execute(run.pk)  # safe to run twice: a finished run is left alone
     run.refresh_from_db()
     assert (run.status, Identity.objects.get().country) == (SyncRunStatus.SUCCEEDED, "AT")
-    assert run.started_at and run.finished_at and run.progress["pages_done"] == 1
+    assert run.started_at <= run.finished_at
+    assert run.progress["pages_done"] == 1
 
 
 def test_a_cancelled_run_stops(cdp_realm, push_settings, infobip_sandbox):
