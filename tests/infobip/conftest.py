@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from infobip import push
-from infobip.models import OutboxEntry, OutboxStatus
+from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
+from people.models import Person, PersonEmail, PersonPhone, SyncStatus
 
 
 @pytest.fixture
@@ -51,3 +52,43 @@ def statuses() -> dict[str, int]:
     from django.db.models import Count
 
     return dict(OutboxEntry.objects.values_list("status").annotate(n=Count("id")).order_by())
+
+
+def outbox_rows(realm, entity, op, items):
+    return [OutboxEntry(realm=realm, entity=entity, entity_id=str(pk), op=op, payload=payload) for pk, payload in items]
+
+
+def update_payload(fields=(), added=None, removed=None):
+    empty = {"phones": [], "emails": [], "tags": []}
+    return {"fields": list(fields), "added": {**empty, **(added or {})}, "removed": {**empty, **(removed or {})}}
+
+
+def bulk_person_creates(realm, first, count, tag=None):
+    """Persons and their create rows as person_create writes them, in bulk (an email each, a phone on every
+    second, the tag on every third)."""
+    persons = Person.objects.bulk_create(
+        [
+            Person(
+                realm=realm,
+                external_id=f"f-{i}",
+                first_name="P",
+                last_name=f"L{i}",
+                sync_status=SyncStatus.PENDING,
+            )
+            for i in range(first, first + count)
+        ]
+    )
+    PersonEmail.objects.bulk_create(
+        [PersonEmail(realm=realm, person=p, address=f"f{first + n}@example.com") for n, p in enumerate(persons)]
+    )
+    PersonPhone.objects.bulk_create(
+        [PersonPhone(realm=realm, person=p, number=f"3859{first + n:09d}") for n, p in enumerate(persons) if n % 2 == 0]
+    )
+    if tag is not None:
+        Person.tags.through.objects.bulk_create(
+            [Person.tags.through(person_id=p.pk, tag_id=tag.pk) for n, p in enumerate(persons) if n % 3 == 0]
+        )
+    OutboxEntry.objects.bulk_create(
+        outbox_rows(realm, OutboxEntity.PERSON, OutboxOp.CREATE, [(p.pk, {}) for p in persons])
+    )
+    return persons

@@ -14,45 +14,10 @@ from django.utils import timezone
 from infobip.client import clear_client_cache
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
 from people import services as people
-from people.models import Person, PersonEmail, PersonEvent, PersonPhone, SyncStatus, Tag
-from tests.infobip.conftest import drain_all, statuses
+from people.models import Person, PersonEmail, PersonEvent, SyncStatus, Tag
+from tests.infobip.conftest import bulk_person_creates, drain_all, outbox_rows, statuses, update_payload
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-
-
-def _rows(realm, entity, op, items):
-    return [OutboxEntry(realm=realm, entity=entity, entity_id=str(pk), op=op, payload=payload) for pk, payload in items]
-
-
-def _update(fields=(), added=None, removed=None):
-    empty = {"phones": [], "emails": [], "tags": []}
-    return {"fields": list(fields), "added": {**empty, **(added or {})}, "removed": {**empty, **(removed or {})}}
-
-
-def create_persons(realm, first, count, tag):
-    persons = Person.objects.bulk_create(
-        [
-            Person(
-                realm=realm,
-                external_id=f"f-{i}",
-                first_name="P",
-                last_name=f"L{i}",
-                sync_status=SyncStatus.PENDING,
-            )
-            for i in range(first, first + count)
-        ]
-    )
-    PersonEmail.objects.bulk_create(
-        [PersonEmail(realm=realm, person=p, address=f"f{first + n}@example.com") for n, p in enumerate(persons)]
-    )
-    PersonPhone.objects.bulk_create(
-        [PersonPhone(realm=realm, person=p, number=f"3859{first + n:09d}") for n, p in enumerate(persons) if n % 2 == 0]
-    )
-    Person.tags.through.objects.bulk_create(
-        [Person.tags.through(person_id=p.pk, tag_id=tag.pk) for n, p in enumerate(persons) if n % 3 == 0]
-    )
-    OutboxEntry.objects.bulk_create(_rows(realm, OutboxEntity.PERSON, OutboxOp.CREATE, [(p.pk, {}) for p in persons]))
-    return persons
 
 
 @pytest.fixture
@@ -75,26 +40,31 @@ def test_ten_thousand_changes_arrive_exactly_once_in_effect(cdp_realm, faulty):
     definition = people.event_definition_create(
         realm=cdp_realm, definition_id="faultEvent", title="Fault", fields=[{"name": "n", "type": "Numeric"}]
     )
-    persons = create_persons(cdp_realm, 0, 4000, tag)
+    persons = bulk_person_creates(cdp_realm, 0, 4000, tag)
     drain_all(timeout=240)
 
     # Round two: updates (some coalesced), contact changes, events, deletes, and new persons changed at once.
     now = timezone.now()
     Person.objects.filter(pk__in=[p.pk for p in persons[:2500]]).update(first_name="Q", modified=now)
     Person.objects.filter(pk__in=[p.pk for p in persons[:500]]).update(city="Zadar", modified=now)
-    rows = _rows(
-        cdp_realm, OutboxEntity.PERSON, OutboxOp.UPDATE, [(p.pk, _update(["first_name"])) for p in persons[:2500]]
+    rows = outbox_rows(
+        cdp_realm,
+        OutboxEntity.PERSON,
+        OutboxOp.UPDATE,
+        [(p.pk, update_payload(["first_name"])) for p in persons[:2500]],
     )
-    rows += _rows(cdp_realm, OutboxEntity.PERSON, OutboxOp.UPDATE, [(p.pk, _update(["city"])) for p in persons[:500]])
+    rows += outbox_rows(
+        cdp_realm, OutboxEntity.PERSON, OutboxOp.UPDATE, [(p.pk, update_payload(["city"])) for p in persons[:500]]
+    )
     swapped = persons[2500:2510]
     for n, person in enumerate(swapped):
         old = f"f{2500 + n}@example.com"
         PersonEmail.objects.filter(person=person).update(address=f"new{2500 + n}@example.com")
-        rows += _rows(
+        rows += outbox_rows(
             cdp_realm,
             OutboxEntity.PERSON,
             OutboxOp.UPDATE,
-            [(person.pk, _update(added={"emails": [f"new{2500 + n}@example.com"]}, removed={"emails": [old]}))],
+            [(person.pk, update_payload(added={"emails": [f"new{2500 + n}@example.com"]}, removed={"emails": [old]}))],
         )
     events = PersonEvent.objects.bulk_create(
         [
@@ -102,9 +72,9 @@ def test_ten_thousand_changes_arrive_exactly_once_in_effect(cdp_realm, faulty):
             for n, p in enumerate(persons[:2000])
         ]
     )
-    rows += _rows(cdp_realm, OutboxEntity.EVENT, OutboxOp.SEND, [(e.pk, {}) for e in events])
+    rows += outbox_rows(cdp_realm, OutboxEntity.EVENT, OutboxOp.SEND, [(e.pk, {}) for e in events])
     gone = list(Person.objects.filter(pk__in=[p.pk for p in persons[3000:3900]]).prefetch_related("phones", "emails"))
-    rows += _rows(
+    rows += outbox_rows(
         cdp_realm,
         OutboxEntity.PERSON,
         OutboxOp.DELETE,
@@ -113,10 +83,12 @@ def test_ten_thousand_changes_arrive_exactly_once_in_effect(cdp_realm, faulty):
     gone_infobip = {p.infobip_id for p in gone}
     OutboxEntry.objects.bulk_create(rows)
     Person.objects.filter(pk__in=[p.pk for p in gone]).delete()
-    late = create_persons(cdp_realm, 4000, 100, tag)
+    late = bulk_person_creates(cdp_realm, 4000, 100, tag)
     Person.objects.filter(pk__in=[p.pk for p in late]).update(first_name="Late")
     OutboxEntry.objects.bulk_create(
-        _rows(cdp_realm, OutboxEntity.PERSON, OutboxOp.UPDATE, [(p.pk, _update(["first_name"])) for p in late])
+        outbox_rows(
+            cdp_realm, OutboxEntity.PERSON, OutboxOp.UPDATE, [(p.pk, update_payload(["first_name"])) for p in late]
+        )
     )
     assert OutboxEntry.objects.count() >= 10_000
     drain_all(timeout=240)
