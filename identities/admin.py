@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -77,9 +78,19 @@ class RealmAdmin(admin.ModelAdmin):
     inlines = [RealmMemberInline, ApiKeyInline]
     fields = [
         "name", "slug", ("default_country", "default_currency"), "cdp_enabled", "infobip_base_url",
-        "infobip_key", "infobip_api_key", "clear_infobip_api_key",
+        "infobip_key", "infobip_api_key", "clear_infobip_api_key", "infobip_sync",
     ]  # fmt: skip
-    readonly_fields = ["infobip_key"]
+    readonly_fields = ["infobip_key", "infobip_sync"]
+
+    @admin.display(description="two-way sync")
+    def infobip_sync(self, obj):
+        if obj is None or not obj.pk:
+            return "—"
+        runs = reverse("admin:infobip_syncrun_changelist") + f"?realm={obj.pk}"
+        if not obj.cdp_enabled:
+            return format_html('Enable the CDP extension to sync. <a href="{}">Earlier runs</a>', runs)
+        start = reverse("admin:infobip_syncrun_start") + f"?realm={obj.pk}"
+        return format_html('<a class="button" href="{}">Sync now</a> <a href="{}">Runs of this realm</a>', start, runs)
 
     @admin.display(description="stored Infobip key")
     def infobip_key(self, obj):

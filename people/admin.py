@@ -269,7 +269,7 @@ class PersonAdmin(RealmScopedAdmin):
     inlines = [PhoneInline, EmailInline, ChannelProfileInline]
     readonly_fields = [
         "origin", "modified_from", "infobip_id", "sync_status", "sync_error", "synced_at", "created", "modified",
-        "linked_identities", "events_timeline", "merged_into",
+        "linked_identities", "events_timeline", "merged_into", "push_log",
     ]  # fmt: skip
     base_fieldsets = [
         (None, {"fields": ["realm", "type", "external_id", "company"]}),
@@ -292,7 +292,15 @@ class PersonAdmin(RealmScopedAdmin):
         ("Events (newest first)", {"fields": ["events_timeline"]}),
         (
             "Infobip sync",
-            {"fields": [("sync_status", "synced_at"), "sync_error", "infobip_id", ("origin", "modified_from")]},
+            {
+                "fields": [
+                    ("sync_status", "synced_at"),
+                    "sync_error",
+                    "infobip_id",
+                    ("origin", "modified_from"),
+                    "push_log",
+                ]
+            },
         ),
         ("History", {"classes": ["collapse"], "fields": [("created", "modified"), "merged_into"]}),
     ]
@@ -492,6 +500,56 @@ class PersonAdmin(RealmScopedAdmin):
                     for i in identities
                 ),
             ),
+        )
+
+    @admin.display(description="pushes to Infobip")
+    def push_log(self, obj):
+        """The latest outbox rows of this person and the latest calls made for them (infobip.selectors)."""
+        from infobip.selectors import person_push_log
+
+        log = person_push_log(obj.pk)
+        if not log["entries"]:
+            return "Nothing was pushed for this person (its realm may not push to Infobip)."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">#{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:infobip_outboxentry_change", args=[e.pk]),
+                    e.pk,
+                    e.op,
+                    e.get_status_display(),
+                    e.attempts,
+                    e.last_error[:200] or "—",
+                )
+                for e in log["entries"]
+            ),
+        )
+        calls = format_html_join(
+            "",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{} ms</td><td>{}</td></tr>",
+            (
+                (
+                    a.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    a.request[:120],
+                    a.status_code or "—",
+                    a.duration_ms,
+                    a.error[:200] or ("ok" if a.ok else "—"),
+                )
+                for a in log["attempts"]
+            ),
+        )
+        link = (
+            reverse("admin:infobip_outboxentry_changelist") + "?" + urlencode({"q": obj.pk, "entity__exact": "person"})
+        )
+        return format_html(
+            "<table><thead><tr><th>Change</th><th>Op</th><th>Status</th><th>Attempts</th><th>Last error</th></tr>"
+            "</thead><tbody>{}</tbody></table>"
+            "<table><thead><tr><th>Call</th><th>Request</th><th>Status</th><th>Took</th><th>Error</th></tr></thead>"
+            '<tbody>{}</tbody></table><p><a href="{}">Every change of this person in the outbox</a></p>',
+            rows,
+            calls,
+            link,
         )
 
     @admin.display(description="events")

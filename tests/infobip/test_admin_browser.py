@@ -1,0 +1,28 @@
+"""The sync run page in chromium: its live progress follows the run without a reload."""
+
+import pytest
+
+from infobip.models import SyncRun, SyncRunStatus
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_run_page_shows_progress_live(cdp_realm, admin_page):
+    run = SyncRun.objects.create(
+        realm=cdp_realm,
+        status=SyncRunStatus.RUNNING,
+        progress={"total": 4000, "persons_seen": 1000, "pages_done": 1, "phase": "page 1 done"},
+        counts={"step1": {"linked": 7}},
+    )
+    admin_page.goto(f"/admin/infobip/syncrun/{run.pk}/change/")
+    admin_page.wait_for_function("document.getElementById('sync-status').textContent === 'Running'")
+    assert admin_page.locator("#sync-count").inner_text().startswith("1000 of 4000")
+    assert "linked 7" in admin_page.locator("#sync-counts").inner_text()
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRunStatus.SUCCEEDED,
+        progress={"total": 4000, "persons_seen": 4000, "pages_done": 4, "phase": "done"},
+        counts={"step1": {"linked": 9}},
+    )
+    admin_page.wait_for_function("document.getElementById('sync-status').textContent === 'Succeeded'")
+    assert admin_page.eval_on_selector("#sync-bar", "bar => bar.value") == 100
+    assert "linked 9" in admin_page.locator("#sync-counts").inner_text()
