@@ -5,6 +5,7 @@ fields that costs seconds of expression building per call. Here every column tra
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -51,3 +52,38 @@ def bulk_set(
             cursor.execute(sql, arrays)
             updated += cursor.rowcount
     return updated
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` ids from the table's sequence, so rows can reference each other before they are written."""
+    if count <= 0:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def copy_insert(model: type[models.Model], objs: Sequence[models.Model]) -> int:
+    """Insert unsaved ``objs`` with PostgreSQL COPY (several times faster than ``bulk_create``'s INSERT).
+
+    Every concrete column is written as it is on the objects (defaults were applied when they were built;
+    ``auto_now`` is not); the primary key too when every object has one, else the sequence gives it. Values go
+    to psycopg as they are (str, int, date, aware datetime, None); JSON fields are serialised here. Conflicts
+    are errors, as with a plain INSERT."""
+    if not objs:
+        return 0
+    meta = model._meta
+    with_pk = all(obj.pk is not None for obj in objs)
+    fields = [f for f in meta.concrete_fields if with_pk or not f.primary_key]
+    qn = connection.ops.quote_name
+    statement = f"COPY {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN"
+    names = [f.attname for f in fields]
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for obj in objs:
+            values = obj.__dict__
+            copy.write_row([json.dumps(values[name]) if name in json_fields else values[name] for name in names])
+    return len(objs)

@@ -72,11 +72,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import prefetch_related_objects
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from companies.models import Company
-from infobip.bulk import bulk_set
+from infobip.bulk import bulk_set, copy_insert
 from infobip.client import (
     AlreadyExists,
     InfobipClient,
@@ -827,10 +828,6 @@ def _plan_person(work: Work, person: Person | None, defined: set[str]) -> Person
         change = payload.get("company")
         if isinstance(change, dict) and company_from is ...:
             company_from = change.get("from")
-    phones = [p.number for p in person.phones.all()]
-    emails = [e.address for e in person.emails.all()]
-    tags = [t.name for t in person.tags.all()]
-    lower_emails, lower_tags = {e.lower() for e in emails}, {t.lower() for t in tags}
     plan = PersonPlan(work, person, "update")
     if person.infobip_id is None or OutboxOp.CREATE in ops:
         plan.action = "create" if person.infobip_id is None else "update"
@@ -849,6 +846,16 @@ def _plan_person(work: Work, person: Person | None, defined: set[str]) -> Person
             plan.body["type"] = person.type
         elif api in standard:
             plan.body[api] = "" if standard[api] is None else standard[api]
+    if "company" in fields:
+        plan.company_join = person.company_id is not None
+        if person.company_id is None and company_from not in (..., None):
+            plan.company_leave = company_from
+    if not any(list(values) for values in (*add.values(), *remove.values())):
+        return plan  # scalar changes only: the person's contacts and tags are not needed (nor loaded)
+    phones = [p.number for p in person.phones.all()]
+    emails = [e.address for e in person.emails.all()]
+    tags = [t.name for t in person.tags.all()]
+    lower_emails, lower_tags = {e.lower() for e in emails}, {t.lower() for t in tags}
     added_tags = [t for t in add["tags"] if t.lower() in lower_tags]
     added_phones = [p for p in add["phones"] if p in phones]
     added_emails = [e for e in add["emails"] if e.lower() in lower_emails]
@@ -862,21 +869,36 @@ def _plan_person(work: Work, person: Person | None, defined: set[str]) -> Person
     plan.remove_phones = [p for p in remove["phones"] if p not in phones]
     plan.remove_emails = [e for e in remove["emails"] if e.lower() not in lower_emails]
     plan.remove_tags = [t for t in remove["tags"] if t.lower() not in lower_tags]
-    if "company" in fields:
-        plan.company_join = person.company_id is not None
-        if person.company_id is None and company_from not in (..., None):
-            plan.company_leave = company_from
     return plan
+
+
+def _needs_collections(work: Work, person: Person | None) -> bool:
+    """Whether planning this person's change reads its phones, emails and tags (a full body or set changes)."""
+    if person is None or person.merged_into_id or OutboxOp.DELETE in work.ops:
+        return False
+    if person.infobip_id is None or OutboxOp.CREATE in work.ops:
+        return True
+    return any(
+        values
+        for entry in work.entries
+        for key in ("added", "removed")
+        for values in ((entry.payload or {}).get(key) or {}).values()
+    )
 
 
 def push_persons(ctx: Context, works: list[Work]) -> None:
     ids = [int(w.entity_id) for w in works if w.entity_id.isdigit()]
-    persons = {
-        p.pk: p
-        for p in Person.objects.filter(realm=ctx.realm, pk__in=ids)
-        .select_related("company")
-        .prefetch_related("tags", "phones", "emails")
-    }
+    persons = {p.pk: p for p in Person.objects.filter(realm=ctx.realm, pk__in=ids).select_related("company")}
+    prefetch_related_objects(
+        [
+            persons[int(w.entity_id)]
+            for w in works
+            if w.entity_id.isdigit() and _needs_collections(w, persons.get(int(w.entity_id)))
+        ],
+        "tags",
+        "phones",
+        "emails",
+    )
     defined = set(CustomAttributeDefinition.objects.filter(realm=ctx.realm).values_list("name", flat=True))
     plans = [_plan_person(w, persons.get(int(w.entity_id)) if w.entity_id.isdigit() else None, defined) for w in works]
     creates, updates, deletes = [], [], []
@@ -1098,35 +1120,41 @@ def _persons_batch_create(ctx: Context, plans: list[PersonPlan]) -> None:
 
 
 def _match_ids(ctx: Context, plans: list[PersonPlan]) -> dict[str, int]:
-    """Infobip ids of the plans' persons, by externalId, then email, then phone (POST /persons/match)."""
+    """Infobip ids of the plans' persons, by externalId, then email, then phone (POST /persons/match).
+
+    First every person's strongest identifier (one call per 1000 persons: what a batch create needs); then, for
+    the few not found that way (an identifier that belongs to someone else), all their other identifiers."""
     if not plans:
         return {}
-    wanted: list[tuple[str, list[tuple[str, str]]]] = [(p.work.entity_id, _body_identifiers(p.body)) for p in plans]
-    queries, seen = [], set()
-    for _, identifiers in wanted:
-        for type_, identifier in identifiers:
-            key = (type_, identifier.lower() if type_ == "EMAIL" else identifier)
-            if key not in seen:
-                seen.add(key)
-                queries.append({"type": type_, "identifier": identifier})
-    matched: dict[tuple, int] = {}
+
+    def key(type_: str, identifier: str) -> tuple[str, str]:
+        return (type_, identifier.lower() if type_ == "EMAIL" else identifier)
+
+    wanted = {p.work.entity_id: _body_identifiers(p.body) for p in plans}
     works = [p.work for p in plans]
-    for chunk in _chunks(queries, MATCH_BATCH):
-        matches = ctx.call(
-            works,
-            f"POST /people/2/persons/match [{len(chunk)}]",
-            lambda chunk=chunk: ctx.client.match_persons(chunk),
-        )
-        for match in matches:
-            type_, identifier = match.get("type"), str(match.get("identifier"))
-            matched[(type_, identifier.lower() if type_ == "EMAIL" else identifier)] = int(match["personId"])
+    matched: dict[tuple[str, str], int] = {}
     out: dict[str, int] = {}
-    for entity_id, identifiers in wanted:
-        for type_, identifier in identifiers:
-            key = (type_, identifier.lower() if type_ == "EMAIL" else identifier)
-            if key in matched:
-                out[entity_id] = matched[key]
-                break
+    for rest in (False, True):
+        queries, seen = [], set()
+        for entity_id, identifiers in wanted.items():
+            if entity_id in out:
+                continue
+            for type_, identifier in identifiers[1:] if rest else identifiers[:1]:
+                if key(type_, identifier) not in seen:
+                    seen.add(key(type_, identifier))
+                    queries.append({"type": type_, "identifier": identifier})
+        for chunk in _chunks(queries, MATCH_BATCH):
+            matches = ctx.call(
+                works,
+                f"POST /people/2/persons/match [{len(chunk)}]",
+                lambda chunk=chunk: ctx.client.match_persons(chunk),
+            )
+            for match in matches:
+                matched[key(match.get("type"), str(match.get("identifier")))] = int(match["personId"])
+        for entity_id, identifiers in wanted.items():
+            found = next((matched[key(t, i)] for t, i in identifiers if key(t, i) in matched), None)
+            if found is not None and entity_id not in out:
+                out[entity_id] = found
     return out
 
 
@@ -1581,7 +1609,7 @@ def record(works: list[Work], *, worker: str) -> dict[str, int]:
                     status=status, processed_at=now, locked_until=None, locked_by="", last_error=error
                 )
         bulk_set(OutboxEntry, changed, ["next_attempt_at", "last_error", "locked_until", "locked_by", "attempts"])
-        OutboxAttempt.objects.bulk_create(attempts, batch_size=1000)
+        copy_insert(OutboxAttempt, attempts)
         _record_entities(works, now)
     return dict(counts)
 
@@ -1604,7 +1632,8 @@ def _record_entities(works: list[Work], now: dt.datetime) -> None:
             ).values_list("entity_id", flat=True)
         )
         wanted = pks | {pk for pk in (_survivor_pk(w) for w in survivors) if pk}
-        rows = {obj.pk: obj for obj in model.objects.filter(pk__in=wanted)}
+        fields = ["infobip_id", "infobip_modified_at", "sync_status", "sync_error", "synced_at"]
+        rows = {obj.pk: obj for obj in model.objects.filter(pk__in=wanted).only(*fields)}
         to_save: list[Any] = []
         for work in mine + survivors:
             pk = _survivor_pk(work) if work.entity == OutboxEntity.MERGE else int(work.entity_id)
@@ -1631,7 +1660,6 @@ def _record_entities(works: list[Work], now: dt.datetime) -> None:
             ):
                 obj.sync_status = SyncStatus.LOCAL if not work.realm.cdp_enabled else obj.sync_status
             to_save.append(obj)
-        fields = ["infobip_id", "infobip_modified_at", "sync_status", "sync_error", "synced_at"]
         try:
             with transaction.atomic():
                 bulk_set(model, to_save, fields)

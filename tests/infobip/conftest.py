@@ -33,19 +33,28 @@ def drain_all(*, timeout: float = 60.0, **options) -> push.DrainReport:
     Rows that are due but cannot be claimed (blocked behind a dead row of their entity) stay pending."""
     total = push.DrainReport()
     deadline = time.monotonic() + timeout
+    confirming = False
     while True:
         report = push.drain(**options)
         total.rounds += report.rounds
         total.entries += report.entries
         for key, value in report.outcomes.items():
             total.outcomes[key] += value
-        waiting = OutboxEntry.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__gt=timezone.now())
-        if report.entries == 0 and not waiting.exists():
-            return total
         if time.monotonic() > deadline:
             pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
             raise AssertionError(f"outbox not drained within {timeout}s: {pending} pending")
-        time.sleep(0.01)
+        if report.entries:
+            confirming = False
+            continue
+        pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING)
+        if not pending.exists():
+            return total
+        if pending.filter(next_attempt_at__gt=timezone.now()).exists():
+            time.sleep(0.01)  # backing off
+            continue
+        if confirming:
+            return total  # due, yet nothing was claimed twice in a row: blocked behind a dead row
+        confirming = True  # (a row may have come due between the claim and this look)
 
 
 def statuses() -> dict[str, int]:

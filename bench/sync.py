@@ -1,0 +1,367 @@
+"""The two-way sync and the outbox push at scale, beside the naive one-call-per-person way, in the same run.
+
+    .venv/bin/python bench/sync.py --persons 100000
+
+What it does:
+
+1. Creates a dedicated database (``cdpadmin_bench_sync``, dropped at the end unless ``--keep``) and starts the
+   Infobip sandbox as a separate process (rate limits off), seeded through its bulk seeding with ``--persons``
+   persons (externalId, email and phone each).
+2. Writes as many identities, half of which match an Infobip person (a quarter by email, a quarter by phone; the
+   other half match nobody), and times the **full three-step sync**: the run itself (pull into the mirror, steps
+   1-3, one process: a run is sequential by design) and the push of what it must tell Infobip (every person's
+   externalId) by ``--workers`` drain processes, until Infobip is in sync.
+3. Times the **push of ``--persons`` local changes** (new persons written as the services write them, with their
+   outbox rows) by ``--workers`` drain processes, until every one is in Infobip with its id stored here.
+4. Times the same work done **naively** — one HTTP call per person and step, one transaction per person, in as
+   many processes — on ``--naive-sample`` persons, and extrapolates it to the full size (the output says so).
+5. Switches Infobip's **real published rate limits** on (in the sandbox, and our limiter shared through
+   PostgreSQL by the workers), pushes a slice of new persons, extrapolates to ``--persons`` and compares with the
+   minimum those limits allow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=100_000, help="Infobip persons, identities and local changes")
+    parser.add_argument("--database", default="cdpadmin_bench_sync")
+    parser.add_argument("--workers", type=int, default=2, help="drain processes (Q_WORKERS of one cluster)")
+    parser.add_argument("--naive-sample", type=int, default=1000, help="persons the naive baselines handle")
+    parser.add_argument(
+        "--limits-slice", type=int, default=0, help="persons pushed with real limits (0: a tenth, at least 10,000)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database (dropped otherwise)")
+    return parser.parse_args()
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f} persons/s" if seconds > 0 else "∞"
+
+
+def in_processes(workers: int, target: Callable[[int], None]) -> float:
+    """Run ``target(i)`` in ``workers`` forked processes (as django-q2 workers are); returns the wall time."""
+    from django.db import connections
+
+    from infobip.client import clear_client_cache
+
+    connections.close_all()  # children open their own connections and HTTP sessions
+    clear_client_cache()
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_child, args=(target, i)) for i in range(workers)]
+    started = time.monotonic()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    elapsed = time.monotonic() - started
+    failed = [p.exitcode for p in processes if p.exitcode]
+    if failed:
+        raise SystemExit(f"a worker process failed: exit codes {failed}")
+    return elapsed
+
+
+def _child(target: Callable[[int], None], index: int) -> None:
+    from django.db import connections
+
+    try:
+        target(index)
+    finally:
+        connections.close_all()
+
+
+def drain_worker(_index: int) -> None:
+    from infobip import push
+
+    push.drain()
+
+
+def main() -> None:
+    args = parse_args()
+    n, workers = args.persons, args.workers
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cdpadmin").rsplit("/", 1)[0]
+    os.environ["DATABASE_URL"] = f"{base}/{args.database}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdpadmin.settings")
+    os.environ["INFOBIP_RATE_LIMITS"] = "off"
+    os.environ["INFOBIP_RATE_LIMITER"] = "postgres"  # shared by the worker processes, as in production
+    os.environ["INFOBIP_OUTBOX_AUTODRAIN"] = "false"  # the bench drains itself: no django-q2 cluster runs
+    os.environ["LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+    import psycopg
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    db = settings.DATABASES["default"]
+    admin_params = {
+        "host": db["HOST"],
+        "port": db["PORT"],
+        "user": db["USER"],
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    with psycopg.connect(**admin_params) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+    call_command("ensure_database", verbosity=0)
+    call_command("migrate", verbosity=0)
+
+    from identities.ids import new_object_id
+    from identities.models import Identity
+    from identities.services import realm_create
+    from infobip import sync
+    from infobip.client import InfobipClient, clear_client_cache
+    from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus, SyncRun
+    from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY, start_sandbox_process, stop_sandbox_process
+    from people.models import Person, PersonEmail, PersonPhone, SyncStatus
+    from people.representation import person_as_infobip
+
+    def analyze() -> None:
+        with connection.cursor() as cursor:
+            for table in ("people_person", "people_personphone", "people_personemail", "identities_identity",
+                          "infobip_outboxentry", "infobip_outboxattempt"):  # fmt: skip
+                cursor.execute(f"ANALYZE {table}")
+
+    def local_persons(realm_, prefix: str, count: int) -> list:
+        """New local persons with their create rows in the outbox (as person_create writes them)."""
+        persons = []
+        for start in range(0, count, 5000):
+            chunk = Person.objects.bulk_create(
+                [
+                    Person(realm=realm_, external_id=f"{prefix}-{i}", first_name="Bench", last_name=f"L{i}",
+                           sync_status=SyncStatus.PENDING)
+                    for i in range(start, min(count, start + 5000))
+                ]
+            )  # fmt: skip
+            PersonEmail.objects.bulk_create(
+                [PersonEmail(realm=realm_, person=p, address=f"{p.external_id}@example.net") for p in chunk]
+            )
+            PersonPhone.objects.bulk_create(
+                [PersonPhone(realm=realm_, person=p, number=f"4917{p.pk:09d}") for p in chunk]
+            )
+            if realm_.cdp_enabled:
+                OutboxEntry.objects.bulk_create(
+                    [
+                        OutboxEntry(realm=realm_, entity=OutboxEntity.PERSON, entity_id=str(p.pk), op=OutboxOp.CREATE)
+                        for p in chunk
+                    ]
+                )
+            persons += chunk
+        analyze()  # what a bulk load does (people/seeding.py too)
+        return persons
+
+    sandbox = start_sandbox_process("--rate-limits", "off")
+    try:
+        started = time.monotonic()
+        sandbox.control("POST", "seed", {"count": n, "prefix": "seed"})
+        say(f"sandbox (pid {sandbox.pid}) seeded with {n:,} persons in {time.monotonic() - started:.1f}s")
+        realm = realm_create(
+            name="Bench",
+            default_country="HR",
+            default_currency="EUR",
+            cdp_enabled=True,
+            infobip_base_url=sandbox.url,
+            infobip_api_key=SANDBOX_API_KEY,
+        )
+        owner = new_object_id()
+
+        def identity_data(i: int) -> dict:
+            """Identity i matches Infobip person i+1 by email (i < n/4) or phone (i < n/2); the rest nothing."""
+            if i < n // 4:
+                return {"email": f"seed{i + 1}@example.com"}
+            if i < n // 2:
+                return {"phone": f"+3859{i + 1:09d}"}
+            return {"email": f"nobody{i}@example.org"}
+
+        started = time.monotonic()
+        for start in range(0, n, 5000):
+            Identity.objects.bulk_create(
+                [
+                    Identity(id=new_object_id(), realm=realm, owner=owner, type="person", country="HR", currency="EUR",
+                             data=identity_data(i))
+                    for i in range(start, min(n, start + 5000))
+                ]
+            )  # fmt: skip
+        analyze()
+        say(f"{n:,} identities written in {time.monotonic() - started:.1f}s (half of them match a person)")
+        say(f"drains run in {workers} worker process(es)\n")
+
+        # ------------------------------------------------------------------------------- our sync
+        run = SyncRun.objects.create(realm=realm, owner=owner, started_by="bench")
+        started = time.monotonic()
+        run = sync.execute_run(run.pk)
+        t_run = time.monotonic() - started
+        assert run.status == "succeeded", run.errors[-3:]
+        pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
+        t_run_push = in_processes(workers, drain_worker)
+        t_sync = t_run + t_run_push
+        counts = run.counts
+        linked, new_identities = counts["step1"]["linked"], counts["step3"]["identities_created"]
+        assert linked == n // 2, counts
+        assert new_identities == n - n // 2, counts
+        assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
+        client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
+        for infobip_id in random.Random(1).sample(range(1, n + 1), 20):
+            person = Person.objects.get(realm=realm, infobip_id=infobip_id)
+            assert client.get_person("ID", infobip_id)["externalId"] == person.external_id
+            assert Identity.objects.filter(pk=person.external_id, person=person).exists()
+        timings = run.progress.get("timings", {})
+
+        # -------------------------------------------------------------------------------- our push
+        local_persons(realm, "local", n)
+        calls_before = sandbox.stats()["calls"]
+        t_push = in_processes(workers, drain_worker)
+        assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
+        assert (
+            Person.objects.filter(realm=realm, external_id__startswith="local-", infobip_id__isnull=True).count() == 0
+        )
+        stats = sandbox.stats()
+        assert stats["state"]["effects"]["persons_created"] == n, stats["state"]  # each exactly once
+        calls = {k: v - calls_before.get(k, 0) for k, v in stats["calls"].items()}
+
+        # --------------------------------------------------------------------- with real rate limits
+        slice_size = args.limits_slice or min(n, max(10_000, n // 10))
+        settings.INFOBIP_RATE_LIMITS = "real"
+        sandbox.control("POST", "ratelimits", {"mode": "real"})
+        before = sandbox.stats()
+        local_persons(realm, "limited", slice_size)
+        t_limited = in_processes(workers, drain_worker)
+        assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
+        after = sandbox.stats()
+        throttled = sum(after["faults"].get("rate_limited", {}).values()) - sum(
+            before["faults"].get("rate_limited", {}).values()
+        )
+        limited_calls = {
+            k: v - before["calls"].get(k, 0) for k, v in after["calls"].items() if v > before["calls"].get(k, 0)
+        }
+        sandbox.control("POST", "ratelimits", {"mode": "off"})
+        settings.INFOBIP_RATE_LIMITS = "off"
+
+        # ------------------------------------------------------------------------ naive baselines
+        s = min(args.naive_sample, n)
+        first_id = sandbox.control("POST", "seed", {"count": s, "prefix": "naive"})["firstId"]
+        naive_realm = realm_create(name="Naive", default_country="HR", default_currency="EUR", cdp_enabled=False)
+        Identity.objects.bulk_create(
+            [
+                Identity(
+                    id=new_object_id(), realm=naive_realm, owner=owner, type="person", country="HR", currency="EUR",
+                    data={"email": f"naive{first_id + i}@example.com" if i < s // 2 else f"x{i}@example.org"},
+                )
+                for i in range(s)
+            ]
+        )  # fmt: skip
+        naive_persons = [p.pk for p in local_persons(naive_realm, "naive-local", s)]
+
+        def naive_sync(index: int) -> None:
+            """Per Infobip person: GET it, write it and its identity link one transaction each, PATCH it back."""
+            naive_client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
+            orphans = sync.OrphanIndex(naive_realm)  # the same in-memory matching as ours: only the I/O differs
+            for infobip_id in range(first_id + index, first_id + s, workers):
+                record = naive_client.get_person("ID", infobip_id)
+                external_id, emails, phones = sync.record_keys(record)
+                with transaction.atomic():
+                    person = Person.objects.create(
+                        realm=naive_realm, infobip_id=infobip_id, first_name=record.get("firstName", ""),
+                        last_name=record.get("lastName", ""), sync_status=SyncStatus.SYNCED,
+                    )  # fmt: skip
+                    for email in emails:
+                        PersonEmail.objects.create(realm=naive_realm, person=person, address=email)
+                    for phone in phones:
+                        PersonPhone.objects.create(realm=naive_realm, person=person, number=phone)
+                    claims = orphans.claims(external_id, emails, phones)
+                    if claims:
+                        identity = Identity.objects.get(pk=max(claims, key=claims.get))
+                        identity.person = person
+                        identity.save()
+                    else:
+                        identity = Identity.objects.create(
+                            realm=naive_realm, owner=owner, type="person", country="HR", currency="EUR", person=person
+                        )
+                    person.external_id = identity.pk
+                    person.save()
+                naive_client.update_person("ID", infobip_id, {"externalId": identity.pk})
+
+        def naive_push(index: int) -> None:
+            """Per local person: one POST, then its Infobip id stored."""
+            naive_client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
+            for pk in naive_persons[index::workers]:
+                body = person_as_infobip(Person.objects.prefetch_related("tags", "phones", "emails").get(pk=pk))
+                made = naive_client.create_person(body)
+                Person.objects.filter(pk=pk).update(infobip_id=made["id"], sync_status=SyncStatus.SYNCED)
+
+        t_naive_sync = in_processes(workers, naive_sync) / s
+        t_naive_push = in_processes(workers, naive_push) / s
+        assert Person.objects.filter(realm=naive_realm, infobip_id__isnull=True).count() == 0
+    finally:
+        stop_sandbox_process(sandbox)
+        clear_client_cache()
+        connection.close()
+        if not args.keep:
+            with psycopg.connect(**admin_params) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+
+    # ------------------------------------------------------------------------------------------ report
+    naive_sync_total, naive_push_total = t_naive_sync * n, t_naive_push * n
+    say(f"two-way sync, {n:,} Infobip persons and {n:,} identities, half of them matching (rate limits off)")
+    say(
+        f"  ours   {t_sync:8.1f} s  {rate(n, t_sync):>18}   run {t_run:.1f} s (Infobip reads "
+        f"{timings.get('fetch_s', 0):.1f} s, database {timings.get('write_s', 0):.1f} s) + push of its "
+        f"{pending:,} externalIds {t_run_push:.1f} s"
+    )
+    say(
+        f"  naive  {naive_sync_total:8.1f} s  {rate(n, naive_sync_total):>18}   GET + PATCH per person, one transaction"
+        f" each: measured on {s:,} persons ({t_naive_sync * 1000:.2f} ms/person), extrapolated"
+    )
+    say(
+        f"  ratio  {naive_sync_total / t_sync:8.1f} ×   (linked {linked:,} identities, made {new_identities:,}"
+        " new ones)"
+    )
+    say()
+    say(f"push of {n:,} local changes (new persons), rate limits off")
+    batches, matches = calls.get("POST /people/2/persons/batch", 0), calls.get("POST /people/2/persons/match", 0)
+    say(f"  ours   {t_push:8.1f} s  {rate(n, t_push):>18}   {batches} batch creates and {matches} id look-ups in all")
+    say(
+        f"  naive  {naive_push_total:8.1f} s  {rate(n, naive_push_total):>18}   one POST per person: measured on"
+        f" {s:,} persons ({t_naive_push * 1000:.2f} ms/person), extrapolated"
+    )
+    say(f"  ratio  {naive_push_total / t_push:8.1f} ×")
+    say()
+    extrapolated = t_limited * n / slice_size
+    batch_floor = n / 1000 / 5  # POST /persons/batch: 5 requests/s × 1000 persons
+    match_floor = n / 1000 / 15  # POST /persons/match: 15 requests/s × 1000 identities
+    say(f"push of {n:,} new persons with Infobip's real published rate limits (in the sandbox and in our limiter)")
+    say(
+        f"  measured {slice_size:,} persons in {t_limited:.1f} s ({rate(slice_size, t_limited)}; {throttled} calls"
+        f" refused with 429; calls {limited_calls})"
+    )
+    say(f"  → {n:,} persons ≈ {extrapolated:.0f} s, extrapolated from that slice")
+    say(
+        f"  the limits allow at best 5 batch creates/s × 1000 = 5,000 persons/s → {batch_floor:.0f} s"
+        f" ({batch_floor + match_floor:.0f} s if the /persons/match id look-ups, 15/s × 1000, ran after them)"
+    )
+    say(
+        f"  ours takes {extrapolated / batch_floor:.1f} × that minimum; one POST per person (10/s) would take"
+        f" {n / 10:,.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
