@@ -183,6 +183,8 @@ INFOBIP_OUTBOX_TASK_SECONDS = float(env("INFOBIP_OUTBOX_TASK_SECONDS", "240"))
 INFOBIP_OUTBOX_AUTODRAIN = env_bool("INFOBIP_OUTBOX_AUTODRAIN", True)
 # A running sync run without a heartbeat for this long is considered crashed and resumed by the minute schedule.
 INFOBIP_SYNC_STALE_SECONDS = float(env("INFOBIP_SYNC_STALE_SECONDS", "300"))
+# One sync task works at most this long (under Q_TIMEOUT), then a successor continues the run at its cursor.
+INFOBIP_SYNC_TASK_SECONDS = float(env("INFOBIP_SYNC_TASK_SECONDS", "600"))
 
 # django-q2: ORM broker on PostgreSQL by default (enqueueing inside atomic() is then transactional);
 # Redis when REDIS_URL is set. retry > timeout and max_attempts > 0 so a lost worker's task is re-run.

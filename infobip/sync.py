@@ -1013,9 +1013,16 @@ def _add_counts(total: dict[str, dict[str, int]], part: dict[str, dict[str, int]
 
 
 def execute_run(
-    run_id: int, *, resume: bool = False, after_page: Callable[[int], None] | None = None
+    run_id: int,
+    *,
+    resume: bool = False,
+    after_page: Callable[[int], None] | None = None,
+    max_seconds: float | None = None,
 ) -> SyncRun | None:
-    """Run (or resume) sync run ``run_id`` to its end. ``after_page(n)`` is called after page n committed."""
+    """Run (or resume) sync run ``run_id`` to its end. ``after_page(n)`` is called after page n committed.
+
+    ``max_seconds``: hand the run over to a new task after that long (a task has a timeout; a run of millions
+    of persons outlives it): the run stays running, its heartbeat is cleared, and the successor continues."""
     run = _claim_run(run_id, resume=resume)
     if run is None:
         return None
@@ -1027,6 +1034,7 @@ def execute_run(
         client = client_for_realm(realm)
         owner = run.progress["owner"]
         index = OrphanIndex(realm)
+        began = time.monotonic()
         while True:
             progress = run.progress
             next_page = int(progress.get("next_page", 1))
@@ -1051,6 +1059,9 @@ def execute_run(
                 after_page(next_page)
             if params.bounded or len(page.records) < PAGE_SIZE:
                 break
+            if max_seconds is not None and time.monotonic() - began > max_seconds:
+                _hand_over(run)  # at least one page per task: a run always moves on
+                return SyncRun.objects.get(pk=run.pk)
         with transaction.atomic():
             run = SyncRun.objects.select_for_update().get(pk=run.pk)
             counts = run.counts
@@ -1078,6 +1089,18 @@ def execute_run(
             failed.progress = {**failed.progress, "phase": "failed"}
             failed.save()
         return failed
+
+
+def _hand_over(run: SyncRun) -> None:
+    """Let a fresh task continue the run at its cursor (see ``max_seconds``)."""
+    SyncRun.objects.filter(pk=run.pk, status=SyncRunStatus.RUNNING).update(
+        heartbeat_at=None, progress={**run.progress, "phase": "handed over to the next task"}
+    )
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task("infobip.tasks.sync_run_execute", run.pk, task_name=f"sync-run-{run.pk}-continued")
+    )
 
 
 def _commit_page(

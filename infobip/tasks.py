@@ -30,13 +30,13 @@ def outbox_tick() -> dict:
 
 def sync_run_execute(run_id: int) -> None:
     """Run (or, after a crash, resume) the three-step two-way sync of `run_id` (infobip.sync)."""
-    run = sync.execute_run(run_id)
+    run = sync.execute_run(run_id, max_seconds=float(getattr(settings, "INFOBIP_SYNC_TASK_SECONDS", 600)))
     if run is not None:
         log.info("sync run %s: %s", run.pk, run.status)
 
 
 def sync_run_resume(run_id: int) -> None:
     """Staff asked to resume a failed or stalled run: continue at its cursor."""
-    run = sync.execute_run(run_id, resume=True)
+    run = sync.execute_run(run_id, resume=True, max_seconds=float(getattr(settings, "INFOBIP_SYNC_TASK_SECONDS", 600)))
     if run is not None:
         log.info("sync run %s resumed: %s", run.pk, run.status)

@@ -317,6 +317,26 @@ def test_a_run_resumes_after_a_crash_without_repeating_finished_pages(
     assert resumed.counts["step3"]["identities_created"] == 6
 
 
+def test_a_long_run_hands_over_to_a_new_task_at_its_cursor(
+    cdp_realm, push_settings, infobip_sandbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(sync, "PAGE_SIZE", 2)
+    queued = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: queued.append((func, args)))
+    load(infobip_sandbox, *[{"firstName": f"P{n}"} for n in range(5)])
+    run = SyncRun.objects.create(realm=cdp_realm, owner=OWNER, params={})
+    with django_capture_on_commit_callbacks(execute=True):
+        handed = sync.execute_run(run.pk, max_seconds=0)
+    assert (handed.status, handed.heartbeat_at, handed.progress["next_page"]) == ("running", None, 2)
+    assert queued == [("infobip.tasks.sync_run_execute", (run.pk,))]
+    while (run := sync.execute_run(run.pk, max_seconds=0)).status == "running":
+        pass
+    assert run.status == SyncRunStatus.SUCCEEDED
+    assert run.progress["pages_done"] == 3
+    assert Identity.objects.count() == 5
+    assert infobip_sandbox.calls("GET /people/2/persons") == 3
+
+
 def test_a_page_that_fails_halfway_leaves_nothing_and_is_done_again_on_resume(
     cdp_realm, push_settings, infobip_sandbox, monkeypatch
 ):
