@@ -649,8 +649,46 @@ def push_companies(ctx: Context, works: list[Work]) -> None:
         creates = _companies_batch_create(ctx, creates)
     for work, company in creates:
         _settle(work, lambda work=work, company=company: _company_create(ctx, work, company))
+    # A batch PATCH appends tags and domains (no replace flags there): only changes that leave them alone.
+    plain = [
+        (w, c) for w, c in updates if not _company_fields(w) & {"tags", "domains"} and OutboxOp.CREATE not in w.ops
+    ]
+    if ctx.batching(len(plain)):
+        _companies_batch_update(ctx, plain)
     for work, company in updates:
-        _settle(work, lambda work=work, company=company: _company_update(ctx, work, company))
+        if not work.decided:
+            _settle(work, lambda work=work, company=company: _company_update(ctx, work, company))
+
+
+def _company_fields(work: Work) -> set[str]:
+    return {name for entry in work.entries for name in (entry.payload or {}).get("fields") or ()}
+
+
+def _companies_batch_update(ctx: Context, updates: list[tuple[Work, Company]]) -> None:
+    """PATCH /companies/batch per 1000; a company Infobip refuses goes through the single PATCH."""
+    for chunk in _chunks(updates, 1000):
+        works = [w for w, _ in chunk]
+        items = [
+            {
+                "query": {"id": str(company.infobip_id)},
+                "update": {k: v for k, v in company_as_infobip(company).items() if k not in ("tags", "domains")},
+            }
+            for _, company in chunk
+        ]
+        try:
+            result = ctx.call(
+                works,
+                f"PATCH /people/2/companies/batch [{len(chunk)}]",
+                lambda items=items: ctx.client.update_companies(items),
+            )
+        except InfobipError as exc:
+            _batch_failed(works, exc)
+            continue
+        refused = {str((r.get("query") or {}).get("id")) for r in result.get("results") or []}
+        for work, company in chunk:
+            if str(company.infobip_id) not in refused:
+                ctx.company_ids[company.pk] = company.infobip_id
+                work.done()
 
 
 def _companies_batch_create(ctx: Context, creates: list[tuple[Work, Company]]) -> list[tuple[Work, Company]]:
@@ -917,7 +955,10 @@ def push_persons(ctx: Context, works: list[Work]) -> None:
     safe_creates = [p for p in creates if _body_identifiers(p.body)]
     if ctx.batching(len(safe_creates)):
         _persons_batch_create(ctx, safe_creates)
-    simple = [p for p in updates if p.simple_update and p.body]
+    untag = [p for p in updates if p.remove_tags and not (p.remove_phones or p.remove_emails)]
+    if ctx.batching(len(untag)):
+        _persons_batch_untag(ctx, untag)
+    simple = [p for p in updates if p.simple_update and p.body and not p.work.decided]
     if ctx.batching(len(simple)):
         _persons_batch_update(ctx, simple)
     findable = [p for p in deletes if _delete_query(p.delete_payload or {})]
@@ -1156,6 +1197,31 @@ def _match_ids(ctx: Context, plans: list[PersonPlan]) -> dict[str, int]:
             if found is not None and entity_id not in out:
                 out[entity_id] = found
     return out
+
+
+def _persons_batch_untag(ctx: Context, plans: list[PersonPlan]) -> None:
+    """Tag removals of many persons: one DELETE /tags/{name}/persons per tag and 1000 persons."""
+    by_tag: dict[str, list[PersonPlan]] = defaultdict(list)
+    for plan in plans:
+        for tag in plan.remove_tags:
+            by_tag[tag].append(plan)
+    for tag, members in by_tag.items():
+        for chunk in _chunks(members, 1000):
+            queries = [person_query(ctx.person_ids.get(p.person.pk) or p.person.infobip_id) for p in chunk]
+            try:
+                ctx.call(
+                    [p.work for p in chunk],
+                    f"DELETE /people/2/tags/{tag}/persons [{len(chunk)}]",
+                    lambda tag=tag, queries=queries: ctx.client.untag_persons(tag, queries),
+                )
+            except NotFound:
+                pass  # the tag is gone in Infobip, and so is every membership of it
+            except InfobipError as exc:
+                for plan in chunk:
+                    plan.work.fail(exc)
+    for plan in plans:
+        if not plan.work.decided:
+            plan.remove_tags = []  # done: what is left of the change can go in a batch update
 
 
 def _persons_batch_update(ctx: Context, plans: list[PersonPlan], *, adopt_ids: bool = False) -> None:

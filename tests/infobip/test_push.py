@@ -295,6 +295,19 @@ def test_a_backlog_goes_through_the_batch_endpoints(cdp_realm, push_settings, in
     assert set(OutboxEntry.objects.values_list("status", flat=True)) == {OutboxStatus.DONE}
 
 
+def test_tag_removals_of_many_persons_go_one_call_per_tag(cdp_realm, push_settings, infobip_sandbox):
+    persons = [make_person(cdp_realm, n, tags=["Old", "Keep"]) for n in range(12)]
+    drain_all()
+    for person in persons:
+        people.person_update(person=Person.objects.get(pk=person.pk), remove_tags=["Old"], attributes={"city": "Pula"})
+    drain_all()
+    assert infobip_sandbox.calls("DELETE /people/2/tags/{name}/persons") == 1
+    assert infobip_sandbox.calls("PATCH /people/2/persons/batch") == 1
+    assert infobip_sandbox.calls("PATCH /people/2/persons") == 0
+    assert infobip_sandbox.store.tag_members["Old"] == set()
+    assert {(tuple(p["tags"]), p["city"]) for p in infobip_sandbox.store.persons.values()} == {(("Keep",), "Pula")}
+
+
 def test_a_lost_batch_create_response_adopts_our_own_persons(cdp_realm, push_settings, infobip_sandbox):
     infobip_sandbox.faults.script("POST /people/2/persons/batch", "lose")
     persons = [make_person(cdp_realm, n) for n in range(20)]
@@ -410,13 +423,18 @@ def test_companies_and_their_persons(cdp_realm, push_settings, infobip_sandbox):
     assert store.companies == {}
 
 
-def test_company_backlog_goes_through_the_batch_create(cdp_realm, push_settings, infobip_sandbox):
+def test_company_backlog_goes_through_the_batch_endpoints(cdp_realm, push_settings, infobip_sandbox):
     companies = [company_services.company_create(realm=cdp_realm, attributes={"name": f"Co {n}"}) for n in range(8)]
     drain_all()
     assert infobip_sandbox.calls("POST /people/2/companies/batch") == 1
     for company in companies:
         company.refresh_from_db()
         assert infobip_sandbox.store.companies[company.infobip_id]["name"] == company.name
+        company_services.company_update(company=company, attributes={"industry": "Travel"})
+    drain_all()
+    assert infobip_sandbox.calls("PATCH /people/2/companies/batch") == 1
+    assert infobip_sandbox.calls("PATCH /people/2/companies") == 0
+    assert {c["industry"] for c in infobip_sandbox.store.companies.values()} == {"Travel"}
 
 
 # ------------------------------------------------------------------------------------------------- merges
