@@ -68,15 +68,16 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import prefetch_related_objects
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from companies.models import Company
+from identities.models import Realm
 from infobip.bulk import bulk_set, copy_insert
 from infobip.client import (
     AlreadyExists,
@@ -97,7 +98,9 @@ from people.models import (
     EventDefinition,
     MergeRecord,
     Person,
+    PersonEmail,
     PersonEvent,
+    PersonPhone,
     SyncStatus,
     Tag,
 )
@@ -294,10 +297,11 @@ def claim(*, worker: str, limit: int | None = None, realm_ids: Iterable[int] | N
         )
         ids = [row[0] for row in cursor.fetchall()]
     groups: dict[tuple, list[OutboxEntry]] = defaultdict(list)
-    for entry in OutboxEntry.objects.filter(id__in=ids).select_related("realm").order_by("id"):
+    for entry in OutboxEntry.objects.filter(id__in=ids).order_by("id"):
         groups[(entry.realm_id, entry.entity, entry.entity_id)].append(entry)
+    realms = Realm.objects.in_bulk({key[0] for key in groups})
     return [
-        Work(realm=entries[0].realm, entity=key[1], entity_id=key[2], entries=entries)
+        Work(realm=realms[key[0]], entity=key[1], entity_id=key[2], entries=entries)
         for key, entries in sorted(groups.items(), key=lambda item: item[1][0].id)
     ]
 
@@ -838,7 +842,51 @@ class PersonPlan:
         return self.action == "update" and not (self.remove_phones or self.remove_emails or self.remove_tags)
 
 
-def _plan_person(work: Work, person: Person | None, defined: set[str]) -> PersonPlan:
+@dataclass
+class Collections:
+    """Phones, emails and tag names of the persons a round changes, read with three plain queries."""
+
+    phones: dict[int, list[str]] = field(default_factory=dict)
+    emails: dict[int, list[str]] = field(default_factory=dict)
+    tags: dict[int, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, person_ids: list[int]) -> Collections:
+        out = cls()
+        if not person_ids:
+            return out
+        for pk, number in (
+            PersonPhone.objects.filter(person_id__in=person_ids).order_by("id").values_list("person_id", "number")
+        ):
+            out.phones.setdefault(pk, []).append(number)
+        for pk, address in (
+            PersonEmail.objects.filter(person_id__in=person_ids).order_by("id").values_list("person_id", "address")
+        ):
+            out.emails.setdefault(pk, []).append(address)
+        for pk, name in Person.tags.through.objects.filter(person_id__in=person_ids).values_list(
+            "person_id", "tag__name"
+        ):
+            out.tags.setdefault(pk, []).append(name)
+        return out
+
+    def of(self, person: Person) -> tuple[list[str], list[str], list[str]]:
+        return self.phones.get(person.pk, []), self.emails.get(person.pk, []), self.tags.get(person.pk, [])
+
+    def body(self, person: Person) -> dict[str, Any]:
+        """What ``person_as_infobip`` renders, from these rows."""
+        phones, emails, tags = self.of(person)
+        data = {key: value for key, value in person_standard_attributes(person).items() if value not in (None, "")}
+        data["type"] = person.type
+        data["tags"] = sorted(tags)
+        data["customAttributes"] = dict(person.custom_attributes)
+        data["contactInformation"] = {
+            "phone": [{"number": p} for p in phones],
+            "email": [{"address": e} for e in emails],
+        }
+        return data
+
+
+def _plan_person(work: Work, person: Person | None, defined: set[str], collections: Collections) -> PersonPlan:
     ops = work.ops
     if OutboxOp.DELETE in ops:
         delete = next(e for e in reversed(work.entries) if e.op == OutboxOp.DELETE)
@@ -870,7 +918,7 @@ def _plan_person(work: Work, person: Person | None, defined: set[str]) -> Person
     if person.infobip_id is None or OutboxOp.CREATE in ops:
         plan.action = "create" if person.infobip_id is None else "update"
         plan.full = True
-        plan.body = person_as_infobip(person)
+        plan.body = collections.body(person)
         plan.company_join = person.company_id is not None
         return plan
     standard = person_standard_attributes(person)
@@ -890,9 +938,7 @@ def _plan_person(work: Work, person: Person | None, defined: set[str]) -> Person
             plan.company_leave = company_from
     if not any(list(values) for values in (*add.values(), *remove.values())):
         return plan  # scalar changes only: the person's contacts and tags are not needed (nor loaded)
-    phones = [p.number for p in person.phones.all()]
-    emails = [e.address for e in person.emails.all()]
-    tags = [t.name for t in person.tags.all()]
+    phones, emails, tags = collections.of(person)
     lower_emails, lower_tags = {e.lower() for e in emails}, {t.lower() for t in tags}
     added_tags = [t for t in add["tags"] if t.lower() in lower_tags]
     added_phones = [p for p in add["phones"] if p in phones]
@@ -927,18 +973,18 @@ def _needs_collections(work: Work, person: Person | None) -> bool:
 def push_persons(ctx: Context, works: list[Work]) -> None:
     ids = [int(w.entity_id) for w in works if w.entity_id.isdigit()]
     persons = {p.pk: p for p in Person.objects.filter(realm=ctx.realm, pk__in=ids).select_related("company")}
-    prefetch_related_objects(
+    collections = Collections.load(
         [
-            persons[int(w.entity_id)]
+            int(w.entity_id)
             for w in works
             if w.entity_id.isdigit() and _needs_collections(w, persons.get(int(w.entity_id)))
-        ],
-        "tags",
-        "phones",
-        "emails",
+        ]
     )
     defined = set(CustomAttributeDefinition.objects.filter(realm=ctx.realm).values_list("name", flat=True))
-    plans = [_plan_person(w, persons.get(int(w.entity_id)) if w.entity_id.isdigit() else None, defined) for w in works]
+    plans = [
+        _plan_person(w, persons.get(int(w.entity_id)) if w.entity_id.isdigit() else None, defined, collections)
+        for w in works
+    ]
     creates, updates, deletes = [], [], []
     for plan in plans:
         if plan.action == "nothing":
@@ -1699,7 +1745,10 @@ def _record_entities(works: list[Work], now: dt.datetime) -> None:
         )
         wanted = pks | {pk for pk in (_survivor_pk(w) for w in survivors) if pk}
         fields = ["infobip_id", "infobip_modified_at", "sync_status", "sync_error", "synced_at"]
-        rows = {obj.pk: obj for obj in model.objects.filter(pk__in=wanted).only(*fields)}
+        rows = {  # plain rows, not model instances: a round records up to a thousand of them
+            row[0]: SimpleNamespace(pk=row[0], **dict(zip(fields, row[1:], strict=True)))
+            for row in model.objects.filter(pk__in=wanted).values_list("pk", *fields)
+        }
         to_save: list[Any] = []
         for work in mine + survivors:
             pk = _survivor_pk(work) if work.entity == OutboxEntity.MERGE else int(work.entity_id)

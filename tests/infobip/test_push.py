@@ -535,3 +535,17 @@ def test_commits_wake_one_drain_task_until_it_starts(
     with django_capture_on_commit_callbacks(execute=True):
         make_person(cdp_realm, 99)
     assert queued == ["infobip.tasks.drain_outbox"] * 2
+
+
+def test_the_rounds_bodies_are_what_the_api_renders(cdp_realm):
+    from people.representation import person_as_infobip
+
+    person = people.person_create(
+        realm=cdp_realm,
+        attributes={"first_name": "Ana", "external_id": "b-1", "birth_date": "1990-02-03", "gender": "FEMALE"},
+        phones=["+385 91 111 2222", "+385 98 333 4444"],
+        emails=["b@example.com", "a@example.com"],
+        tags=["Zeta", "Alpha"],
+    )
+    fresh = Person.objects.get(pk=person.pk)
+    assert push.Collections.load([person.pk]).body(fresh) == person_as_infobip(fresh)
