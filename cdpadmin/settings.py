@@ -181,6 +181,8 @@ INFOBIP_OUTBOX_BATCH_MIN = int(env("INFOBIP_OUTBOX_BATCH_MIN", "5"))
 INFOBIP_OUTBOX_TASK_SECONDS = float(env("INFOBIP_OUTBOX_TASK_SECONDS", "240"))
 # Commits wake a drain task (debounced); off in settings where no worker runs and nothing should be queued.
 INFOBIP_OUTBOX_AUTODRAIN = env_bool("INFOBIP_OUTBOX_AUTODRAIN", True)
+# Delivered and skipped outbox rows (with their attempts) are deleted after this many days by the minute schedule.
+INFOBIP_OUTBOX_KEEP_DAYS = float(env("INFOBIP_OUTBOX_KEEP_DAYS", "30"))
 # A running sync run without a heartbeat for this long is considered crashed and resumed by the minute schedule.
 INFOBIP_SYNC_STALE_SECONDS = float(env("INFOBIP_SYNC_STALE_SECONDS", "300"))
 # One sync task works at most this long (under Q_TIMEOUT), then a successor continues the run at its cursor.

@@ -1818,6 +1818,24 @@ class DrainReport:
     more: bool = False  # stopped by the time budget with work left
 
 
+def purge_delivered(*, keep_days: float | None = None, limit: int = 10_000) -> int:
+    """Delete delivered and skipped rows (and their attempts) older than ``INFOBIP_OUTBOX_KEEP_DAYS``; at most
+    ``limit`` per call, so the minute schedule spreads a large backlog of old rows over many minutes."""
+    keep_days = float(_setting("INFOBIP_OUTBOX_KEEP_DAYS", 30) if keep_days is None else keep_days)
+    before = timezone.now() - dt.timedelta(days=keep_days)
+    ids = list(
+        OutboxEntry.objects.filter(
+            status__in=[OutboxStatus.DONE, OutboxStatus.SKIPPED], processed_at__lt=before
+        ).values_list("id", flat=True)[:limit]
+    )
+    if not ids:
+        return 0
+    with transaction.atomic():
+        OutboxAttempt.objects.filter(entry_id__in=ids).delete()
+        OutboxEntry.objects.filter(id__in=ids).delete()
+    return len(ids)
+
+
 def drain(
     *,
     max_seconds: float | None = None,

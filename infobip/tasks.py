@@ -22,10 +22,11 @@ def drain_outbox() -> dict:
 
 
 def outbox_tick() -> dict:
-    """The minute schedule: the safety net for lost wake-ups and crashed sync runs."""
+    """The minute schedule: the safety net for lost wake-ups and crashed sync runs; old delivered rows go."""
     resumed = sync.sync_runs_resume_stale()
+    purged = push.purge_delivered()
     result = drain_outbox()
-    return {**result, "resumed_sync_runs": resumed}
+    return {**result, "resumed_sync_runs": resumed, "purged": purged}
 
 
 def sync_run_execute(run_id: int) -> None:

@@ -549,3 +549,16 @@ def test_the_rounds_bodies_are_what_the_api_renders(cdp_realm):
     )
     fresh = Person.objects.get(pk=person.pk)
     assert push.Collections.load([person.pk]).body(fresh) == person_as_infobip(fresh)
+
+
+def test_the_minute_schedule_drains_resumes_and_purges_old_deliveries(cdp_realm, push_settings, infobip_sandbox):
+    from infobip import tasks
+
+    make_person(cdp_realm, 1)
+    drain_all()
+    OutboxEntry.objects.update(processed_at=timezone.now() - dt.timedelta(days=40))
+    make_person(cdp_realm, 2)
+    result = tasks.outbox_tick()
+    assert (result["purged"], result["entries"], result["resumed_sync_runs"]) == (1, 1, [])
+    assert list(OutboxEntry.objects.values_list("status", flat=True)) == [OutboxStatus.DONE]
+    assert OutboxAttempt.objects.count() == 1
