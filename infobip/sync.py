@@ -74,6 +74,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from cdpadmin import iso
 from cdpadmin.errors import ValidationError
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType
@@ -178,9 +179,15 @@ def run_params(run: SyncRun) -> RunParams:
         limit = 20  # Infobip's default page size
     if limit is not None and page is None:
         page = 1
+    country = str(params.get("country") or run.realm.default_country).upper()
+    currency = str(params.get("currency") or run.realm.default_currency).upper()
+    if not iso.is_country(country):
+        raise ValidationError.single("country", f"{country!r} is not an ISO 3166-1 alpha-2 country code")
+    if not iso.is_currency(currency):
+        raise ValidationError.single("currency", f"{currency!r} is not an ISO 4217 currency code")
     return RunParams(
-        country=(params.get("country") or run.realm.default_country).upper(),
-        currency=(params.get("currency") or run.realm.default_currency).upper(),
+        country=country,
+        currency=currency,
         limit=limit,
         page=page,
         filter=params.get("filter") or None,

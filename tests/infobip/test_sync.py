@@ -405,6 +405,13 @@ def test_a_realm_without_the_extension_cannot_sync(cdp_realm, push_settings, inf
     assert infobip_sandbox.stats()["calls"] == {}
 
 
+def test_bad_parameters_fail_the_run_before_any_call(cdp_realm, push_settings, infobip_sandbox):
+    run = start(cdp_realm, country="Croatia")
+    assert run.status == SyncRunStatus.FAILED
+    assert "ISO 3166-1" in run.errors[-1]["message"]
+    assert infobip_sandbox.stats()["calls"] == {}
+
+
 def test_a_failure_talking_to_infobip_fails_the_run_with_the_reason(cdp_realm, push_settings, infobip_sandbox):
     infobip_sandbox.faults.configure(error_rate=1.0)
     run = start(cdp_realm)
