@@ -1020,6 +1020,25 @@ def push_persons(ctx: Context, works: list[Work]) -> None:
         if not plan.work.decided:
             _settle(plan.work, lambda plan=plan: _person_delete(ctx, plan))
     _company_memberships(ctx, [p for p in creates + updates if p.work.outcome in (None, Outcome.DONE)])
+    _events_of_restored_persons(ctx, [p for p in creates + updates if p.work.outcome in (None, Outcome.DONE)])
+
+
+def _events_of_restored_persons(ctx: Context, plans: list[PersonPlan]) -> None:
+    """A person (re)created with events of its own (``payload.events``: undoing a merge gives an absorbed
+    person its events back) gets them sent to its Infobip profile, with their eventIds, after the create."""
+    for plan in plans:
+        event_ids = [
+            i for e in plan.work.entries if e.op == OutboxOp.CREATE for i in (e.payload or {}).get("events") or ()
+        ]
+        infobip_id = ctx.person_ids.get(plan.person.pk) or plan.person.infobip_id
+        if not event_ids or not infobip_id:
+            continue
+        events = PersonEvent.objects.filter(pk__in=event_ids, person=plan.person).select_related("definition")
+        outcome = plan.work.outcome
+        plan.work.outcome = None  # let the shared sends fail the work; restore "done" after
+        _send_events(ctx, [(plan.work, event, ("ID", str(infobip_id))) for event in events], shared=plan.work)
+        if plan.work.outcome is None:
+            plan.work.outcome = outcome
 
 
 def _note_person_id(

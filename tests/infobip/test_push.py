@@ -14,8 +14,9 @@ from infobip.models import OutboxAttempt, OutboxEntry, OutboxStatus
 from infobip.outbox import wakeup_clear
 from people import merging
 from people import services as people
-from people.models import CustomAttributeDefinition, Person, SyncStatus, Tag
+from people.models import CustomAttributeDefinition, EventDefinition, Person, SyncStatus, Tag
 from tests.infobip.conftest import drain_all, statuses
+from tests.people.factories import PersonEventFactory, PersonFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -461,6 +462,27 @@ def test_a_merge_deletes_the_absorbed_profile_updates_the_survivor_and_moves_its
     assert len(record["contactInformation"]["phone"]) == 2
     assert [e["eventId"] for e in store.events[record["id"]]] == ["absorbed-event"]
     assert Person.objects.get(pk=survivor.pk).sync_status == SyncStatus.SYNCED
+    assert statuses() == {"done": OutboxEntry.objects.count()}
+
+
+def test_a_person_restored_with_its_events_gets_them_in_infobip(cdp_realm, push_settings, infobip_sandbox):
+    """What undoing a merge writes: the absorbed person created again, with the events that are its own."""
+    people.event_definition_create(realm=cdp_realm, definition_id="pageView", title="View")
+    drain_all()
+    restored = PersonFactory(realm=cdp_realm, external_id="back-1", sync_status=SyncStatus.PENDING)
+    events = [
+        PersonEventFactory(
+            person=restored, definition=EventDefinition.objects.get(), event_id=f"own-{n}", properties={}
+        )
+        for n in range(2)
+    ]
+    OutboxEntry.objects.create(
+        realm=cdp_realm, entity="person", entity_id=str(restored.pk), op="create",
+        payload={"reason": "merge_undo", "events": [e.pk for e in events]},
+    )  # fmt: skip
+    drain_all()
+    record = remote(infobip_sandbox, restored)
+    assert sorted(e["eventId"] for e in infobip_sandbox.store.events[record["id"]]) == ["own-0", "own-1"]
     assert statuses() == {"done": OutboxEntry.objects.count()}
 
 
