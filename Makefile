@@ -9,7 +9,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8099
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format venv db migrate demo schedules bench clean help
+.PHONY: run test lint format venv db migrate demo bench clean help
 
 help:
 	@echo "make run   - install, migrate, create the demo realm/admin/API key, start sandbox + worker + web"
@@ -33,10 +33,7 @@ migrate: db
 demo: migrate
 	$(PY) manage.py bootstrap_demo --sandbox-url http://127.0.0.1:$(SANDBOX_PORT)
 
-schedules: migrate
-	$(PY) manage.py setup_schedules
-
-run: demo schedules
+run: demo
 	$(PY) manage.py runstack --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 test: $(STAMP)

@@ -4,6 +4,7 @@ failures and dead letters, merges, realms without the extension, wake-ups."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from django.utils import timezone
@@ -584,3 +585,13 @@ def test_the_minute_schedule_drains_resumes_and_purges_old_deliveries(cdp_realm,
     assert (result["purged"], result["entries"], result["resumed_sync_runs"]) == (1, 1, [])
     assert list(OutboxEntry.objects.values_list("status", flat=True)) == [OutboxStatus.DONE]
     assert OutboxAttempt.objects.count() == 1
+
+
+def test_the_minute_schedule_is_registered_once_however_often_it_is_set_up(db):
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    call_command("setup_schedules", stdout=io.StringIO())
+    call_command("setup_schedules", stdout=io.StringIO())
+    schedule = Schedule.objects.get(name="infobip-outbox-tick")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes) == ("infobip.tasks.outbox_tick", "I", 1)

@@ -1,7 +1,10 @@
-"""Register the periodic django-q2 schedules (idempotent: run it on every deploy; `make run` does).
+"""Register the periodic django-q2 schedules of the Infobip integration again (idempotent).
 
-* ``infobip-outbox-tick`` — every minute: drains the outbox (the safety net behind the commit wake-ups) and
-  queues sync runs whose worker died again.
+`migrate` registers them (infobip/migrations/0004_outbox_tick_schedule.py); this command puts them back after
+someone deleted or changed them in the admin (Task queue › Scheduled tasks).
+
+* ``infobip-outbox-tick`` — every minute: drains the outbox (the safety net behind the commit wake-ups), queues
+  sync runs whose worker died again and purges old delivered rows.
 """
 
 from django.core.management.base import BaseCommand
