@@ -14,8 +14,10 @@ A rescan never compares all pairs. Every person gets a few blocking keys, comput
 Only persons sharing a key are paired, and a block larger than `BLOCK_CAP` persons is skipped (a key that
 common says nothing: "Smith J" in a million profiles). The pairs land in a temporary table, are grouped per
 pair (all its reasons) and streamed to Python with a server-side cursor, where the score is
-`min(100, sum of the reasons' weights + name similarity / 2)` (`rapidfuzz` token_sort_ratio on the folded
-names; 50 when a name is missing). Pairs scoring `MIN_SCORE` or more become open suggestions; pairs staff
+`sum of the reasons' weights + name similarity / 2`, clamped to 0..100 (`rapidfuzz` token_sort_ratio on the
+folded names; 50 when a name is missing). Birth dates are compared for every pair: equal ones count as the
+`birth_date` reason even when another key paired them, two different ones subtract 30 (two "Ana Horvat"
+born years apart are two people). Pairs scoring `MIN_SCORE` or more become open suggestions; pairs staff
 marked "not a duplicate" (`NotDuplicate`) never come back. Memory stays bounded: only one batch of pairs
 and of accepted candidates is held at a time.
 """
@@ -51,8 +53,9 @@ logger = logging.getLogger(__name__)
 
 BLOCK_CAP = 50
 MIN_SCORE = 65
-WEIGHTS = {"external_id": 60, "phone": 60, "email": 50, "birth_date": 20, "name": 20}
+WEIGHTS = {"external_id": 60, "phone": 60, "email": 50, "birth_date": 20, "name": 20, "birth_date_differs": -30}
 REASON_LABELS = {
+    "birth_date_differs": "different birth dates",
     "external_id": "same externalId in another form",
     "phone": "same phone number with another country prefix",
     "email": "similar email",
@@ -114,7 +117,7 @@ def phone_national_number(number: str) -> tuple[int, str] | None:
 def pair_score(name_a: str, name_b: str, codes: set[str]) -> int:
     similarity = name_similarity(name_a, name_b)
     evidence = sum(WEIGHTS[code] for code in codes)
-    return min(100, round(evidence + (50 if similarity is None else similarity) / 2))
+    return max(0, min(100, round(evidence + (50 if similarity is None else similarity) / 2)))
 
 
 @dataclass
@@ -259,7 +262,8 @@ def _stream_scored(min_score: int, stats: ScanStats) -> Iterator[Found]:
         stream.itersize = FETCH_BATCH
         stream.execute(
             """
-            SELECT g.a, g.b, g.codes, g.details, pa.first_name, pa.last_name, pb.first_name, pb.last_name
+            SELECT g.a, g.b, g.codes, g.details, pa.first_name, pa.last_name, pb.first_name, pb.last_name,
+                   pa.birth_date, pb.birth_date
             FROM (SELECT a, b, array_agg(code) AS codes, array_agg(detail) AS details FROM dup_pairs GROUP BY a, b) g
             JOIN dup_persons pa ON pa.id = g.a
             JOIN dup_persons pb ON pb.id = g.b
@@ -268,8 +272,11 @@ def _stream_scored(min_score: int, stats: ScanStats) -> Iterator[Found]:
             )
             """
         )
-        for a, b, codes, details, first_a, last_a, first_b, last_b in stream:
+        for a, b, codes, details, first_a, last_a, first_b, last_b, born_a, born_b in stream:
             stats.pairs += 1
+            if born_a and born_b:
+                codes.append("birth_date" if born_a == born_b else "birth_date_differs")
+                details.append(str(born_a) if born_a == born_b else f"{born_a} / {born_b}")
             reasons = set(codes)
             score = pair_score(f"{first_a} {last_a}", f"{first_b} {last_b}", reasons)
             if score < min_score:

@@ -1,8 +1,10 @@
 """Duplicate suggestions: blocking keys, scoring, the "not a duplicate" memory, the scan workflow."""
 
 import datetime as dt
+import importlib
 
 import pytest
+from django.apps import apps as django_apps
 from django_q.conf import Conf
 from django_q.models import Schedule
 
@@ -46,6 +48,14 @@ def test_scores_combine_reasons_and_name_similarity():
     assert pair_score("Jane Smith", "Smith Jane", {"email"}) == 100
     assert pair_score("", "Jane Smith", {"email"}) == 75  # an unknown name counts half
     assert pair_score("Ana Horvat", "Ivan Kovač", {"birth_date"}) < 65
+    assert pair_score("Ana Horvat", "Ana Horvat", {"name", "birth_date_differs"}) == 40
+
+
+def test_different_birth_dates_speak_against_a_pair_with_the_same_name(realm):
+    a = PersonFactory(realm=realm, first_name="Ana", last_name="Horvat", birth_date=dt.date(1970, 1, 1))
+    b = PersonFactory(realm=realm, first_name="Ana", last_name="Horvat", birth_date=dt.date(1990, 6, 6))
+    c = PersonFactory(realm=realm, first_name="Ana", last_name="Horvat", birth_date=None)
+    assert sorted(pairs(realm)) == [(a.pk, c.pk), (b.pk, c.pk)]  # a and b, born twenty years apart, are not
 
 
 def test_similar_emails_are_paired(realm):
@@ -157,7 +167,11 @@ def test_scan_request_runs_in_a_worker_and_records_counts(realm, monkeypatch, dj
     assert DuplicateScan.objects.count() == 1
 
 
-def test_nightly_schedule_is_registered_and_queues_one_scan_per_realm(realm, other_realm):
+def test_nightly_schedule_is_registered_idempotently_and_queues_one_scan_per_realm(realm, other_realm):
+    # The migration's rows do not survive a flush by transactional tests: register again, twice.
+    migration = importlib.import_module("people.migrations.0005_duplicate_scan_schedule")
+    migration.register(django_apps, None)
+    migration.register(django_apps, None)
     schedule = Schedule.objects.get(name="people.duplicates_nightly_rescan")
     assert (schedule.func, schedule.schedule_type) == ("people.tasks.duplicates_rescan_all", "D")
     assert tasks.duplicates_rescan_all() == 2
