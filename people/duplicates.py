@@ -15,11 +15,11 @@ Only persons sharing a key are paired, and a block larger than `BLOCK_CAP` perso
 common says nothing: "Smith J" in a million profiles). The pairs land in a temporary table, are grouped per
 pair (all its reasons) and streamed to Python with a server-side cursor, where the score is
 `sum of the reasons' weights + name similarity / 2`, clamped to 0..100 (`rapidfuzz` token_sort_ratio on the
-folded names; 50 when a name is missing). Birth dates are compared for every pair: equal ones count as the
-`birth_date` reason even when another key paired them, two different ones subtract 30 (two "Ana Horvat"
-born years apart are two people). Pairs scoring `MIN_SCORE` or more become open suggestions; pairs staff
-marked "not a duplicate" (`NotDuplicate`) never come back. Memory stays bounded: only one batch of pairs
-and of accepted candidates is held at a time.
+folded names; 50 when a name is missing). A reason holds for the pair whichever key found it: the name
+key and the birth dates are compared for every pair; equal birth dates count as the `birth_date` reason,
+two different ones subtract 30 (two "Ana Horvat" born years apart are two people). Pairs scoring
+`MIN_SCORE` or more become open suggestions; pairs staff marked "not a duplicate" (`NotDuplicate`) never
+come back. Memory stays bounded: only one batch of pairs and of accepted candidates is held at a time.
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ def _stream_scored(min_score: int, stats: ScanStats) -> Iterator[Found]:
         stream.execute(
             """
             SELECT g.a, g.b, g.codes, g.details, pa.first_name, pa.last_name, pb.first_name, pb.last_name,
-                   pa.birth_date, pb.birth_date
+                   pa.birth_date, pb.birth_date, pa.last_fold, pa.first_fold, pb.last_fold, pb.first_fold
             FROM (SELECT a, b, array_agg(code) AS codes, array_agg(detail) AS details FROM dup_pairs GROUP BY a, b) g
             JOIN dup_persons pa ON pa.id = g.a
             JOIN dup_persons pb ON pb.id = g.b
@@ -272,8 +272,13 @@ def _stream_scored(min_score: int, stats: ScanStats) -> Iterator[Found]:
             )
             """
         )
-        for a, b, codes, details, first_a, last_a, first_b, last_b, born_a, born_b in stream:
+        for row in stream:
+            a, b, codes, details, first_a, last_a, first_b, last_b, born_a, born_b, lf_a, ff_a, lf_b, ff_b = row
             stats.pairs += 1
+            # Reasons belong to the pair, whichever block found it (a block over the cap finds nothing).
+            if "name" not in codes and lf_a and ff_a and lf_a == lf_b and ff_a[:1] == ff_b[:1]:
+                codes.append("name")
+                details.append(None)
             if born_a and born_b:
                 codes.append("birth_date" if born_a == born_b else "birth_date_differs")
                 details.append(str(born_a) if born_a == born_b else f"{born_a} / {born_b}")

@@ -9,6 +9,13 @@
 Unlike Infobip we keep events and channel profiles: they move to the survivor. Absorbed persons stay as
 aliases (`merged_into`), so their ids, externalIds and Infobip ids still lead to the survivor, and a
 `MergeRecord` keeps a full snapshot of every profile for audit and undo.
+
+`merge_undo` puts the absorbed persons back exactly as their snapshots say (contacts, tags, channel profiles,
+events, identities, aliases, company links); the survivor gets its pre-merge value of anything that is still as
+the merge left it (a three-way comparison: snapshot, merge result, now), and keeps what was changed since.
+It refuses, naming each reason, when something the absorbed persons held now belongs to someone else, a person
+is gone, the survivor was merged again, or the merge was already undone. Things deleted since (events,
+identities, tags, companies) cannot come back: the undo says so and restores the rest.
 """
 
 from __future__ import annotations
@@ -730,7 +737,8 @@ def merge_undo(*, record: MergeRecord, actor: str = "", source: str = "admin") -
         survivor.custom_attributes = plan.custom_attributes
         if plan.survivor_unchanged:
             survivor.modified_from = before.get("modified_from", survivor.modified_from)
-            _restore_sync(survivor, before, realm)
+            if not realm.cdp_enabled:
+                _restore_sync(survivor, before, realm)
         else:
             survivor.modified_from = Origin.PORTAL if source == "admin" else Origin.API
         if realm.cdp_enabled:

@@ -124,6 +124,7 @@ def test_undo_writes_outbox_rows_to_recreate_the_absorbed_and_update_the_survivo
     a = person(cdp_realm, days_old=5, phones=["385991111111"])
     b = person(cdp_realm, days_old=1, emails=["b@x.hr"])
     Person.objects.filter(pk=b.pk).update(infobip_id=777, sync_status="synced")
+    Person.objects.filter(pk=a.pk).update(infobip_id=555, sync_status="synced")
     PersonEventFactory(person=b)
     record = persons_merge(survivor=a, others=[b])
     OutboxEntry.objects.all().delete()
@@ -136,7 +137,9 @@ def test_undo_writes_outbox_rows_to_recreate_the_absorbed_and_update_the_survivo
     assert update.entity_id == str(a.pk)
     assert update.payload["removed"]["emails"] == ["b@x.hr"]
     b.refresh_from_db()
-    assert (b.infobip_id, b.sync_status) == (None, "pending")
+    a.refresh_from_db()
+    assert (b.infobip_id, b.sync_status) == (None, "pending")  # created again in Infobip
+    assert (a.infobip_id, a.sync_status) == (555, "pending")  # updated in Infobip
 
 
 def blocked(record) -> list[str]:
