@@ -84,7 +84,7 @@ class PersonMergeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.plan = plan
         profiles = plan.profiles
-        self.fields["survivor"].choices = [(p.pk, f"Person {p.pk}") for p in profiles]
+        self.fields["survivor"].choices = [(p.pk, f"Person {p.pk}: {p}") for p in profiles]
         self.fields["survivor"].initial = plan.survivor.pk
         self.conflict_fields: list[tuple[str, FieldDecision]] = []
         for decision in plan.conflicts:
@@ -530,7 +530,8 @@ class MergeRecordAdmin(RealmScopedAdmin):
     def choices_table(self, obj):
         values = {s["id"]: s for s in obj.snapshots}
         rows = []
-        for name, pid in obj.choices.get("fields", {}).items():
+        chosen = obj.choices.get("fields", {})
+        for name, pid in sorted(chosen.items(), key=lambda item: MERGE_FIELDS.index(item[0])):
             value = values.get(pid, {}).get("attributes", {}).get(name)
             rows.append((FIELD_LABELS.get(name, name), _show(value), pid))
         for name, pid in obj.choices.get("customAttributes", {}).items():
@@ -539,7 +540,7 @@ class MergeRecordAdmin(RealmScopedAdmin):
             ("phones kept", ", ".join(obj.choices.get("phones", [])) or "—", ""),
             ("emails kept", ", ".join(obj.choices.get("emails", [])) or "—", ""),
             ("tags kept", ", ".join(obj.choices.get("tags", [])) or "—", ""),
-            ("channel profiles kept", ", ".join(map(str, obj.choices.get("channelProfiles", []))) or "—", ""),
+            ("channel profile ids kept", ", ".join(map(str, obj.choices.get("channelProfiles", []))) or "—", ""),
         ]
         return format_html(
             '<table id="merge-choices"><thead><tr><th>Field</th><th>Value</th><th>From person</th></tr></thead>'

@@ -154,7 +154,7 @@ class ScanStats:
 
 
 def _prepare_persons(cursor, realm_id: int, person_ids: list[int] | None) -> int:
-    only = "AND id = ANY(%s)" if person_ids is not None else ""
+    only = "AND id IN (SELECT unnest(%s::bigint[]))" if person_ids is not None else ""
     params: list[Any] = [realm_id] + ([person_ids] if person_ids is not None else [])
     cursor.execute("DROP TABLE IF EXISTS dup_persons, dup_pairs, dup_found")
     cursor.execute(
