@@ -1,33 +1,23 @@
 """The staff merge workflow in the admin: action, merge page, preview, confirm, find, suggestions, undo."""
 
-import datetime as dt
-
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
-from django.utils import timezone
 from django_q.conf import Conf
 
 from people.duplicates import duplicates_rescan
 from people.merging import persons_merge
 from people.models import DuplicateCandidate, DuplicateScan, MergeRecord, NotDuplicate, Person
 from tests.identities.factories import RealmMemberFactory, StaffUserFactory
-from tests.people.factories import PersonFactory
+from tests.people.factories import PersonFactory, aged_person
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:people_person_changelist")
 MERGE = reverse("admin:people_person_merge")
-NOW = timezone.now()
 
 
-def person(realm, *, days_old, modified_days_ago=0, **kwargs):
-    p = PersonFactory(realm=realm, **kwargs)
-    Person.objects.filter(pk=p.pk).update(
-        created=NOW - dt.timedelta(days=days_old), modified=NOW - dt.timedelta(days=modified_days_ago)
-    )
-    p.refresh_from_db()
-    return p
+person = aged_person
 
 
 @pytest.fixture

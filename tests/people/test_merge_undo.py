@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
 from cdpadmin.errors import Conflict
 from identities.models import Identity
@@ -13,20 +12,12 @@ from people.merging import merge_undo, merge_undo_check, person_snapshot, person
 from people.models import ChannelProfile, MergeRecord, Person, PersonEmail, PersonEvent, PersonPhone
 from tests.companies.factories import CompanyFactory
 from tests.identities.factories import IdentityFactory
-from tests.people.factories import ChannelProfileFactory, PersonEventFactory, PersonFactory
+from tests.people.factories import ChannelProfileFactory, PersonEventFactory, aged_person
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now()
 
-
-def person(realm, *, days_old, modified_days_ago=0, **kwargs):
-    p = PersonFactory(realm=realm, **kwargs)
-    Person.objects.filter(pk=p.pk).update(
-        created=NOW - dt.timedelta(days=days_old), modified=NOW - dt.timedelta(days=modified_days_ago)
-    )
-    p.refresh_from_db()
-    return p
+person = aged_person
 
 
 def snapshots(*persons):
