@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils import timezone
+
 from identities.models import Realm
 from people.duplicates import duplicate_scan_request
 from people.duplicates import duplicate_scan_run as scan_run_service
@@ -17,11 +21,12 @@ def duplicate_scan_run(scan_id: int) -> str:
 
 def duplicates_rescan_all() -> int:
     """The nightly schedule (registered by migration people.0005): one queued scan per realm, unless one is
-    already waiting or running."""
+    already waiting or running (a scan stuck for a day, its worker lost, no longer counts)."""
     busy = set(
-        DuplicateScan.objects.filter(status__in=[DuplicateScanStatus.QUEUED, DuplicateScanStatus.RUNNING]).values_list(
-            "realm_id", flat=True
-        )
+        DuplicateScan.objects.filter(
+            status__in=[DuplicateScanStatus.QUEUED, DuplicateScanStatus.RUNNING],
+            created__gte=timezone.now() - dt.timedelta(days=1),
+        ).values_list("realm_id", flat=True)
     )
     queued = 0
     for realm in Realm.objects.exclude(pk__in=busy):
