@@ -18,6 +18,7 @@ from identities.models import Realm
 from identities.selectors import identities_of_person, realms_for_user, user_realm_ids
 from people import forms as person_forms
 from people import selectors, services, validation
+from people.admin_merge import PersonMergeAdminMixin
 from people.fields import PERSON_ATTRIBUTES
 from people.models import (
     CONTACTS_PER_PERSON_MAX,
@@ -250,8 +251,9 @@ class PersonAdminForm(forms.ModelForm):
 
 
 @admin.register(Person)
-class PersonAdmin(RealmScopedAdmin):
+class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
     form = PersonAdminForm
+    actions = ["merge_persons"]
     list_display = [
         "id", "display_name", "first_email", "first_phone", "type", "tag_list", "country", "sync_badge", "created",
     ]  # fmt: skip
@@ -402,7 +404,7 @@ class PersonAdmin(RealmScopedAdmin):
         if not definitions and self._form_realm(request, obj) is None:
             custom = []
         tail = self.tail_fieldsets if obj is not None else []
-        return [*self.base_fieldsets, *custom, *tail]
+        return [*self.base_fieldsets[:1], *self.merge_fieldsets(request, obj), *self.base_fieldsets[1:], *custom, *tail]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         definitions = self._definitions(request, obj)
