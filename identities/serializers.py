@@ -13,7 +13,6 @@ from identities.models import IdentityType
 from people.selectors import person_resolve
 from people.serializers import PersonWriteSerializer
 
-IDENTITY_WRITABLE = ("type", "country", "currency", "alias", "data", "owner")
 IDENTITY_READ_ONLY = {"id", "created_at", "error"}
 ID_MAX = 2**63 - 1
 
@@ -48,16 +47,17 @@ def resolve_link(realm, field: str, value: Any, errors: ErrorCollector) -> Any:
 
 
 def identity_args(realm, data: dict[str, Any], *, extra: tuple[str, ...] = ()) -> dict[str, Any]:
-    """An identity body → identity_create/identity_update keyword arguments (person/company resolved)."""
+    """An identity body → identity_create/identity_update keyword arguments (person/company resolved).
+
+    Other keys go to the service as they are: it validates every field and names the unknown ones.
+    """
     errors = ErrorCollector()
     args: dict[str, Any] = {}
     for key, value in data.items():
-        if key in IDENTITY_WRITABLE:
-            args[key] = value
-        elif key in ("person", "company"):
+        if key in ("person", "company"):
             args[key] = resolve_link(realm, key, value, errors)
         elif key not in IDENTITY_READ_ONLY and key not in extra:
-            errors.add(key, "is not an identity field")
+            args[key] = value
     errors.raise_if_any()
     return args
 

@@ -19,12 +19,14 @@ from identities.models import ApiKey, Realm
 IDEMPOTENT_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
 REPLAY_HEADER = "Idempotent-Replayed"
 STORED_HEADERS = ("Location",)
-ALIAS_PREFIX, CANONICAL_PREFIX = "/v1/identitites/", "/v1/identities/"
+ALIAS_PREFIX, CANONICAL_PREFIX = "/v1/identitites", "/v1/identities"
 
 
 def canonical_path(path: str) -> str:
     """The misspelled alias of the source documents names the same resources."""
-    return CANONICAL_PREFIX + path[len(ALIAS_PREFIX) :] if path.startswith(ALIAS_PREFIX) else path
+    if path == ALIAS_PREFIX or path.startswith(ALIAS_PREFIX + "/"):
+        return CANONICAL_PREFIX + path[len(ALIAS_PREFIX) :]
+    return path
 
 
 class ApiView(APIView):
