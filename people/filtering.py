@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from django.db.models import CharField, Exists, Func, OuterRef, Q, Value
+from django.db.models import CharField, Exists, Func, JSONField, OuterRef, Q, TextField, Value
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce, Collate, Lower
 from django.db.models.lookups import (
@@ -192,7 +192,7 @@ class FilterTranslator:
                 raise invalid_filter(
                     f"{cond.op.value} cannot be used on customAttributes.{name} of type {data_type} (at {cond.path})"
                 )
-            text = Coalesce(KeyTextTransform(name, "custom_attributes"), Value(""))
+            text = Coalesce(KeyTextTransform(name, "custom_attributes"), Value(""), output_field=TextField())
             found = Q(custom_attributes__has_key=name) & Q(TEXT_LOOKUP_CLASSES[cond.op](text, cond.value))
             return ~found if cond.op == Op.NOT_CONTAIN else found
         try:
@@ -206,7 +206,7 @@ class FilterTranslator:
         if data_type in NUMERIC_TYPES:
             item = KeyTransform(name, "custom_attributes")
             is_number = Exact(Func(item, function="jsonb_typeof", output_field=CharField()), "number")
-            return Q(is_number) & Q(lookup(item, value))
+            return Q(is_number) & Q(lookup(item, Value(value, output_field=JSONField())))
         if data_type == DataType.BOOLEAN:
             raise invalid_filter(f"{cond.op.value} cannot be used on BOOLEAN customAttributes.{name} (at {cond.path})")
         # Dates and strings compare as text, byte by byte (ISO dates sort correctly that way).

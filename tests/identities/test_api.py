@@ -175,7 +175,8 @@ def test_list_filters(api, realm):
 @pytest.mark.parametrize(
     ("query", "field"),
     [("limit=0", "limit"), ("limit=1001", "limit"), ("limit=x", "limit"), ("page=0", "page"),
-     ("orderBy=name:asc", "orderBy"), ("orderBy=created_at:up", "orderBy"), ("includeTotalCount=maybe", "includeTotalCount")],
+     ("orderBy=name:asc", "orderBy"), ("orderBy=created_at:up", "orderBy"),
+     ("includeTotalCount=maybe", "includeTotalCount")],
 )  # fmt: skip
 def test_list_parameter_errors(api, query, field):
     response = api.get(f"/v1/identities?{query}")

@@ -212,7 +212,8 @@ def test_repeated_event_id_is_recorded_once(api, jane, add_to_cart):
 
 @pytest.mark.parametrize(
     ("definition", "body", "field"),
-    [("nope", ex.EVENT_REQUEST, "event"), ("addToCart", {"data": {"properties": {"price": "cheap"}}}, "properties.price"),
+    [("nope", ex.EVENT_REQUEST, "event"),
+     ("addToCart", {"data": {"properties": {"price": "cheap"}}}, "properties.price"),
      ("addToCart", {"data": {"properties": {"colour": "red"}}}, "properties.colour"),
      ("addToCart", {"data": {"properties": []}}, "properties"), ("addToCart", {"properties": {}}, "properties")],
 )  # fmt: skip
