@@ -19,7 +19,8 @@ def people(realm):
     jane = PersonFactory(
         realm=realm, first_name="Jane", last_name="Smith", gender="FEMALE", birth_date=dt.date(1966, 1, 15),
         tags=["VIP Client", "Newsletter"], external_id="J-1",
-        custom_attributes={"Company": "Acme", "Score": 42, "Value": 9.5, "Active": True, "Contract Expiry": "2025-06-01"},
+        custom_attributes={"Company": "Acme", "Score": 42, "Value": 9.5, "Active": True,
+                           "Contract Expiry": "2025-06-01"},
     )  # fmt: skip
     alex = PersonFactory(
         realm=realm, first_name="Alex", last_name="Doe", gender="MALE", birth_date=dt.date(1990, 5, 1),
