@@ -90,12 +90,12 @@ def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
         [gunicorn, "cdpadmin.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
         cwd=ROOT, env={**env, "API_BENCH_ENDPOINT": "1", "LOG_LEVEL": "ERROR"},
     )  # fmt: skip
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/v1/_bench/ping", timeout=1).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}/v1/_bench/ping", timeout=10).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.2)
     server.terminate()
     raise SystemExit("gunicorn did not start")
