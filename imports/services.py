@@ -936,8 +936,13 @@ def _load_attributes(survivors: dict[int, _Target]) -> None:
         target.company_id = row["company_id"]
 
 
-def _company_ids(context: _RunContext, names: set[str]) -> dict[str, int]:
-    wanted = {name.lower(): name for name in names if name.lower() not in context.companies}
+def _company_ids(context: _RunContext, names: list[str]) -> dict[str, int]:
+    """Company ids by name (any case); a name the realm does not know yet becomes a company, spelled as its
+    first row spells it."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        if name.lower() not in context.companies:
+            wanted.setdefault(name.lower(), name)
     if wanted:
         for pk, name in (
             Company.objects.annotate(lname=Lower("name"))
@@ -957,7 +962,7 @@ def _write(context: _RunContext, targets: list[_Target], outcome: _Outcome) -> N
     realm, job = context.realm, context.job
     tag_names = {name for t in targets for _, d in t.rows for name in d.get("t", ())} | set(context.tags)
     tags = {tag.name.lower(): tag for tag in tags_get_or_create(realm=realm, names=sorted(tag_names))}
-    companies = _company_ids(context, {d["co"] for t in targets for _, d in t.rows if d.get("co")})
+    companies = _company_ids(context, [d["co"] for t in targets for _, d in t.rows if d.get("co")])
     extra_tags = [tags[name.lower()] for name in context.tags]
 
     for target in targets:
