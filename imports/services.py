@@ -342,7 +342,9 @@ def import_job_request_analysis(*, job: ImportJob) -> ImportJob:
 def _enqueue(func: str, job_id: int) -> None:
     from django_q.tasks import async_task
 
-    async_task(func, job_id, task_name=f"{func.rsplit('.', 1)[-1]}-{job_id}", group="imports")
+    # `sync` is read here rather than from django-q2's import-time Conf, so a test's settings override counts.
+    sync = bool(settings.Q_CLUSTER.get("sync", False))
+    async_task(func, job_id, task_name=f"{func.rsplit('.', 1)[-1]}-{job_id}", group="imports", sync=sync)
 
 
 def _delete_staged(job_id: int) -> None:
@@ -568,6 +570,19 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         job.save(update_fields=["cancel_requested"])
     else:
         raise Conflict(MSG_ALREADY.format(pk=job.pk, status=job.get_status_display()), code="status")
+    return job
+
+
+@transaction.atomic
+def import_job_resume(*, job: ImportJob) -> ImportJob:
+    """Queue a failed import again: it continues after its last committed batch."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != ImportStatus.FAILED or not job.strategy:
+        raise Conflict(MSG_ALREADY.format(pk=job.pk, status=job.get_status_display()), code="status")
+    job.status = ImportStatus.QUEUED
+    job.finished_at = None
+    job.save(update_fields=["status", "finished_at"])
+    transaction.on_commit(lambda: _enqueue("imports.tasks.run_import", job.pk))
     return job
 
 
