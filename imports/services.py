@@ -405,7 +405,6 @@ def _analyze(job: ImportJob, started: float) -> None:
     ImportBatch.objects.filter(job=job).delete()
 
     result = _Analysis()
-    display = {entry["header"]: entry["field"] for entry in job.mapping if entry["field"]}
 
     def issues() -> Iterator[tuple]:
         for number, cells in rows:
@@ -421,7 +420,7 @@ def _analyze(job: ImportJob, started: float) -> None:
             result.staged.append((number, json.dumps(parsed.data, ensure_ascii=False)))
             result.keys.append(parsed.keys)
             if len(result.sample) < SAMPLE_ROWS:
-                result.sample.append({"row": number, **_display(parsed.data, display)})
+                result.sample.append({"row": number, "cells": _display(parsed.data)})
 
     _copy("imports_importissue", ISSUE_COLUMNS, issues())
 
@@ -506,20 +505,16 @@ def _analyze(job: ImportJob, started: float) -> None:
     job.save()
 
 
-def _display(data: dict[str, Any], display: dict[str, str]) -> dict[str, Any]:
-    """A staged row with the API's field names, for the sample table."""
-    out: dict[str, Any] = {API_NAME.get(k, k): v for k, v in data.get("a", {}).items()}
-    if data.get("p"):
-        out["phone"] = ", ".join(data["p"])
-    if data.get("e"):
-        out["email"] = ", ".join(data["e"])
-    if data.get("t"):
-        out["tags"] = ", ".join(data["t"])
-    for name, value in data.get("c", {}).items():
-        out[f"{mapping_rules.CUSTOM_PREFIX}{name}"] = value
+def _display(data: dict[str, Any]) -> list[list[Any]]:
+    """A staged row as [API field name, value] pairs in the mapping's field order (jsonb would reorder a dict)."""
+    cells: list[list[Any]] = [[API_NAME.get(k, k), v] for k, v in data.get("a", {}).items()]
+    for key, name in (("p", "phone"), ("e", "email"), ("t", "tags")):
+        if data.get(key):
+            cells.append([name, ", ".join(data[key])])
+    cells += [[f"{mapping_rules.CUSTOM_PREFIX}{name}", value] for name, value in data.get("c", {}).items()]
     if data.get("co"):
-        out["company"] = data["co"]
-    return out
+        cells.append(["company", data["co"]])
+    return cells
 
 
 # ---------------------------------------------------------------------------------------------- start
