@@ -135,6 +135,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_FILE_BYTES = int(env("IMPORT_MAX_FILE_BYTES", str(15 * 1024 * 1024)))
 IMPORT_MAX_ROWS = int(env("IMPORT_MAX_ROWS", "1000000"))
+# Rows applied per transaction: a crash or a cancel loses at most one batch of work, never half of one.
+IMPORT_BATCH_ROWS = int(env("IMPORT_BATCH_ROWS", "5000"))
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False

@@ -83,7 +83,7 @@ MSG_HEADERS_CHANGED = "The file's columns changed since it was mapped; map it ag
 
 
 def batch_rows() -> int:
-    return int(getattr(settings, "IMPORT_BATCH_ROWS", 5000))
+    return settings.IMPORT_BATCH_ROWS
 
 
 # -------------------------------------------------------------------------------------------- helpers
