@@ -14,9 +14,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from cdpadmin import charts
-from cdpadmin.admin_mixins import RealmListFilter
+from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
 from cdpadmin.errors import DomainError, ValidationError
-from identities.selectors import user_realm_ids
 from imports import forms as import_forms
 from imports import readers, reports, selectors, services
 from imports.models import FINISHED_STATUSES, ImportJob, ImportStatus
@@ -42,7 +41,7 @@ JOB_STEPS = {
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(RealmScopedAdmin):
     """History of imports; every row opens its job page."""
 
     list_display = [
@@ -56,11 +55,6 @@ class ImportJobAdmin(admin.ModelAdmin):
     date_hierarchy = "created"
 
     # ------------------------------------------------------------------ permissions and scoping
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        ids = user_realm_ids(request.user)
-        return qs if ids is None else qs.filter(realm_id__in=ids)
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -6,15 +6,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from identities.selectors import user_realm_ids
 from imports.models import ImportBatch, ImportIssue, ImportJob, ImportStatus
 from imports.services import ranges_text
-
-
-def jobs_for_user(user):
-    ids = user_realm_ids(user)
-    jobs = ImportJob.objects.select_related("realm", "created_by")
-    return jobs if ids is None else jobs.filter(realm_id__in=ids)
 
 
 def import_job_progress(job: ImportJob) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from infobip.outbox import outbox_record_many
 from people.fields import API_NAME
 from people.merging import default_survivor, persons_merge
 from people.models import CONTACTS_PER_PERSON_MAX, Origin, Person, SyncStatus
+from people.seeding import copy_rows, reserve_ids
 from people.services import _clean_tag_name, custom_attribute_definitions, tags_get_or_create
 
 log = logging.getLogger(__name__)
@@ -107,24 +108,6 @@ def _ranges(numbers: Iterable[int]) -> list[list[int]]:
 
 def ranges_text(ranges: list[list[int]]) -> str:
     return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in ranges)
-
-
-def _copy(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
-    count = 0
-    names = ", ".join(f'"{name}"' for name in columns)
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
-
-
-def _reserve_ids(table: str, count: int) -> list[int]:
-    if count <= 0:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
-        return [row[0] for row in cursor.fetchall()]
 
 
 def _owners(realm_id: int, keys: Iterable[str]) -> dict[str, int]:
@@ -422,7 +405,7 @@ def _analyze(job: ImportJob, started: float) -> None:
             if len(result.sample) < SAMPLE_ROWS:
                 result.sample.append({"row": number, "cells": _display(parsed.data)})
 
-    _copy("imports_importissue", ISSUE_COLUMNS, issues())
+    copy_rows("imports_importissue", ISSUE_COLUMNS, issues())
 
     # Duplicate groups inside the file: rows sharing a phone, an email or an externalId, transitively.
     groups = _UnionFind()
@@ -434,7 +417,7 @@ def _analyze(job: ImportJob, started: float) -> None:
             if holder != index:
                 groups.union(holder, index)
     roots = [groups.find(i) for i in range(len(result.staged))]
-    _copy(
+    copy_rows(
         "imports_importrow",
         ["job_id", "row", "grp", "data"],
         ((job.pk, number, result.staged[roots[i]][0], data) for i, (number, data) in enumerate(result.staged)),
@@ -701,7 +684,7 @@ def _run_batch(job: ImportJob, context: _RunContext, batch: _Batch, *, attempts:
                     # Django's connection hands jsonb over as text: decode it here, once.
                     staged = [(number, grp, json.loads(data)) for number, grp, data in cursor.fetchall()]
                 outcome = _apply_batch(context, staged)
-                _copy("imports_importissue", ISSUE_COLUMNS, outcome.issue_rows(job.pk))
+                copy_rows("imports_importissue", ISSUE_COLUMNS, outcome.issue_rows(job.pk))
                 counts = outcome.counts
                 ImportBatch.objects.create(
                     job=job,
@@ -1053,17 +1036,17 @@ def _write(context: _RunContext, targets: list[_Target], outcome: _Outcome) -> N
             ],
         )
     targets_with_contacts = [*created, *changed]
-    _copy(
+    copy_rows(
         "people_personphone",
         ["realm_id", "person_id", "number", "created"],
         ((realm.pk, t.person_id, n, now) for t in targets_with_contacts for n in t.new_phones),
     )
-    _copy(
+    copy_rows(
         "people_personemail",
         ["realm_id", "person_id", "address", "created"],
         ((realm.pk, t.person_id, a, now) for t in targets_with_contacts for a in t.new_emails),
     )
-    _copy(
+    copy_rows(
         "people_person_tags",
         ["person_id", "tag_id"],
         ((t.person_id, tag.pk) for t in targets_with_contacts for tag in t.new_tags),
@@ -1088,7 +1071,7 @@ def _person_values(target: _Target) -> dict[str, Any]:
 
 def _insert_persons(context: _RunContext, created: list[_Target], now: dt.datetime) -> None:
     realm = context.realm
-    ids = _reserve_ids(Person._meta.db_table, len(created))
+    ids = reserve_ids(Person._meta.db_table, len(created))
     sync_status = SyncStatus.PENDING if realm.cdp_enabled else SyncStatus.LOCAL
     rows = []
     for person_id, target in zip(ids, created, strict=True):
@@ -1100,7 +1083,7 @@ def _insert_persons(context: _RunContext, created: list[_Target], now: dt.dateti
              Origin.IMPORT, Origin.IMPORT, json.dumps(target.custom, ensure_ascii=False), target.company_id,
              sync_status, "", now, now)
         )  # fmt: skip
-    _copy(Person._meta.db_table, PERSON_COPY_COLUMNS, rows)
+    copy_rows(Person._meta.db_table, PERSON_COPY_COLUMNS, rows)
 
 
 UPDATE_COLUMNS = [
@@ -1132,7 +1115,7 @@ def _update_persons(context: _RunContext, changed: list[_Target], now: dt.dateti
             (target.person_id, *(v[name] for name in ATTRIBUTE_FIELDS),
              json.dumps(target.custom, ensure_ascii=False), target.company_id)
         )  # fmt: skip
-    _copy("import_person_update", UPDATE_COLUMNS, rows)
+    copy_rows("import_person_update", UPDATE_COLUMNS, rows)
     assignments = ", ".join(f"{name} = u.{name}" for name in UPDATE_COLUMNS[1:])
     sync = ", sync_status = 'pending'" if realm.cdp_enabled else ""
     with connection.cursor() as cursor:
