@@ -174,7 +174,8 @@ def run_ours(path: Path) -> dict:
     from django.db import connections
 
     connections.close_all()
-    context = multiprocessing.get_context("fork")
+    # A fresh interpreter, so its peak RSS is the import's own (a forked child would count the parent's rows).
+    context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     child = context.Process(target=_ours_child, args=(str(path), queue))
     child.start()

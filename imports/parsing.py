@@ -17,6 +17,7 @@ from people import validation
 from people.fields import PERSON_ATTRIBUTES
 from people.models import TAG_NAME_MAX
 
+CACHE_MAX = 100_000
 MSG_NO_IDENTIFIER = "the row has no valid phone, email or externalId"
 MSG_TAG_TOO_LONG = f"a tag is longer than {TAG_NAME_MAX} characters"
 MSG_COMPANY_TOO_LONG = f"a company name is longer than {COMPANY_NAME_MAX} characters"
@@ -59,17 +60,21 @@ class RowParser:
             if entry.get("field"):
                 self.columns.append((index, entry["header"], entry["field"], entry.get("country") or ""))
                 self.header_of.setdefault(entry["field"], entry["header"])
-        self._phones: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        # Per distinct input: phonenumbers is the costliest rule, and files repeat numbers. Bounded, so a
+        # file of unique numbers cannot grow it without end; the realm's own country needs no tuple key.
+        self._phones: dict[Any, tuple[str | None, str | None]] = {}
         self._emails: dict[str, tuple[str | None, str | None]] = {}
 
     def phone(self, raw: str, country: str) -> tuple[str | None, str | None]:
-        key = (raw, country)
+        key = (raw, country) if country else raw
         cached = self._phones.get(key)
         if cached is None:
             try:
                 cached = (validation.normalize_phone(raw, country or self.default_country), None)
             except ValidationError as exc:
                 cached = (None, "; ".join(exc.fields.get("phone", [exc.message])))
+            if len(self._phones) >= CACHE_MAX:
+                self._phones.clear()
             self._phones[key] = cached
         return cached
 
@@ -80,6 +85,8 @@ class RowParser:
                 cached = (validation.normalize_email(raw), None)
             except ValidationError as exc:
                 cached = (None, "; ".join(exc.fields.get("email", [exc.message])))
+            if len(self._emails) >= CACHE_MAX:
+                self._emails.clear()
             self._emails[raw] = cached
         return cached
 

@@ -19,7 +19,9 @@ import datetime as dt
 import json
 import logging
 import re
+import tempfile
 import time
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,10 +144,10 @@ def _owners(realm_id: int, keys: Iterable[str]) -> dict[str, int]:
 
 
 class _UnionFind:
-    """Over dense indexes; the root of a set is always its smallest index (the first row of a group)."""
+    """Over dense indexes 0..n-1 (an array, not a list of ints); a set's root is its smallest index."""
 
-    def __init__(self) -> None:
-        self.parent: list[int] = []
+    def __init__(self, size: int = 0) -> None:
+        self.parent = array("q", range(size))
 
     def add(self) -> int:
         self.parent.append(len(self.parent))
@@ -346,12 +348,31 @@ ISSUE_COLUMNS = ["job_id", "row", "kind", "column", "value", "reason", "values"]
 
 @dataclass
 class _Analysis:
+    """What the analysis keeps per valid row, compactly: 150,000 rows must fit in well under 500 MB.
+    Staged data waits in a temporary file until the duplicate groups are known; keys are interned."""
+
     rows: int = 0
     invalid: int = 0
-    staged: list[tuple[int, str]] = field(default_factory=list)  # (row number, data as JSON)
-    keys: list[list[str]] = field(default_factory=list)
+    numbers: array = field(default_factory=lambda: array("q"))  # row number per valid row
+    key_ids: dict[str, int] = field(default_factory=dict)  # key → key id, in order of first appearance
+    key_first: array = field(default_factory=lambda: array("q"))  # key id → index of the first row holding it
+    row_keys: array = field(default_factory=lambda: array("q"))  # key ids of all rows, back to back
+    row_start: array = field(default_factory=lambda: array("q", [0]))  # row index → offset in row_keys
     sample: list[dict[str, Any]] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, keys: list[str]) -> int:
+        index = len(self.numbers) - 1
+        for key in keys:
+            key_id = self.key_ids.setdefault(key, len(self.key_ids))
+            if key_id == len(self.key_first):
+                self.key_first.append(index)
+            self.row_keys.append(key_id)
+        self.row_start.append(len(self.row_keys))
+        return index
+
+    def keys_of(self, index: int) -> array:
+        return self.row_keys[self.row_start[index] : self.row_start[index + 1]]
 
 
 def import_job_analyze(*, job: ImportJob) -> ImportJob:
@@ -388,51 +409,57 @@ def _analyze(job: ImportJob, started: float) -> None:
     ImportBatch.objects.filter(job=job).delete()
 
     result = _Analysis()
+    # Staged data waits in a temporary file (not in memory) until the duplicate groups are known.
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n") as staged_file:
 
-    def issues() -> Iterator[tuple]:
-        for number, cells in rows:
-            result.rows += 1
-            parsed, problems = parser.parse(number, cells)
-            if parsed is None:
-                result.invalid += 1
-                for problem in problems:
-                    label = f"{problem.column or 'row'}: {QUOTED.sub('…', problem.reason)}"[:120]
-                    result.reasons[label] = result.reasons.get(label, 0) + 1
-                yield from _issue_rows(job.pk, IssueKind.INVALID, number, cells, problems)
-                continue
-            result.staged.append((number, json.dumps(parsed.data, ensure_ascii=False)))
-            result.keys.append(parsed.keys)
-            if len(result.sample) < SAMPLE_ROWS:
-                result.sample.append({"row": number, "cells": _display(parsed.data)})
+        def issues() -> Iterator[tuple]:
+            for number, cells in rows:
+                result.rows += 1
+                parsed, problems = parser.parse(number, cells)
+                if parsed is None:
+                    result.invalid += 1
+                    for problem in problems:
+                        label = f"{problem.column or 'row'}: {QUOTED.sub('…', problem.reason)}"[:120]
+                        result.reasons[label] = result.reasons.get(label, 0) + 1
+                    yield from _issue_rows(job.pk, IssueKind.INVALID, number, cells, problems)
+                    continue
+                staged_file.write(json.dumps(parsed.data, ensure_ascii=False))
+                staged_file.write("\n")
+                result.numbers.append(number)
+                result.add(parsed.keys)
+                if len(result.sample) < SAMPLE_ROWS:
+                    result.sample.append({"row": number, "cells": _display(parsed.data)})
 
-    copy_rows("imports_importissue", ISSUE_COLUMNS, issues())
-
-    # Duplicate groups inside the file: rows sharing a phone, an email or an externalId, transitively.
-    groups = _UnionFind()
-    first_holder: dict[str, int] = {}
-    for index, keys in enumerate(result.keys):
-        groups.add()
-        for key in keys:
-            holder = first_holder.setdefault(key, index)
-            if holder != index:
-                groups.union(holder, index)
-    roots = [groups.find(i) for i in range(len(result.staged))]
-    copy_rows(
-        "imports_importrow",
-        ["job_id", "row", "grp", "data"],
-        ((job.pk, number, result.staged[roots[i]][0], data) for i, (number, data) in enumerate(result.staged)),
-    )
+        copy_rows("imports_importissue", ISSUE_COLUMNS, issues())
+        count = len(result.numbers)
+        # Duplicate groups inside the file: rows sharing a phone, an email or an externalId, transitively.
+        groups = _UnionFind(count)
+        for index in range(count):
+            for key_id in result.keys_of(index):
+                holder = result.key_first[key_id]
+                if holder != index:
+                    groups.union(holder, index)
+        roots = array("q", (groups.find(i) for i in range(count)))
+        del groups
+        staged_file.seek(0)
+        numbers = result.numbers
+        copy_rows(
+            "imports_importrow",
+            ["job_id", "row", "grp", "data"],
+            ((job.pk, numbers[i], numbers[roots[i]], line.rstrip("\n")) for i, line in enumerate(staged_file)),
+        )
 
     # Existing persons holding any of the keys, and what each strategy would do with them.
-    owners = _owners(realm.pk, first_holder)
+    owners = _owners(realm.pk, result.key_ids)
+    key_owner = {result.key_ids[key]: person_id for key, person_id in owners.items()}
     group_persons: dict[int, set[int]] = {}
     group_size: dict[int, int] = {}
     matching_rows = 0
     discard = {"created": 0, "discarded": 0}
-    for index, keys in enumerate(result.keys):
+    for index in range(count):
         root = roots[index]
         group_size[root] = group_size.get(root, 0) + 1
-        persons = {owners[key] for key in keys if key in owners}
+        persons = {key_owner[k] for k in result.keys_of(index) if k in key_owner}
         if persons:
             matching_rows += 1
             group_persons.setdefault(root, set()).update(persons)
@@ -441,9 +468,7 @@ def _analyze(job: ImportJob, started: float) -> None:
         else:
             discard["discarded"] += 1
     # RESOLVE: groups touching the same person become one person too.
-    components = _UnionFind()
-    for _ in range(len(result.staged)):
-        components.add()
+    components = _UnionFind(count)
     person_group: dict[int, int] = {}
     for root, persons in group_persons.items():
         for person_id in persons:
@@ -465,11 +490,11 @@ def _analyze(job: ImportJob, started: float) -> None:
 
     duplicate_groups = sum(1 for size in group_size.values() if size > 1)
     job.rows_total = result.rows
-    job.rows_valid = len(result.staged)
+    job.rows_valid = count
     job.rows_invalid = result.invalid
     job.analysis = {
         "rows": result.rows,
-        "valid": len(result.staged),
+        "valid": count,
         "invalid": result.invalid,
         "invalid_reasons": sorted(result.reasons.items(), key=lambda item: -item[1])[:10],
         "duplicate_groups": duplicate_groups,
@@ -727,7 +752,7 @@ class _Outcome:
             yield (job_id, row, kind, column, "", reason, "[]")
 
 
-@dataclass
+@dataclass(eq=False)  # identity: targets are compared and looked up by object, never by value
 class _Target:
     """What one person will look like: a new one (person_id None) or an existing one (after merges)."""
 
@@ -999,10 +1024,8 @@ def _write(context: _RunContext, targets: list[_Target], outcome: _Outcome) -> N
         for t in targets
         if t.person_id is not None and (t.changed_fields or t.new_phones or t.new_emails or t.new_tags)
     ]
-    for target in targets:
-        if target.person_id is not None:
-            key = "updated" if target in changed else "unchanged"
-            outcome.counts[key] += 1
+    outcome.counts["updated"] += len(changed)
+    outcome.counts["unchanged"] += len(targets) - len(created) - len(changed)
     if created or changed:
         # The import's own tag marks the persons it created or changed: a re-run that changes nothing adds none.
         import_tag = tags_get_or_create(realm=realm, names=[job.import_tag])[0] if job.import_tag else None

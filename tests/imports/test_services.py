@@ -298,3 +298,14 @@ def test_analysis_counts_what_each_strategy_would_do(realm):
     }  # fmt: skip
     job = run(job, "discard")
     assert (job.created_count, job.discarded_count, job.invalid_count) == (1, 2, 1)
+
+
+def test_deleting_a_job_deletes_its_staged_rows_issues_and_batches(realm):
+    from imports.models import ImportRow
+
+    job = analyze(upload(realm, "people.csv", csv_bytes([*_many_rows(3), ["Bad", "Row", "x", "", "", ""]])))
+    assert ImportRow.objects.filter(job=job).count() == 3
+    assert ImportIssue.objects.filter(job=job).count() == 1
+    job.delete()
+    assert not ImportRow.objects.exists()
+    assert not ImportIssue.objects.exists()
