@@ -11,6 +11,7 @@ from django.conf import settings
 
 from imports import readers
 from imports.models import ImportIssue, ImportJob
+from imports.services import table_info
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 REPORT_COLUMNS = ["Row", "Kind", "Column", "Value", "Reason"]
@@ -29,9 +30,7 @@ def _original_cells(job: ImportJob, wanted: set[int]) -> dict[int, list[str]]:
     """The file's cells of the rows in `wanted` (rows whose problem was found after the analysis)."""
     if not wanted or not job.data_file:
         return {}
-    info = readers.TableInfo(
-        job.file_format, encoding=job.effective_encoding, delimiter=job.effective_delimiter, sheet_name=job.sheet_name
-    )
+    info = table_info(job)
     found: dict[int, list[str]] = {}
     try:
         _, rows = readers.table_rows(Path(job.data_file.path), info)

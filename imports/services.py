@@ -178,7 +178,8 @@ def _data_path(job: ImportJob) -> Path:
     return Path(job.data_file.path)
 
 
-def _table_info(job: ImportJob) -> readers.TableInfo:
+def table_info(job: ImportJob) -> readers.TableInfo:
+    """How the job's table is read: its format and the encoding, delimiter and sheet in force."""
     return readers.TableInfo(
         job.file_format, encoding=job.effective_encoding, delimiter=job.effective_delimiter, sheet_name=job.sheet_name
     )
@@ -252,7 +253,7 @@ def _delete_files(job: ImportJob) -> None:
 
 def import_job_preview(job: ImportJob, *, rows: int = 5) -> tuple[list[str], list[list[str]]]:
     """Headers and the first rows as the current encoding and delimiter read them (for the mapping page)."""
-    return readers.preview(_data_path(job), _table_info(job), rows=rows)
+    return readers.preview(_data_path(job), table_info(job), rows=rows)
 
 
 @transaction.atomic
@@ -401,7 +402,7 @@ def _analyze(job: ImportJob, started: float) -> None:
     definitions = custom_attribute_definitions(realm)
     mapping_rules.clean_mapping(job.mapping, job.headers, definitions)
     parser = RowParser(job.mapping, definitions, default_country=realm.default_country)
-    headers, rows = readers.table_rows(_data_path(job), _table_info(job))
+    headers, rows = readers.table_rows(_data_path(job), table_info(job))
     if headers != job.headers:
         raise ValidationError.single("mapping", MSG_HEADERS_CHANGED)
     _delete_staged(job.pk)
