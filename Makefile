@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8099
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --create-db
 
 .PHONY: run test lint format venv db migrate demo bench clean help
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.http import HttpResponseRedirect
 
+from cdpadmin.errors import DomainError
 from identities.selectors import realms_for_user, user_realm_ids
 
 REALM_SCOPED_MODELS = {"person", "company", "tag", "identity", "customattributedefinition", "eventdefinition"}
@@ -54,3 +58,43 @@ class RealmListFilter(admin.SimpleListFilter):
             except ValueError:
                 return queryset.none()
         return queryset
+
+
+class ServiceBackedAdmin(RealmScopedAdmin):
+    """A ModelAdmin whose saves go through a service (in save_model/save_related). The forms check the same rules
+    first; should a race still make the service refuse, nothing is written and the user is told why."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, f"Nothing was saved: {exc.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class ServiceDryRunForm(forms.ModelForm):
+    """Validates by running the service in a transaction that is rolled back, so the form shows exactly the
+    service's errors; the admin's save_model then runs it for real. `error_fields` maps the service's field
+    names (the API's spelling) to form fields; other errors go to the form as a whole."""
+
+    error_fields: dict[str, str] = {}
+
+    def run_service(self, cleaned_data: dict) -> None:
+        raise NotImplementedError
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            with transaction.atomic():
+                self.run_service(cleaned)
+                transaction.set_rollback(True)
+        except DomainError as exc:
+            fields = getattr(exc, "fields", None) or {"non_field_errors": [exc.message]}
+            for field, reasons in fields.items():
+                target = self.error_fields.get(field.split(".")[0].split("[")[0])
+                for reason in reasons:
+                    self.add_error(target, reason if target else f"{field}: {reason}")
+        return cleaned

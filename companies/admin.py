@@ -1,13 +1,10 @@
 from django import forms
-from django.contrib import admin, messages
-from django.db import transaction
+from django.contrib import admin
 from django.db.models import Count, OuterRef, Subquery
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
-from cdpadmin.errors import DomainError, ValidationError
+from cdpadmin.admin_mixins import RealmListFilter, ServiceBackedAdmin
 from companies import services
 from companies.models import Company
 from identities.selectors import realms_for_user
@@ -47,7 +44,7 @@ class CompanyAdminForm(forms.ModelForm):
 
 
 @admin.register(Company)
-class CompanyAdmin(RealmScopedAdmin):
+class CompanyAdmin(ServiceBackedAdmin):
     form = CompanyAdminForm
     list_display = ["name", "realm", "country", "industry", "customer_stage", "person_count", "sync_status", "created"]
     list_filter = [RealmListFilter, "country", "industry", "customer_stage", "sync_status"]
@@ -128,14 +125,6 @@ class CompanyAdmin(RealmScopedAdmin):
 
     def construct_change_message(self, request, form, formsets, add=False):
         return [{"added": {}}] if add else [{"changed": {"fields": list(form.changed_data)}}]
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            with transaction.atomic():
-                return super().changeform_view(request, object_id, form_url, extra_context)
-        except (DomainError, ValidationError) as exc:
-            self.message_user(request, f"Nothing was saved: {exc.message}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request, obj):
         services.company_delete(company=obj)

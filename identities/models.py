@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from cdpadmin.models import TimeStampedModel
 from identities.ids import new_object_id
@@ -139,3 +140,42 @@ class Identity(TimeStampedModel):
     @property
     def created_at_ms(self) -> int:
         return int(self.created.timestamp() * 1000)
+
+
+class IdempotencyStatus(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+
+
+class IdempotencyRecord(models.Model):
+    """One `idempotency-key` of a realm: the request it was first used with and, once done, its response.
+
+    A repeat of the same request replays the stored response; the same key with another request is refused.
+    Rows live 24 hours (identities.tasks.idempotency_purge removes older ones).
+    """
+
+    realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path, query and body.")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=2048)
+    status = models.CharField(max_length=12, choices=IdempotencyStatus.choices, default=IdempotencyStatus.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    locked_at = models.DateTimeField(default=timezone.now, help_text="When the request holding the key started.")
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "idempotency key"
+        constraints = [
+            models.UniqueConstraint(fields=["realm", "key"], name="idempotency_key_unique_per_realm"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["in_progress", "completed"]), name="idempotency_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["created"], name="idempotency_created")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.method} {self.path})"

@@ -10,9 +10,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from cdpadmin import iso
-from cdpadmin.errors import ErrorCollector, ValidationError
+from cdpadmin.errors import Conflict, ErrorCollector, ValidationError
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType, Realm, hash_api_key
+from people.services import person_create
 
 IDENTITY_FIELDS = ("type", "country", "currency", "alias", "data", "owner")
 MSG_UNKNOWN_COUNTRY = "{value!r} is not an ISO 3166-1 alpha-2 country code"
@@ -191,3 +192,40 @@ def identity_unassign_person(*, identity: Identity) -> Identity:
 def identity_delete(*, identity: Identity) -> None:
     """Delete the identity only; its person and company stay in the CDP."""
     Identity.objects.filter(pk=identity.pk).delete()
+
+
+@transaction.atomic
+def identity_create_with_person(
+    *, realm: Realm, owner: str, person_args: dict[str, Any], company=None, **fields: Any
+) -> Identity:
+    """Create a person and an identity linked to it, all or nothing (POST /v1/identities/person).
+
+    Every problem is reported at once: identity fields under their names, the person's under `person.`.
+    """
+    errors = ErrorCollector()
+    fields.setdefault("country", None)
+    fields.setdefault("currency", None)
+    clean = _clean_identity_fields(realm, {**fields, "owner": owner}, errors)
+    _check_links(realm, None, company, errors)
+    person = None
+    try:
+        person = person_create(realm=realm, default_country=clean.get("country"), **person_args)
+    except ValidationError as exc:
+        errors.merge(exc, prefix="person.")
+    errors.raise_if_any()
+    return identity_create(realm=realm, owner=owner, person=person, company=company, **fields)
+
+
+@transaction.atomic
+def identity_person_create(*, identity: Identity, person_args: dict[str, Any]) -> Identity:
+    """Create a person for an identity that has none (POST /v1/identities/:id/person)."""
+    locked = Identity.objects.select_for_update().select_related("realm").get(pk=identity.pk)
+    if locked.person_id:
+        raise Conflict(
+            f"identity {locked.pk} already has person {locked.person_id}; unassign it first",
+            code="person_already_assigned",
+        )
+    person = person_create(realm=locked.realm, default_country=locked.country, **person_args)
+    locked.person = person
+    locked.save(update_fields=["person", "modified"])
+    return locked

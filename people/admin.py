@@ -1,23 +1,22 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
-from cdpadmin.errors import DomainError, ErrorCollector, ValidationError
+from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin, ServiceDryRunForm
+from cdpadmin.errors import ErrorCollector, ValidationError
 from cdpadmin.paginator import LargeTablePaginator
 from identities.models import Realm
 from identities.selectors import identities_of_person, realms_for_user, user_realm_ids
 from people import forms as person_forms
 from people import selectors, services, validation
+from people.admin_merge import PersonMergeAdminMixin
 from people.fields import PERSON_ATTRIBUTES
 from people.models import (
     CONTACTS_PER_PERSON_MAX,
@@ -250,8 +249,9 @@ class PersonAdminForm(forms.ModelForm):
 
 
 @admin.register(Person)
-class PersonAdmin(RealmScopedAdmin):
+class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
     form = PersonAdminForm
+    actions = ["merge_persons"]
     list_display = [
         "id", "display_name", "first_email", "first_phone", "type", "tag_list", "country", "sync_badge", "created",
     ]  # fmt: skip
@@ -410,7 +410,7 @@ class PersonAdmin(RealmScopedAdmin):
         if not definitions and self._form_realm(request, obj) is None:
             custom = []
         tail = self.tail_fieldsets if obj is not None else []
-        return [*self.base_fieldsets, *custom, *tail]
+        return [*self.base_fieldsets[:1], *self.merge_fieldsets(request, obj), *self.base_fieldsets[1:], *custom, *tail]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         definitions = self._definitions(request, obj)
@@ -468,15 +468,6 @@ class PersonAdmin(RealmScopedAdmin):
         changed = list(form.changed_data)
         changed += [f"{formset.model._meta.verbose_name}s" for formset in formsets if formset.has_changed()]
         return [{"changed": {"fields": changed}}] if changed else []
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            with transaction.atomic():
-                return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            # Only reachable in a race (the form checks the same rules first): nothing was written.
-            self.message_user(request, f"Nothing was saved: {exc.message}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request, obj):
         services.person_delete(person=obj)
@@ -616,32 +607,22 @@ class TagAdmin(RealmScopedAdmin):
             services.tag_delete(tag=tag)
 
 
-class CustomAttributeDefinitionForm(forms.ModelForm):
+class CustomAttributeDefinitionForm(ServiceDryRunForm):
+    error_fields = {"name": "name", "dataType": "data_type", "objectSchema": "object_schema"}
+
     class Meta:
         model = CustomAttributeDefinition
         fields = ["realm", "name", "data_type", "object_schema"]
 
-    def clean(self):
-        cleaned = super().clean()
-        if self.instance.pk or self.errors:
-            return cleaned
-        try:
-            with transaction.atomic():
-                services.custom_attribute_definition_create(
-                    realm=cleaned["realm"],
-                    name=cleaned["name"],
-                    data_type=cleaned["data_type"],
-                    object_schema=cleaned.get("object_schema") or None,
-                )
-                transaction.set_rollback(True)  # a dry run: save_model creates it for real
-        except ValidationError as exc:
-            for field, reasons in exc.fields.items():
-                target = {"dataType": "data_type", "objectSchema": "object_schema", "name": "name"}.get(
-                    field.split(".")[0]
-                )
-                for reason in reasons:
-                    self.add_error(target, reason if target else f"{field}: {reason}")
-        return cleaned
+    def run_service(self, cleaned_data):
+        if self.instance.pk:
+            return  # definitions are read-only once created
+        services.custom_attribute_definition_create(
+            realm=cleaned_data["realm"],
+            name=cleaned_data["name"],
+            data_type=cleaned_data["data_type"],
+            object_schema=cleaned_data.get("object_schema") or None,
+        )
 
 
 @admin.register(CustomAttributeDefinition)
@@ -670,41 +651,25 @@ class CustomAttributeDefinitionAdmin(RealmScopedAdmin):
             services.custom_attribute_definition_delete(definition=definition)
 
 
-class EventDefinitionForm(forms.ModelForm):
+class EventDefinitionForm(ServiceDryRunForm):
+    error_fields = {"definitionId": "definition_id", "title": "title", "description": "description", "fields": "fields"}
+
     class Meta:
         model = EventDefinition
         fields = ["realm", "definition_id", "title", "description", "fields"]
 
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        try:
-            with transaction.atomic():
-                if self.instance.pk:
-                    services.event_definition_update(
-                        definition=self.instance,
-                        title=cleaned["title"],
-                        description=cleaned.get("description", ""),
-                        fields=cleaned.get("fields"),
-                    )
-                else:
-                    services.event_definition_create(
-                        realm=cleaned["realm"],
-                        definition_id=cleaned["definition_id"],
-                        title=cleaned["title"],
-                        description=cleaned.get("description", ""),
-                        fields=cleaned.get("fields"),
-                    )
-                transaction.set_rollback(True)  # a dry run: save_model writes it for real
-        except (ValidationError, DomainError) as exc:
-            fields = getattr(exc, "fields", {"non_field_errors": [exc.message]})
-            mapping = {"definitionId": "definition_id", "title": "title", "description": "description"}
-            for field, reasons in fields.items():
-                target = mapping.get(field) or ("fields" if field.startswith("fields") else None)
-                for reason in reasons:
-                    self.add_error(target, reason if target == mapping.get(field) else f"{field}: {reason}")
-        return cleaned
+    def run_service(self, cleaned_data):
+        common = {
+            "title": cleaned_data["title"],
+            "description": cleaned_data.get("description", ""),
+            "fields": cleaned_data.get("fields"),
+        }
+        if self.instance.pk:
+            services.event_definition_update(definition=self.instance, **common)
+        else:
+            services.event_definition_create(
+                realm=cleaned_data["realm"], definition_id=cleaned_data["definition_id"], **common
+            )
 
 
 @admin.register(EventDefinition)

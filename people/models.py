@@ -373,6 +373,9 @@ class MergeRecord(models.Model):
     created = models.DateTimeField(default=timezone.now, editable=False)
     undone_at = models.DateTimeField(null=True, blank=True)
     undone_by = models.CharField(max_length=150, blank=True)
+    undo_report = models.JSONField(
+        default=dict, blank=True, help_text="What the undo kept (changed since the merge) or could not restore."
+    )
 
     class Meta:
         ordering = ["-created"]
@@ -380,3 +383,90 @@ class MergeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Merge #{self.pk} into person {self.survivor_id}"
+
+
+class DuplicateStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DISMISSED = "dismissed", "Not a duplicate"
+    MERGED = "merged", "Merged"
+
+
+class DuplicateScanStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (another scan of the realm was running)"
+
+
+class DuplicateScan(models.Model):
+    """One rescan of a realm for duplicate suggestions: who asked, its progress and what it found."""
+
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=10, choices=DuplicateScanStatus.choices, default=DuplicateScanStatus.QUEUED)
+    started_by = models.CharField(max_length=150, blank=True, help_text="Staff user, or 'schedule' for the nightly.")
+    counts = models.JSONField(default=dict, blank=True, help_text="Persons, blocks, pairs, candidates, timings.")
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["realm", "-created"], name="duplicate_scan_realm_created")]
+
+    def __str__(self) -> str:
+        return f"Duplicate scan #{self.pk} ({self.status})"
+
+
+class DuplicateCandidate(models.Model):
+    """A pair of persons that may be the same customer; `person_a` is always the lower id."""
+
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    person_a = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    person_b = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField(help_text="0..100: name similarity and the reasons below.")
+    reasons = models.JSONField(default=list, blank=True, help_text='[{"code": "email", "detail": "..."}]')
+    status = models.CharField(max_length=10, choices=DuplicateStatus.choices, default=DuplicateStatus.OPEN)
+    scan = models.ForeignKey(DuplicateScan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-score", "person_a_id", "person_b_id"]
+        verbose_name = "duplicate suggestion"
+        constraints = [
+            models.UniqueConstraint(fields=["person_a", "person_b"], name="duplicate_candidate_pair"),
+            models.CheckConstraint(
+                condition=models.Q(person_a__lt=models.F("person_b")), name="duplicate_candidate_order"
+            ),
+            models.CheckConstraint(condition=models.Q(score__lte=100), name="duplicate_candidate_score"),
+        ]
+        indexes = [
+            models.Index(fields=["realm", "status", "-score"], name="duplicate_candidate_list"),
+            models.Index(fields=["person_b", "status"], name="duplicate_candidate_b"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_a_id} ~ {self.person_b_id} ({self.score})"
+
+
+class NotDuplicate(models.Model):
+    """A staff decision that two persons are different customers: the pair is never suggested again."""
+
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    person_a = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    person_b = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    decided_by = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "not-a-duplicate decision"
+        constraints = [
+            models.UniqueConstraint(fields=["person_a", "person_b"], name="not_duplicate_pair"),
+            models.CheckConstraint(condition=models.Q(person_a__lt=models.F("person_b")), name="not_duplicate_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_a_id} ≠ {self.person_b_id}"

@@ -74,3 +74,58 @@ def person_as_dict(person: Person) -> dict[str, Any]:
 
 
 PERSON_PREFETCH = ("tags", "phones", "emails", "channel_profiles")
+
+
+def tag_as_dict(tag) -> dict[str, Any]:
+    return {
+        "id": tag.pk,
+        "name": tag.name,
+        "createdAt": infobip_time(tag.created),
+        "modifiedAt": infobip_time(tag.modified),
+    }
+
+
+def custom_attribute_as_dict(definition) -> dict[str, Any]:
+    return {
+        "name": definition.name,
+        "dataType": definition.data_type,
+        "objectSchema": dict(definition.object_schema) if definition.object_schema else None,
+        "createdAt": infobip_time(definition.created),
+        "modifiedAt": infobip_time(definition.modified),
+    }
+
+
+def event_definition_as_dict(definition) -> dict[str, Any]:
+    return {
+        "definitionId": definition.definition_id,
+        "title": definition.title,
+        "description": definition.description,
+        "fields": list(definition.fields),
+        "createdAt": infobip_time(definition.created),
+        "modifiedAt": infobip_time(definition.modified),
+    }
+
+
+def person_event_identifier(person: Person) -> tuple[str, str]:
+    """How the event names its person to Infobip: email, phone, externalId, else the id (uses prefetches)."""
+    emails = list(person.emails.all())
+    if emails:
+        return emails[0].address, "EMAIL"
+    phones = list(person.phones.all())
+    if phones:
+        return phones[0].number, "PHONE"
+    if person.external_id:
+        return person.external_id, "EXTERNAL_ID"
+    return str(person.infobip_id or person.pk), "ID"
+
+
+def event_as_dict(event, person: Person) -> dict[str, Any]:
+    identifier, identifier_type = person_event_identifier(person)
+    return {
+        "eventId": event.event_id,
+        "definitionId": event.definition.definition_id,
+        "personId": identifier,
+        "personIdentifierType": identifier_type,
+        "occurredTime": event.occurred_time.isoformat(),
+        "properties": event.properties,
+    }

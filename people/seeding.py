@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -77,7 +77,7 @@ class SeedResult:
     person_ids: list[int] = field(default_factory=list)
 
 
-def _reserve_ids(table: str, count: int) -> list[int]:
+def reserve_ids(table: str, count: int) -> list[int]:
     if count <= 0:
         return []
     with connection.cursor() as cursor:
@@ -88,10 +88,11 @@ def _reserve_ids(table: str, count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _copy(table: str, columns: list[str], rows: Iterator[tuple]) -> int:
+def copy_rows(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
+    """COPY `rows` into `table` inside the current transaction; returns how many were written."""
     count = 0
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    names = ", ".join(f'"{name}"' for name in columns)  # quoted: "row", "column" are column names too
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
             count += 1
@@ -152,11 +153,11 @@ def seed_persons(
     result.tags = len(tags)
 
     companies = companies if companies is not None else max(10, persons // 1000)
-    company_ids = _reserve_ids(Company._meta.db_table, companies)
+    company_ids = reserve_ids(Company._meta.db_table, companies)
     now = timezone.now()
     sync_status = SyncStatus.SYNCED if realm.cdp_enabled else SyncStatus.LOCAL
     with transaction.atomic():
-        result.companies = _copy(
+        result.companies = copy_rows(
             Company._meta.db_table,
             ["id", "realm_id", "name", "notes", "country", "region", "account_manager", "customer_stage", "industry",
              "segment", "vat_number", "domains", "custom_attributes", "origin", "modified_from", "sync_status",
@@ -172,7 +173,7 @@ def seed_persons(
     done = 0
     while done < persons:
         size = min(batch, persons - done)
-        ids = _reserve_ids(Person._meta.db_table, size)
+        ids = reserve_ids(Person._meta.db_table, size)
         person_rows, phone_rows, email_rows, tag_rows, identity_rows, event_rows = [], [], [], [], [], []
         for pid in ids:
             country = rnd.choice(list(CITIES))
@@ -211,7 +212,7 @@ def seed_persons(
                      json.dumps({}), "API", created)
                 )  # fmt: skip
         with transaction.atomic():
-            _copy(
+            copy_rows(
                 Person._meta.db_table,
                 ["id", "realm_id", "type", "external_id", "first_name", "middle_name", "last_name", "gender",
                  "birth_date", "address", "city", "country", "preferred_language", "profile_picture", "origin",
@@ -219,16 +220,16 @@ def seed_persons(
                  "modified"],
                 iter(person_rows),
             )  # fmt: skip
-            _copy("people_personphone", ["realm_id", "person_id", "number", "created"], iter(phone_rows))
-            _copy("people_personemail", ["realm_id", "person_id", "address", "created"], iter(email_rows))
-            _copy("people_person_tags", ["person_id", "tag_id"], iter(tag_rows))
-            result.identities += _copy(
+            copy_rows("people_personphone", ["realm_id", "person_id", "number", "created"], iter(phone_rows))
+            copy_rows("people_personemail", ["realm_id", "person_id", "address", "created"], iter(email_rows))
+            copy_rows("people_person_tags", ["person_id", "tag_id"], iter(tag_rows))
+            result.identities += copy_rows(
                 "identities_identity",
                 ["id", "realm_id", "owner", "type", "country", "currency", "alias", "data", "person_id",
                  "company_id", "created", "modified"],
                 iter(identity_rows),
             )  # fmt: skip
-            result.events += _copy(
+            result.events += copy_rows(
                 "people_personevent",
                 ["realm_id", "person_id", "definition_id", "event_id", "occurred_time", "properties", "source",
                  "created"],

@@ -10,7 +10,9 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower, Upper
 
 from cdpadmin.errors import ValidationError
+from people.filtering import person_filter_q
 from people.models import Person, PersonEmail, PersonEvent, PersonPhone, Tag
+from people.representation import PERSON_PREFETCH
 from people.validation import normalize_phone
 
 PHONE_LIKE = re.compile(r"^\+?[\d\s\-().]{5,}$")
@@ -98,3 +100,11 @@ def persons_by_contacts(realm, phones: list[str], emails: list[str]) -> dict[int
         for pid, address in rows:
             found.setdefault(pid, set()).add(address.lower())
     return found
+
+
+def person_list(realm, filter_raw: str | None) -> QuerySet:
+    """The realm's persons (merged ones excluded) matching an Infobip `filter`, with what rendering needs."""
+    queryset = Person.objects.filter(realm=realm).active()
+    if filter_raw:
+        queryset = queryset.filter(person_filter_q(realm, filter_raw))
+    return queryset.prefetch_related(*PERSON_PREFETCH)

@@ -535,7 +535,8 @@ def person_delete(*, person: Person) -> None:
 
 # ------------------------------------------------------------------------------------------------- events
 
-EVENT_FIELD_TYPES = {"String", "Boolean", "DateTime", "Numeric", "Decimal", "List"}
+EVENT_FIELD_TYPE_CHOICES = [(kind, kind) for kind in ("String", "Boolean", "DateTime", "Numeric", "Decimal", "List")]
+EVENT_FIELD_TYPES = {value for value, _ in EVENT_FIELD_TYPE_CHOICES}
 EVENT_FIELD_NAME_RE = re.compile(r"^[a-z_][a-zA-Z0-9_]*$")
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 

@@ -29,3 +29,51 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+# ------------------------------------------------------------------------------------------------ REST API
+
+SEED_OWNER = "6be52d34b56217fffbd6a7b0"
+
+
+@pytest.fixture
+def api_key(realm):
+    from tests.identities.factories import ApiKeyFactory
+
+    return ApiKeyFactory(realm=realm, owner=SEED_OWNER)
+
+
+@pytest.fixture
+def other_key(other_realm):
+    from tests.identities.factories import ApiKeyFactory
+
+    return ApiKeyFactory(realm=other_realm)
+
+
+@pytest.fixture
+def api(api_key):
+    """A client of the realm `realm` that checks every response against the OpenAPI document."""
+    from tests.api_support import api_client
+
+    return api_client(api_key.plain)
+
+
+@pytest.fixture
+def other_api(other_key):
+    from tests.api_support import api_client
+
+    return api_client(other_key.plain)
+
+
+@pytest.fixture
+def anon(db):
+    from tests.api_support import api_client
+
+    return api_client()
+
+
+@pytest.fixture
+def seed_ids(db):
+    from tests.api_support import bump_sequences
+
+    bump_sequences()

@@ -28,10 +28,11 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "auth.User"
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"staff{n}")
     is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "pw-staff-123")
+    password = factory.django.Password("pw-staff-123")
 
     @factory.post_generation
     def permissions(self, create, extracted, **kwargs):

@@ -1,3 +1,5 @@
+import datetime as dt
+
 import factory
 from django.utils import timezone
 
@@ -112,3 +114,14 @@ class PersonEventFactory(factory.django.DjangoModelFactory):
     event_id = factory.Sequence(lambda n: f"evt-{n}")
     occurred_time = factory.LazyFunction(timezone.now)
     properties = factory.LazyFunction(lambda: {"itemName": "Shoes", "price": 9.5})
+
+
+def aged_person(realm, *, days_old, modified_days_ago=0, **kwargs):
+    """A person created `days_old` days ago and last modified `modified_days_ago` days ago (merge rules use both)."""
+    person = PersonFactory(realm=realm, **kwargs)
+    now = timezone.now()
+    Person.objects.filter(pk=person.pk).update(
+        created=now - dt.timedelta(days=days_old), modified=now - dt.timedelta(days=modified_days_ago)
+    )
+    person.refresh_from_db()
+    return person

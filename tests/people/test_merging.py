@@ -1,9 +1,7 @@
-import datetime as dt
 import threading
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from cdpadmin.errors import Conflict, ValidationError
 from identities.models import Identity
@@ -12,20 +10,12 @@ from people import selectors
 from people.merging import default_survivor, merge_plan, persons_merge
 from people.models import MergeRecord, Person, PersonEvent
 from tests.identities.factories import IdentityFactory
-from tests.people.factories import ChannelProfileFactory, PersonEventFactory, PersonFactory
+from tests.people.factories import ChannelProfileFactory, PersonEventFactory, aged_person
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now()
 
-
-def person(realm, *, days_old, modified_days_ago=0, **kwargs):
-    p = PersonFactory(realm=realm, **kwargs)
-    Person.objects.filter(pk=p.pk).update(
-        created=NOW - dt.timedelta(days=days_old), modified=NOW - dt.timedelta(days=modified_days_ago)
-    )
-    p.refresh_from_db()
-    return p
+person = aged_person
 
 
 def test_default_survivor_is_the_earliest_created(realm):

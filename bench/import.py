@@ -1,0 +1,414 @@
+"""Benchmark of the people import (a program, not a test).
+
+    .venv/bin/python bench/import.py                          # full size: ~150,000 rows, 200,000 persons
+    .venv/bin/python bench/import.py --rows 20000 --existing 20000   # a quick check
+
+It creates its own database (`cdpadmin_bench_import` on the server of DATABASE_URL), seeds `--existing`
+persons with people.seeding.seed_persons, writes a CSV of `--rows` rows (names, two phones, an email, city,
+country, birth date, two custom attributes, tags; 10% in-file duplicates, 20% matching seeded persons) and
+the same rows as XLSX, then measures in one run:
+
+- ours: analyze and import (RESOLVE AUTOMATICALLY) of the CSV, and of the XLSX on a fresh copy of the same
+  database; each in a child process whose peak RSS is reported;
+- django-import-export 4.4.3 loading the same rows into the same tables with its fastest documented settings
+  (use_bulk, batch_size, skip_diff, skip_html_diff, force_init_instance, no transactions per row): persons in
+  bulk, then phones and emails resolving their person through ForeignKeyWidget. It is given the easy job: a
+  realm of its own (nothing to match), contacts de-duplicated for it beforehand, no merging, no validation
+  beyond its widgets. So its time is a lower bound of what the same work would cost it;
+- raw PostgreSQL COPY of the same file into a bare table: the floor the issue names; and, to show how much
+  of the rest the schema itself costs, the import's new persons, phones, emails and tag links written again
+  server-side (INSERT … SELECT, no Python) into the real tables with their indexes and foreign keys.
+
+Then it prints the figures and the ratios, and drops its databases (unless --keep-db).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import os
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_NAME = "cdpadmin_bench_import"
+TEMPLATE_NAME = "cdpadmin_bench_import_tpl"
+HEADER = [
+    "First name", "Last name", "Phone", "Phone 2", "Email", "City", "Country", "Birth date", "Loyalty Points",
+    "Favourite Store", "Tags",
+]  # fmt: skip
+MAX_BYTES = 15 * 1024 * 1024
+
+
+def _server_url(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cdpadmin")
+os.environ["DATABASE_URL"] = _server_url(BASE_URL, DB_NAME)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdpadmin.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def _admin_execute(*statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_server_url(BASE_URL, "postgres"), autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def _recreate(name: str, template: str | None = None) -> None:
+    from django.db import connections
+
+    connections.close_all()
+    _admin_execute(
+        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+        f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""),
+    )
+
+
+def _mb(value: float) -> float:
+    return value / (1024 * 1024)
+
+
+# ------------------------------------------------------------------------------------------------- data
+
+
+def build_rows(realm, rows: int, seed: int = 7) -> list[list[str]]:
+    """10% of the rows repeat an earlier row's phone (in-file duplicates), 20% carry a seeded person's phone."""
+    import unicodedata
+
+    from django.db import connection
+
+    from people.seeding import CITIES, FIRST_NAMES, LAST_NAMES, TAGS
+
+    def ascii_only(text: str) -> str:
+        return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+    rnd = random.Random(seed)
+    matching = int(rows * 0.2)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT number FROM people_personphone WHERE realm_id = %s ORDER BY md5(number) LIMIT %s",
+            [realm.pk, matching],
+        )
+        existing = [row[0] for row in cursor.fetchall()]
+    out: list[list[str]] = []
+    for i in range(rows):
+        first, last = rnd.choice(FIRST_NAMES), rnd.choice(LAST_NAMES)
+        country = rnd.choice(list(CITIES))
+        phone = f"+3859{rnd.choice([1, 2, 5, 8, 9])}{5_000_000 + i:07d}"
+        if i % 10 == 9 and out:
+            phone = out[rnd.randrange(len(out))][2]  # an in-file duplicate
+        elif i % 5 == 0 and existing:
+            phone = "+" + existing.pop()  # a person already in the database
+        second = f"0049176{i:08d}" if rnd.random() < 0.5 else ""  # seeded persons never have 49176…
+        email = ascii_only(f"{first[:3]}.{last[:4]}{i}@ex.hr").lower()
+        out.append(
+            [first, last, phone, second, email, rnd.choice(CITIES[country]),
+             country, f"{rnd.randrange(1950, 2005)}-{rnd.randrange(1, 13):02d}-{rnd.randrange(1, 29):02d}",
+             str(rnd.randrange(5000)), rnd.choice(["Ilica", "Arena", "Korzo", ""]),
+             rnd.choice(TAGS) if rnd.random() < 0.4 else ""]
+        )  # fmt: skip
+    return out
+
+
+def write_files(rows: list[list[str]], folder: Path) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, xlsx_path = folder / "people.csv", folder / "people.xlsx"
+    with open(csv_path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("People")
+    sheet.append(HEADER)
+    for row in rows:
+        sheet.append(row)
+    workbook.save(xlsx_path)
+    return csv_path, xlsx_path
+
+
+# -------------------------------------------------------------------------------------------------- ours
+
+
+def _ours_child(path: str, queue) -> None:
+    import django
+
+    django.setup()
+    from identities.models import Realm
+    from imports import services
+
+    realm = Realm.objects.get(name="Bench")
+    started = time.perf_counter()
+    job = services.import_job_from_path(realm=realm, path=Path(path))
+    job = services.import_job_map(job=job, mapping=job.mapping)
+    job = services.import_job_analyze(job=job)
+    analyzed = time.perf_counter()
+    job = services.import_job_start(job=job, strategy="resolve", enqueue=False)
+    job = services.import_job_run(job=job)
+    done = time.perf_counter()
+    queue.put(
+        {
+            "status": job.status,
+            "error": job.error,
+            "analyze": analyzed - started,
+            "import": done - analyzed,
+            "counts": job.counts(),
+            "mapping": {e["header"]: e["field"] for e in job.mapping},
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
+
+
+def run_ours(path: Path) -> dict:
+    from django.db import connections
+
+    connections.close_all()
+    # A fresh interpreter, so its peak RSS is the import's own (a forked child would count the parent's rows).
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_ours_child, args=(str(path), queue))
+    child.start()
+    result = queue.get()
+    child.join()
+    return result
+
+
+# ----------------------------------------------------------------------------------- django-import-export
+
+
+def run_django_import_export(csv_path: Path) -> dict:
+    """The same rows into people_person, people_personphone and people_personemail of a realm of its own."""
+    import tablib
+    from django.db import connection, transaction
+    from import_export import fields, resources, widgets
+
+    from identities.models import Realm
+    from people.models import Person, PersonEmail, PersonPhone
+    from people.validation import normalize_email, normalize_phone
+
+    realm = Realm.objects.create(name="Bench DIE", slug="bench-die", default_country="HR", default_currency="EUR")
+
+    class Fast:
+        use_bulk = True
+        batch_size = 1000
+        skip_diff = True
+        skip_html_diff = True
+        force_init_instance = True
+        use_transactions = True
+
+    class PersonResource(resources.ModelResource):
+        class Meta(Fast):
+            model = Person
+            fields = ("realm", "external_id", "first_name", "last_name", "city", "country", "birth_date",
+                      "custom_attributes", "origin")  # fmt: skip
+            import_id_fields = ("external_id",)
+
+    class PhoneResource(resources.ModelResource):
+        person = fields.Field("person", "person", widgets.ForeignKeyWidget(Person, field="external_id"))
+
+        class Meta(Fast):
+            model = PersonPhone
+            fields = ("realm", "person", "number")
+            import_id_fields = ("number",)
+
+    class EmailResource(resources.ModelResource):
+        person = fields.Field("person", "person", widgets.ForeignKeyWidget(Person, field="external_id"))
+
+        class Meta(Fast):
+            model = PersonEmail
+            fields = ("realm", "person", "address")
+            import_id_fields = ("address",)
+
+    started = time.perf_counter()
+    source = tablib.Dataset().load(csv_path.read_text(encoding="utf-8"), format="csv")
+    persons = tablib.Dataset(headers=list(PersonResource.Meta.fields))
+    phones = tablib.Dataset(headers=["realm", "person", "number"])
+    emails = tablib.Dataset(headers=["realm", "person", "address"])
+    seen: set[str] = set()
+    for index, row in enumerate(source.dict):
+        external_id = f"die-{index}"
+        custom = {"Loyalty Points": int(row["Loyalty Points"] or 0)}
+        if row["Favourite Store"]:
+            custom["Favourite Store"] = row["Favourite Store"]
+        persons.append([realm.pk, external_id, row["First name"], row["Last name"], row["City"], row["Country"],
+                        row["Birth date"], json.dumps(custom), "IMPORT"])  # fmt: skip
+        for raw in (row["Phone"], row["Phone 2"]):
+            if raw:
+                number = normalize_phone(raw, "HR")
+                if number not in seen:
+                    seen.add(number)
+                    phones.append([realm.pk, external_id, number])
+        address = normalize_email(row["Email"])
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            emails.append([realm.pk, external_id, address])
+    results = []
+    for resource_class, dataset in ((PersonResource, persons), (PhoneResource, phones), (EmailResource, emails)):
+        result = resource_class().import_data(dataset, raise_errors=True)
+        results.append(result.totals)
+    elapsed = time.perf_counter() - started
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM people_person WHERE realm_id = %s", [realm.pk])
+        count = cursor.fetchone()[0]
+    return {"seconds": elapsed, "persons": count, "totals": [dict(t) for t in results]}
+
+
+# ------------------------------------------------------------------------------------------------ floor
+
+
+def run_copy(csv_path: Path) -> float:
+    from django.db import connection
+
+    columns = ", ".join(f"c{i} text" for i in range(len(HEADER)))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS bench_bare; CREATE TABLE bench_bare ({columns})")
+        started = time.perf_counter()
+        sql = "COPY bench_bare FROM STDIN WITH (FORMAT csv, HEADER true)"
+        with cursor.cursor.copy(sql) as copy, open(csv_path, "rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                copy.write(chunk)
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_bare")
+    return elapsed
+
+
+def run_schema_floor() -> tuple[float, int]:
+    """What writing the import's new persons costs the real tables alone (their indexes, constraints and
+    deferred foreign-key checks), with no Python in the way: the persons, phones, emails and tag links the
+    import created, copied server-side into a realm of their own in one transaction."""
+    from django.db import connection, transaction
+
+    from identities.models import Realm
+
+    source = Realm.objects.get(name="Bench")
+    target = Realm.objects.create(name="Bench floor", slug="bench-floor", default_country="HR", default_currency="EUR")
+    person_columns = (
+        "type, external_id, first_name, middle_name, last_name, gender, birth_date, address, city, country, "
+        "preferred_language, profile_picture, origin, modified_from, custom_attributes, company_id, sync_status, "
+        "sync_error, created, modified"
+    )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE floor_map ON COMMIT DROP AS SELECT id AS old_id, "
+            "nextval(pg_get_serial_sequence('people_person', 'id')) AS new_id "
+            "FROM people_person WHERE realm_id = %s AND origin = 'IMPORT'",
+            [source.pk],
+        )
+        cursor.execute(
+            f"INSERT INTO people_person (id, realm_id, {person_columns}) "
+            f"SELECT m.new_id, %s, {person_columns} FROM people_person p JOIN floor_map m ON p.id = m.old_id",
+            [target.pk],
+        )
+        persons = cursor.rowcount
+        for table, column in (("people_personphone", "number"), ("people_personemail", "address")):
+            cursor.execute(
+                f"INSERT INTO {table} (realm_id, person_id, {column}, created) "
+                f"SELECT %s, m.new_id, c.{column}, c.created FROM {table} c JOIN floor_map m ON c.person_id = m.old_id",
+                [target.pk],
+            )
+        cursor.execute(
+            "INSERT INTO people_person_tags (person_id, tag_id) "
+            "SELECT m.new_id, t.tag_id FROM people_person_tags t JOIN floor_map m ON t.person_id = m.old_id"
+        )
+    return time.perf_counter() - started, persons
+
+
+# ------------------------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=150_000)
+    parser.add_argument("--existing", type=int, default=200_000)
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--skip-baseline", action="store_true", help="skip django-import-export (slow)")
+    args = parser.parse_args()
+
+    _recreate(DB_NAME)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from identities.models import Realm
+    from people.seeding import seed_persons
+
+    call_command("migrate", verbosity=0)
+    realm = Realm.objects.create(name="Bench", slug="bench", default_country="HR", default_currency="EUR")
+    t0 = time.perf_counter()
+    seed_persons(realm=realm, persons=args.existing, identities="none", events_per_person=0, batch=50_000)
+    print(f"seeded {args.existing:,} persons in {time.perf_counter() - t0:.1f} s")
+    rows = build_rows(realm, args.rows)
+    csv_path, xlsx_path = write_files(rows, ROOT / "var" / "bench")
+    size = csv_path.stat().st_size
+    print(f"CSV {csv_path} {_mb(size):.1f} MB, {len(rows):,} rows; XLSX {_mb(xlsx_path.stat().st_size):.1f} MB")
+    if size > MAX_BYTES:
+        print("the CSV is over the 15 MB import limit: use fewer --rows", file=sys.stderr)
+        sys.exit(2)
+    _recreate(TEMPLATE_NAME, template=DB_NAME)
+
+    try:
+        ours = run_ours(csv_path)
+        print(f"ours CSV:  {ours['status']} {ours['counts']}")
+        schema_floor, floor_persons = run_schema_floor()
+        _recreate(DB_NAME, template=TEMPLATE_NAME)
+        ours_xlsx = run_ours(xlsx_path)
+        print(f"ours XLSX: {ours_xlsx['status']} {ours_xlsx['counts']}")
+        from django.db import connections
+
+        connections.close_all()
+        floor = run_copy(csv_path)
+        die = None if args.skip_baseline else run_django_import_export(csv_path)
+    finally:
+        if not args.keep_db:
+            from django.db import connections
+
+            connections.close_all()
+            _admin_execute(
+                f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)",
+                f"DROP DATABASE IF EXISTS {TEMPLATE_NAME} WITH (FORCE)",
+            )
+
+    n = len(rows)
+    total = ours["analyze"] + ours["import"]
+    total_xlsx = ours_xlsx["analyze"] + ours_xlsx["import"]
+    print()
+    print(f"{'':38} {'seconds':>9} {'rows/s':>10} {'peak MB':>8}")
+    print(f"{'ours, analyze (CSV)':38} {ours['analyze']:9.2f} {n / ours['analyze']:10,.0f}")
+    print(f"{'ours, import RESOLVE (CSV)':38} {ours['import']:9.2f} {n / ours['import']:10,.0f}")
+    print(f"{'ours, analyze + import (CSV)':38} {total:9.2f} {n / total:10,.0f} {ours['peak_mb']:8.0f}")
+    print(f"{'ours, analyze + import (XLSX)':38} {total_xlsx:9.2f} {n / total_xlsx:10,.0f} {ours_xlsx['peak_mb']:8.0f}")
+    if die:
+        print(f"{'django-import-export 4.4.3 (bulk)':38} {die['seconds']:9.2f} {n / die['seconds']:10,.0f}")
+    print(f"{'PostgreSQL COPY into a bare table':38} {floor:9.2f} {n / floor:10,.0f}")
+    label = f"same new persons, SQL only ({floor_persons:,})"
+    print(f"{label:38} {schema_floor:9.2f}")
+    print()
+    if die:
+        print(f"django-import-export wrote {die['persons']:,} persons; per resource: {die['totals']}")
+    print(f"import / COPY:                 {ours['import'] / floor:6.1f}x   (aim: within 4x)")
+    print(f"analyze + import / COPY:       {total / floor:6.1f}x")
+    print(f"import / writing the new persons alone: {ours['import'] / schema_floor:5.1f}x   (the tables' own cost)")
+    if die:
+        ratio = die["seconds"] / total
+        print(f"django-import-export / ours:   {ratio:6.1f}x   (aim: at least 20x; ours = analyze + import)")
+    print(f"XLSX / CSV:                    {total_xlsx / total:6.2f}x   (aim: within 2x)")
+    print(f"peak memory:                   {max(ours['peak_mb'], ours_xlsx['peak_mb']):6.0f} MB (aim: under 500 MB)")
+
+
+if __name__ == "__main__":
+    main()

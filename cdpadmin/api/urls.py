@@ -1,0 +1,116 @@
+"""Every route of the REST API. /v1/identitites/... (the source documents' spelling) is an alias of
+/v1/identities/...; any other /v1/ URL answers the error envelope (404), never an HTML page."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import include, path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from companies import api as companies
+from identities import api as identities
+from infobip import api as sync
+from people import api as people
+
+
+class Hex24Converter:
+    regex = "[0-9a-f]{24}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class ObjectIdConverter:
+    """Integer ids that fit PostgreSQL's bigint (never an overflow further down)."""
+
+    regex = "[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(Hex24Converter, "hex24")
+register_converter(ObjectIdConverter, "objid")
+
+identity_routes = [
+    path("person", people.PersonIdentityCreateView.as_view(), name="identity-person-create"),
+    path("company", companies.CompanyCreateView.as_view(), name="company-create"),
+    path("persons", people.PersonListView.as_view(), name="persons"),
+    path("persons/sync", sync.PersonSyncView.as_view(), name="persons-sync"),
+    path("persons/sync/<objid:run_id>", sync.PersonSyncRunView.as_view(), name="persons-sync-run"),
+    path("companies", companies.CompanyListView.as_view(), name="companies"),
+    path("companies/<objid:company_id>", companies.CompanyDetailView.as_view(), name="company"),
+    path("tags", people.TagListView.as_view(), name="tags"),
+    path("tags/<path:name>", people.TagDetailView.as_view(), name="tag"),
+    path("customAttributes", people.CustomAttributeListView.as_view(), name="custom-attributes"),
+    path("customAttributes/<path:name>", people.CustomAttributeDetailView.as_view(), name="custom-attribute"),
+    path("events/definitions", people.EventDefinitionListView.as_view(), name="event-definitions"),
+    path(
+        "events/definitions/<str:definition_id>",
+        people.EventDefinitionDetailView.as_view(),
+        name="event-definition",
+    ),
+    path("<hex24:identity_id>", identities.IdentityDetailView.as_view(), name="identity"),
+    path("<hex24:identity_id>/person", people.IdentityPersonView.as_view(), name="identity-person"),
+    path(
+        "<hex24:identity_id>/person/unassign",
+        people.IdentityPersonUnassignView.as_view(),
+        name="identity-person-unassign",
+    ),
+    path(
+        "<hex24:identity_id>/person/<objid:person_id>/assign",
+        people.IdentityPersonAssignView.as_view(),
+        name="identity-person-assign",
+    ),
+    path(
+        "<hex24:identity_id>/person/event/<str:definition_id>",
+        people.IdentityPersonEventView.as_view(),
+        name="identity-person-event",
+    ),
+    path("<hex24:identity_id>/company", companies.IdentityCompanyView.as_view(), name="identity-company"),
+]
+
+
+class NotFoundView(APIView):
+    """Unknown /v1/ URLs: the API's 404 envelope for every method."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    schema = None
+
+    def initial(self, request, *args, **kwargs):
+        raise NotFound(f"No endpoint at {request.path}.")
+
+
+class BenchPingView(APIView):
+    """Internal, only with API_BENCH_ENDPOINT=1: a bare DRF endpoint returning constant JSON, the baseline of
+    bench/api.py."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    schema = None
+
+    def get(self, request):
+        return Response({"ok": True, "name": "ping"})
+
+
+urlpatterns = [
+    path("v1/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("v1/identities", identities.IdentityListView.as_view(), name="identities"),
+    path("v1/identities/", include((identity_routes, "api"), namespace="api")),
+    path("v1/identitites", identities.IdentityListView.as_view(), name="identities-alias"),
+    path("v1/identitites/", include((identity_routes, "api"), namespace="api-alias")),
+]
+if settings.API_BENCH_ENDPOINT:
+    urlpatterns.append(path("v1/_bench/ping", BenchPingView.as_view()))
+urlpatterns.append(re_path(r"^v1/", NotFoundView.as_view()))

@@ -1,0 +1,125 @@
+"""The base of every API view: API-key authentication, JSON in and out, idempotency keys on writes."""
+
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
+from rest_framework.views import APIView
+
+from cdpadmin.api.authentication import MSG_MISSING, ApiKeyAuthentication, HasApiKey
+from cdpadmin.api.parsers import StrictJSONParser
+from cdpadmin.errors import ValidationError
+from identities import idempotency
+from identities.models import ApiKey, Realm
+
+IDEMPOTENT_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
+REPLAY_HEADER = "Idempotent-Replayed"
+STORED_HEADERS = ("Location",)
+ALIAS_PREFIX, CANONICAL_PREFIX = "/v1/identitites", "/v1/identities"
+
+
+def canonical_path(path: str) -> str:
+    """The misspelled alias of the source documents names the same resources."""
+    if path == ALIAS_PREFIX or path.startswith(ALIAS_PREFIX + "/"):
+        return CANONICAL_PREFIX + path[len(ALIAS_PREFIX) :]
+    return path
+
+
+class ApiView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasApiKey]
+    parser_classes = [StrictJSONParser]
+
+    @property
+    def api_key(self) -> ApiKey:
+        return self.request.auth
+
+    @property
+    def realm(self) -> Realm:
+        return self.request.auth.realm
+
+    @property
+    def owner(self) -> str:
+        return self.request.auth.owner
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.authenticators and not request.successful_authenticator:
+            raise exceptions.NotAuthenticated(MSG_MISSING)
+        super().permission_denied(request, message, code)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        for name, value in request.query_params.items():
+            if "\x00" in value or "\x00" in name:
+                raise ValidationError.single(name.replace("\x00", ""), "must not contain NUL characters")
+
+    def body_object(self) -> dict:
+        data = self.request.data
+        if not isinstance(data, dict):
+            raise ValidationError.single("body", "must be a JSON object")
+        return data
+
+    def dispatch(self, request, *args, **kwargs):
+        """DRF's dispatch, with the handler run under the request's idempotency key when it carries one."""
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            self.initial(request, *args, **kwargs)
+            if request.method.lower() in self.http_method_names:
+                handler = getattr(self, request.method.lower(), self.http_method_not_allowed)
+            else:
+                handler = self.http_method_not_allowed
+            key = request.META.get("HTTP_IDEMPOTENCY_KEY")
+            if key is not None and request.method in IDEMPOTENT_METHODS and handler != self.http_method_not_allowed:
+                response = self._idempotent(key, handler, request, *args, **kwargs)
+            else:
+                response = handler(request, *args, **kwargs)
+        except Exception as exc:
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
+    def _idempotent(self, key, handler, request, *args, **kwargs) -> Response:
+        django_request = request._request
+        fingerprint = idempotency.request_fingerprint(
+            request.method, canonical_path(django_request.path), django_request.META.get("QUERY_STRING", ""),
+            django_request.body,
+        )  # fmt: skip
+        begun = idempotency.idempotency_begin(
+            realm=self.realm, key=key, fingerprint=fingerprint, method=request.method,
+            path=canonical_path(django_request.path),
+        )  # fmt: skip
+        record = begun.record
+        if begun.replay:
+            headers = {**record.response_headers, REPLAY_HEADER: "true"}
+            return Response(record.response_body, status=record.response_status, headers=headers)
+        try:
+            with transaction.atomic():
+                try:
+                    with transaction.atomic():
+                        response = handler(request, *args, **kwargs)
+                except Exception as exc:
+                    response = self.handle_exception(exc)  # our error envelope; re-raises what it cannot map
+                if response.status_code >= 500:
+                    raise _Unstorable(response)
+                body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+                headers = {name: response[name] for name in STORED_HEADERS if response.has_header(name)}
+                idempotency.idempotency_complete(record=record, status=response.status_code, body=body, headers=headers)
+        except _Unstorable as unstorable:
+            idempotency.idempotency_release(record=record)
+            return unstorable.response
+        except BaseException:
+            idempotency.idempotency_release(record=record)
+            raise
+        return response
+
+
+class _Unstorable(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response

@@ -1,0 +1,63 @@
+"""Identities rendered as Orangepill renders them: `person`/`company` are ids (strings) unless populated."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from cdpadmin.errors import ValidationError
+from companies.representation import COMPANY_PREFETCH, company_as_dict
+from identities.models import Identity
+from people.representation import PERSON_PREFETCH, person_as_dict
+
+POPULATE_CHOICES = ("person", "company")
+
+
+def parse_populate(raw: str | None) -> frozenset[str]:
+    """`?populate=person,company` → {"person", "company"}; unknown names are a 400."""
+    if not raw:
+        return frozenset()
+    names = {name.strip() for name in raw.split(",") if name.strip()}
+    unknown = sorted(names - set(POPULATE_CHOICES))
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in unknown)
+        raise ValidationError.single("populate", f"cannot populate {shown}; use person, company or both")
+    return frozenset(names)
+
+
+def with_populated(queryset: QuerySet, populate: Collection[str]) -> QuerySet:
+    """The joins and prefetches that render `populate` without a query per row."""
+    related = [name for name in POPULATE_CHOICES if name in populate]
+    if related:
+        queryset = queryset.select_related(*related)
+    if "person" in populate:
+        queryset = queryset.prefetch_related(*(f"person__{name}" for name in PERSON_PREFETCH))
+    if "company" in populate:
+        queryset = queryset.prefetch_related(*(Prefetch(f"company__{name}") for name in COMPANY_PREFETCH))
+    return queryset
+
+
+def identity_as_dict(identity: Identity, populate: Collection[str] = ()) -> dict[str, Any]:
+    if "person" in populate and identity.person_id:
+        person: Any = person_as_dict(identity.person)
+    else:
+        person = str(identity.person_id) if identity.person_id else None
+    if "company" in populate and identity.company_id:
+        company: Any = company_as_dict(identity.company)
+    else:
+        company = str(identity.company_id) if identity.company_id else None
+    return {
+        "id": identity.id,
+        "owner": identity.owner,
+        "country": identity.country,
+        "currency": identity.currency,
+        "type": identity.type,
+        "alias": identity.alias,
+        "person": person,
+        "company": company,
+        "data": identity.data,
+        "created_at": str(identity.created_at_ms),
+        "error": None,
+    }

@@ -1,0 +1,56 @@
+"""Reads of import jobs: progress for the live bar, issues for the job page, history for a user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from imports.models import ImportBatch, ImportIssue, ImportJob, ImportStatus
+from imports.services import ranges_text
+
+
+def import_job_progress(job: ImportJob) -> dict[str, Any]:
+    """What the live progress bar shows: rows done / total, rate, time left, counts."""
+    total = job.rows_valid or 0
+    done = min(job.rows_done, total) if total else job.rows_done
+    rate = job.rate or 0.0
+    if job.status == ImportStatus.RUNNING and not rate and job.started_at and done:
+        elapsed = (timezone.now() - job.started_at).total_seconds()
+        rate = done / elapsed if elapsed > 0 else 0.0
+    left = (total - done) / rate if rate and total > done else 0
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "status_display": job.get_status_display(),
+        "finished": job.is_finished,
+        "rows_done": done,
+        "rows_total": total,
+        "percent": round(100 * done / total, 1) if total else (100.0 if job.is_finished else 0.0),
+        "rate": round(rate, 1),
+        "seconds_left": round(left),
+        "cancel_requested": job.cancel_requested,
+        "counts": job.counts(),
+        "error": job.error,
+    }
+
+
+def applied_rows(job: ImportJob) -> tuple[int, str]:
+    """How many rows the committed batches hold, and which (as ranges of row numbers)."""
+    ranges: list[list[int]] = []
+    count = 0
+    for rows, row_count in ImportBatch.objects.filter(job=job).values_list("rows", "row_count"):
+        ranges.extend(rows)
+        count += row_count
+    ranges.sort()
+    merged: list[list[int]] = []
+    for first, last in ranges:
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return count, ranges_text(merged)
+
+
+def issues_page(job: ImportJob, limit: int = 50) -> list[ImportIssue]:
+    return list(ImportIssue.objects.filter(job=job).order_by("row", "id")[:limit])

@@ -1,0 +1,763 @@
+"""Staff merge workflow in the admin: the merge page, "find a profile to merge with", suggested duplicates,
+merge records with undo. Thin: every change is one call of people.merging or people.duplicates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
+from cdpadmin.errors import Conflict, DomainError, ValidationError
+from identities.selectors import realms_for_user
+from people import selectors
+from people.duplicates import duplicate_dismiss, duplicate_scan_request, duplicates_of_person
+from people.merging import (
+    FIELD_LABELS,
+    MAX_PROFILES,
+    MERGE_FIELDS,
+    MSG_NO_CONTACT,
+    FieldDecision,
+    MergePlan,
+    default_survivor,
+    merge_plan,
+    merge_undo,
+    merge_undo_check,
+    persons_merge,
+)
+from people.models import (
+    ChannelProfile,
+    DuplicateCandidate,
+    DuplicateScan,
+    DuplicateStatus,
+    MergeRecord,
+    NotDuplicate,
+    Person,
+    PersonEvent,
+)
+
+MERGE_PERMISSION = "people.merge_person"
+MSG_SELECT_RANGE = "Select between 2 and {limit} persons to merge (you selected {count})."
+MSG_NOT_VISIBLE = "Some of these persons do not exist, are not in your realms, or were already merged: {ids}."
+MSG_TWO_REALMS = "Persons of different realms cannot be merged."
+MSG_PREVIEW_STALE = "The choices or the profiles changed since the preview: check the new preview and confirm again."
+
+
+def actor_of(request) -> str:
+    return f"staff:{request.user.get_username()}"
+
+
+def _show(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+# -------------------------------------------------------------------------------------------- merge form
+
+
+class PersonMergeForm(forms.Form):
+    """Survivor, one radio per conflicting field (pre-selected by Infobip's rules), checkboxes for the
+    combined phones, emails, tags and channel profiles (all checked at first)."""
+
+    survivor = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect)
+    phones = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    emails = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    tags = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    channel_profiles = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, widget=forms.CheckboxSelectMultiple, label="Channel profiles"
+    )
+
+    def __init__(self, *args, plan: MergePlan, channel_labels: dict[int, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        profiles = plan.profiles
+        self.fields["survivor"].choices = [(p.pk, f"Person {p.pk}: {p}") for p in profiles]
+        self.fields["survivor"].initial = plan.survivor.pk
+        self.conflict_fields: list[tuple[str, FieldDecision]] = []
+        for decision in plan.conflicts:
+            name = self.choice_name(decision)
+            label = (
+                FIELD_LABELS.get(decision.field, decision.field)
+                if decision in plan.fields
+                else f"custom attribute {decision.field}"
+            )
+            self.fields[name] = forms.TypedChoiceField(
+                label=label,
+                coerce=int,
+                widget=forms.RadioSelect,
+                initial=decision.chosen,
+                choices=[(pid, f"{_show(value)} (person {pid})") for pid, value in decision.values.items()],
+            )
+            self.conflict_fields.append((name, decision))
+        for name, values in (
+            ("phones", {n: f"{n} (person {owner})" for n, owner in plan.phones.items()}),
+            ("emails", {a: f"{a} (person {owner})" for a, owner in plan.emails.items()}),
+            ("tags", {t: f"{t} (person {', '.join(map(str, holders))})" for t, holders in plan.tags.items()}),
+            ("channel_profiles", {pk: channel_labels.get(pk, str(pk)) for pk in plan.channel_profiles}),
+        ):
+            self.fields[name].choices = list(values.items())
+            self.fields[name].initial = list(values)
+
+    @staticmethod
+    def choice_name(decision: FieldDecision) -> str:
+        prefix = "" if decision.field in MERGE_FIELDS else "customAttributes."
+        return f"choice__{prefix}{decision.field}"
+
+    def conflict_bound_fields(self):
+        return [self[name] for name, _ in self.conflict_fields]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not cleaned.get("phones") and not cleaned.get("emails"):
+            raise forms.ValidationError(MSG_NO_CONTACT, code="no_contact")
+        return cleaned
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "choices": {name.removeprefix("choice__"): data[name] for name, _ in self.conflict_fields},
+            "keep_phones": data["phones"],
+            "keep_emails": data["emails"],
+            "keep_tags": data["tags"],
+            "keep_channel_profiles": data["channel_profiles"],
+        }
+
+
+def preview_token(persons: list[Person], survivor_id: int, kwargs: dict[str, Any]) -> str:
+    """Ties a confirmation to the preview staff saw: the same choices over the same profile versions."""
+    state = {
+        "survivor": survivor_id,
+        "profiles": sorted((p.pk, p.modified.isoformat()) for p in persons),
+        **{key: sorted(map(str, value)) if isinstance(value, list) else value for key, value in kwargs.items()},
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def profile_rows(plan: MergePlan) -> list[dict[str, Any]]:
+    """The side-by-side table: one row per attribute with each profile's value."""
+    profiles = plan.profiles
+    ids = [p.pk for p in profiles]
+    decided = {d.field: d for d in plan.fields}
+    rows = []
+    for name in MERGE_FIELDS:
+        values = [getattr(p, name) for p in profiles]
+        if name == "company_id":
+            values = [p.company.name if p.company_id else None for p in profiles]
+        decision = decided.get(name)
+        rows.append(
+            {
+                "label": FIELD_LABELS[name],
+                "values": [_show(v) for v in values],
+                "conflict": bool(decision and decision.conflict),
+            }
+        )
+    for decision in plan.custom:
+        rows.append(
+            {
+                "label": f"custom: {decision.field}",
+                "values": [_show(p.custom_attributes.get(decision.field)) for p in profiles],
+                "conflict": decision.conflict,
+            }
+        )
+    phones, emails = {pid: [] for pid in ids}, {pid: [] for pid in ids}
+    for number, owner in plan.phones.items():
+        phones[owner].append(number)
+    for address, owner in plan.emails.items():
+        emails[owner].append(address)
+    events = dict(
+        PersonEvent.objects.filter(person_id__in=ids).values_list("person_id").annotate(n=Count("id")).order_by()
+    )
+    identities = dict(
+        Person.objects.filter(pk__in=ids).annotate(n=Count("identities")).values_list("pk", "n").order_by()
+    )
+    rows += [
+        {"label": "phones", "values": [", ".join(phones[pid]) or "—" for pid in ids]},
+        {"label": "emails", "values": [", ".join(emails[pid]) or "—" for pid in ids]},
+        {"label": "tags", "values": [", ".join(sorted(t.name for t in p.tags.all())) or "—" for p in profiles]},
+        {"label": "events", "values": [str(events.get(pid, 0)) for pid in ids]},
+        {"label": "identities", "values": [str(identities.get(pid, 0)) for pid in ids]},
+        {"label": "created", "values": [p.created.strftime("%Y-%m-%d %H:%M") for p in profiles]},
+        {"label": "last modified", "values": [p.modified.strftime("%Y-%m-%d %H:%M") for p in profiles]},
+    ]
+    return rows
+
+
+# ---------------------------------------------------------------------------------- PersonAdmin mixin
+
+
+class PersonMergeAdminMixin:
+    """Merge action, merge page, "find a profile to merge with", suggested duplicates, alias banner."""
+
+    change_form_template = "admin/people/person/change_form.html"
+
+    def has_merge_permission(self, request) -> bool:
+        return request.user.has_perm(MERGE_PERMISSION)
+
+    def _require_merge_permission(self, request) -> None:
+        if not self.has_merge_permission(request):
+            raise PermissionDenied
+
+    @admin.action(description="Merge selected persons", permissions=["merge"])
+    def merge_persons(self, request, queryset):
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True)[: MAX_PROFILES + 1])
+        if not 2 <= len(ids) <= MAX_PROFILES:
+            count = queryset.count()
+            self.message_user(request, MSG_SELECT_RANGE.format(limit=MAX_PROFILES, count=count), messages.ERROR)
+            return None
+        url = reverse("admin:people_person_merge") + "?" + urlencode({"ids": ",".join(map(str, ids))})
+        return HttpResponseRedirect(url)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("merge/", view(self.merge_view), name="people_person_merge"),
+            path("<int:object_id>/merge-with/", view(self.merge_find_view), name="people_person_merge_find"),
+            path(
+                "<int:object_id>/not-duplicate/<int:other_id>/",
+                view(self.not_duplicate_view),
+                name="people_person_not_duplicate",
+            ),
+            *super().get_urls(),
+        ]
+
+    # ------------------------------------------------------------------------------ the merge page
+
+    def _merge_persons(self, request, raw_ids: str) -> list[Person] | HttpResponseRedirect:
+        changelist = reverse("admin:people_person_changelist")
+        try:
+            ids = list(dict.fromkeys(int(x) for x in raw_ids.split(",") if x.strip()))
+        except ValueError:
+            ids = []
+        if not 2 <= len(ids) <= MAX_PROFILES:
+            self.message_user(request, MSG_SELECT_RANGE.format(limit=MAX_PROFILES, count=len(ids)), messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        persons = list(
+            self.get_queryset(request)
+            .active()
+            .filter(pk__in=ids)
+            .select_related("realm", "company")
+            .prefetch_related("tags")
+        )
+        missing = sorted(set(ids) - {p.pk for p in persons})
+        if missing:
+            self.message_user(request, MSG_NOT_VISIBLE.format(ids=", ".join(map(str, missing))), messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        if len({p.realm_id for p in persons}) > 1:
+            self.message_user(request, MSG_TWO_REALMS, messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        order = {pid: i for i, pid in enumerate(ids)}
+        return sorted(persons, key=lambda p: order[p.pk])
+
+    def merge_view(self, request):
+        self._require_merge_permission(request)
+        raw_ids = request.POST.get("ids") or request.GET.get("ids") or ""
+        persons = self._merge_persons(request, raw_ids)
+        if isinstance(persons, HttpResponseRedirect):
+            return persons
+        by_id = {p.pk: p for p in persons}
+        wanted = request.POST.get("survivor", "")
+        survivor = by_id.get(int(wanted)) if wanted.isdigit() else None
+        survivor = survivor or default_survivor(persons)
+        others = [p for p in persons if p.pk != survivor.pk]
+        plan = merge_plan(survivor=survivor, others=others)
+        channel_labels = {
+            c.pk: f"{c.channel}: {c.identifier or c.application_id} (person {c.person_id})"
+            for c in ChannelProfile.objects.filter(pk__in=list(plan.channel_profiles))
+        }
+        bound = request.method == "POST"
+        form = PersonMergeForm(request.POST if bound else None, plan=plan, channel_labels=channel_labels)
+        preview = token = None
+        if bound and form.is_valid():
+            kwargs = form.service_kwargs()
+            token = preview_token(persons, survivor.pk, kwargs)
+            confirm = "_confirm" in request.POST
+            if confirm and request.POST.get("preview_token") != token:
+                self.message_user(request, MSG_PREVIEW_STALE, messages.WARNING)
+                confirm = False
+            try:
+                if confirm:
+                    return self._merge_confirmed(request, survivor, others, kwargs)
+                preview = persons_merge(
+                    survivor=survivor, others=others, actor=actor_of(request), dry_run=True, **kwargs
+                )
+            except ValidationError as exc:
+                for reasons in exc.fields.values():
+                    for reason in reasons:
+                        form.add_error(None, reason)
+                token = None
+            except Conflict as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:people_person_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Merge {len(persons)} persons",
+            "persons": plan.profiles,
+            "plan": plan,
+            "rows": profile_rows(plan),
+            "form": form,
+            "single_source": [
+                {
+                    "label": FIELD_LABELS.get(d.field, f"custom attribute {d.field}"),
+                    "value": _show(d.value),
+                    "source": d.chosen,
+                }
+                for d in plan.single_source
+            ],
+            "ids": ",".join(str(p.pk) for p in persons),
+            "preview": preview,
+            "preview_rows": self._preview_rows(preview) if preview else None,
+            "preview_token": token if preview else None,
+        }
+        return TemplateResponse(request, "admin/people/person/merge.html", context)
+
+    def _preview_rows(self, record: MergeRecord) -> list[tuple[str, str]]:
+        result = record.result
+        rows = [(FIELD_LABELS[name], _show(result["attributes"].get(name))) for name in MERGE_FIELDS]
+        rows += [(f"custom: {k}", _show(v)) for k, v in sorted(result["custom_attributes"].items())]
+        rows += [
+            ("phones", ", ".join(result["phones"]) or "—"),
+            ("emails", ", ".join(result["emails"]) or "—"),
+            ("tags", ", ".join(result["tags"]) or "—"),
+            ("channel profiles", str(len(result["channel_profiles"]))),
+        ]
+        return rows
+
+    def _merge_confirmed(self, request, survivor: Person, others: list[Person], kwargs: dict[str, Any]):
+        record = persons_merge(survivor=survivor, others=others, actor=actor_of(request), source="admin", **kwargs)
+        absorbed = ", ".join(str(pid) for pid in record.absorbed_ids)
+        self.log_change(request, survivor, f"Merged persons {absorbed} into this person (merge #{record.pk}).")
+        link = reverse("admin:people_mergerecord_change", args=[record.pk])
+        self.message_user(
+            request,
+            format_html(
+                'Merged persons {} into person {}. <a href="{}">Merge #{}</a> keeps the details and can undo it.',
+                absorbed,
+                survivor.pk,
+                link,
+                record.pk,
+            ),
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:people_person_change", args=[survivor.pk]))
+
+    # ------------------------------------------------------------------- find a profile to merge with
+
+    def merge_find_view(self, request, object_id):
+        self._require_merge_permission(request)
+        person = self.get_queryset(request).active().filter(pk=object_id).first()
+        if person is None:
+            raise Http404("No such active person in your realms.")
+        term = request.GET.get("q", "").strip()
+        results = []
+        if term:
+            pool = self.get_queryset(request).active().filter(realm_id=person.realm_id).exclude(pk=person.pk)
+            found = selectors.person_search(pool, term, default_country=person.realm.default_country)
+            results = list(selectors.with_list_columns(found).order_by("-id")[:25])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Find a profile to merge with {person}",
+            "person": person,
+            "term": term,
+            "results": results,
+            "suggestions": duplicates_of_person(person),
+            "limit": MAX_PROFILES - 1,
+        }
+        return TemplateResponse(request, "admin/people/person/merge_find.html", context)
+
+    def not_duplicate_view(self, request, object_id, other_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require_merge_permission(request)
+        visible = {p.pk: p for p in self.get_queryset(request).filter(pk__in=[object_id, other_id])}
+        if len(visible) != 2:
+            raise Http404("No such persons in your realms.")
+        try:
+            duplicate_dismiss(person_a=visible[object_id], person_b=visible[other_id], actor=actor_of(request))
+        except ValidationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, f"Persons {object_id} and {other_id} are not duplicates: remembered.")
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("admin:people_person_change", args=[object_id])
+        return HttpResponseRedirect(target)
+
+    # ---------------------------------------------------------------------------- the person page
+
+    def merge_fieldsets(self, request, obj=None) -> list:
+        if obj is not None and obj.merged_into_id is None and self.has_merge_permission(request):
+            return [("Suggested duplicates", {"fields": ["duplicate_suggestions"]})]
+        return []
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "duplicate_suggestions"] if obj is not None else fields
+
+    def has_change_permission(self, request, obj=None):
+        # An absorbed person is an alias of its survivor: shown, never edited.
+        if obj is not None and obj.merged_into_id is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.display(description="suggested duplicates")
+    def duplicate_suggestions(self, obj):
+        pairs = duplicates_of_person(obj)
+        if not pairs:
+            return "No suggestions. The nightly rescan (or Duplicate suggestions › Rescan) looks for them."
+        merge_url = reverse("admin:people_person_merge")
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a> (id {})</td><td class="dup-score">{}</td><td>{}</td>'
+            '<td><a class="button" href="{}?{}">Merge…</a> '
+            '<button type="submit" class="button" formaction="{}" formmethod="post" formnovalidate>'
+            "Not a duplicate</button></td></tr>",
+            (
+                (
+                    reverse("admin:people_person_change", args=[other.pk]),
+                    other,
+                    other.pk,
+                    candidate.score,
+                    "; ".join(
+                        f"{r['label']}{' (' + r['detail'] + ')' if r.get('detail') else ''}" for r in candidate.reasons
+                    )
+                    or "similar names",
+                    merge_url,
+                    urlencode({"ids": f"{obj.pk},{other.pk}"}),
+                    reverse("admin:people_person_not_duplicate", args=[obj.pk, other.pk]),
+                )
+                for candidate, other in pairs
+            ),
+        )
+        return format_html(
+            '<table id="duplicate-suggestions"><thead><tr><th>Person</th><th>Score</th><th>Why</th><th></th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        person = self.get_queryset(request).filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if person is not None:
+            extra_context["can_merge"] = person.merged_into_id is None and self.has_merge_permission(request)
+            if person.merged_into_id:
+                final = selectors.person_resolve(person.realm, person.pk)
+                record = (
+                    MergeRecord.objects.filter(absorbed_ids__contains=[person.pk], undone_at__isnull=True)
+                    .order_by("-created")
+                    .first()
+                )
+                extra_context["alias"] = {"into": person.merged_into_id, "final": final, "record": record}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+# ---------------------------------------------------------------------------------------- merge records
+
+
+@admin.register(MergeRecord)
+class MergeRecordAdmin(RealmScopedAdmin):
+    """Read-only audit of merges; Undo is a separate page (like a password change), permission merge_person."""
+
+    list_display = ["__str__", "created", "realm", "survivor_link", "absorbed", "actor", "source", "undone"]
+    list_filter = [RealmListFilter, "source", ("undone_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["realm"]
+    search_fields = ["=survivor__id", "actor"]
+    date_hierarchy = "created"
+    change_form_template = "admin/people/mergerecord/change_form.html"
+    fields = ["summary", "choices_table", "snapshots_table", "undo_state"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(MERGE_PERMISSION) or super().has_view_permission(request, obj)
+
+    def get_urls(self):
+        return [
+            path("<int:object_id>/undo/", self.admin_site.admin_view(self.undo_view), name="people_mergerecord_undo"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="survivor", ordering="survivor_id")
+    def survivor_link(self, obj):
+        if obj.survivor_id is None:
+            return f"deleted (person {obj.snapshots[0]['id'] if obj.snapshots else '?'})"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:people_person_change", args=[obj.survivor_id]), obj.survivor_id
+        )
+
+    @admin.display(description="absorbed")
+    def absorbed(self, obj):
+        return ", ".join(str(pid) for pid in obj.absorbed_ids)
+
+    @admin.display(description="undone", boolean=True)
+    def undone(self, obj):
+        return obj.undone_at is not None
+
+    @admin.display(description="merge")
+    def summary(self, obj):
+        return format_html(
+            "<p>{} merged persons {} into person {} on {} (source: {}).</p>",
+            obj.actor or "Someone",
+            self.absorbed(obj),
+            self.survivor_link(obj),
+            obj.created.strftime("%Y-%m-%d %H:%M:%S"),
+            obj.source,
+        )
+
+    @admin.display(description="choices")
+    def choices_table(self, obj):
+        values = {s["id"]: s for s in obj.snapshots}
+        rows = []
+        chosen = obj.choices.get("fields", {})
+        for name, pid in sorted(chosen.items(), key=lambda item: MERGE_FIELDS.index(item[0])):
+            value = values.get(pid, {}).get("attributes", {}).get(name)
+            rows.append((FIELD_LABELS.get(name, name), _show(value), pid))
+        for name, pid in obj.choices.get("customAttributes", {}).items():
+            rows.append((f"custom: {name}", _show(values.get(pid, {}).get("custom_attributes", {}).get(name)), pid))
+        kept = [
+            ("phones kept", ", ".join(obj.choices.get("phones", [])) or "—", ""),
+            ("emails kept", ", ".join(obj.choices.get("emails", [])) or "—", ""),
+            ("tags kept", ", ".join(obj.choices.get("tags", [])) or "—", ""),
+            ("channel profile ids kept", ", ".join(map(str, obj.choices.get("channelProfiles", []))) or "—", ""),
+        ]
+        return format_html(
+            '<table id="merge-choices"><thead><tr><th>Field</th><th>Value</th><th>From person</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", [*rows, *kept]),
+        )
+
+    @admin.display(description="profiles before the merge")
+    def snapshots_table(self, obj):
+        snapshots = obj.snapshots
+        if not snapshots:
+            return "—"
+        lines = [(FIELD_LABELS[name], [_show(s["attributes"].get(name)) for s in snapshots]) for name in MERGE_FIELDS]
+        custom_names = sorted({k for s in snapshots for k in s.get("custom_attributes", {})})
+        lines += [(f"custom: {k}", [_show(s["custom_attributes"].get(k)) for s in snapshots]) for k in custom_names]
+        lines += [
+            ("phones", [", ".join(s.get("phones", [])) or "—" for s in snapshots]),
+            ("emails", [", ".join(s.get("emails", [])) or "—" for s in snapshots]),
+            ("tags", [", ".join(s.get("tags", [])) or "—" for s in snapshots]),
+            ("channel profiles", [str(len(s.get("channel_profiles", []))) for s in snapshots]),
+            ("events", [str(len(s.get("events", []))) for s in snapshots]),
+            ("identities", [", ".join(map(str, s.get("identities", []))) or "—" for s in snapshots]),
+            ("Infobip id", [_show(s.get("infobip_id")) for s in snapshots]),
+            ("created", [s.get("created", "")[:19].replace("T", " ") for s in snapshots]),
+            ("modified", [s.get("modified", "")[:19].replace("T", " ") for s in snapshots]),
+        ]
+        head = format_html_join(
+            "",
+            "<th>Person {}{}</th>",
+            ((s["id"], " (survivor)" if i == 0 else "") for i, s in enumerate(snapshots)),
+        )
+        body = format_html_join(
+            "",
+            "<tr><th>{}</th>{}</tr>",
+            ((label, format_html_join("", "<td>{}</td>", ((v,) for v in values))) for label, values in lines),
+        )
+        return format_html(
+            '<table id="merge-snapshots"><thead><tr><th></th>{}</tr></thead><tbody>{}</tbody></table>', head, body
+        )
+
+    @admin.display(description="undo")
+    def undo_state(self, obj):
+        if obj.undone_at:
+            report = obj.undo_report or {}
+            extra = [*report.get("kept", []), *report.get("notes", [])]
+            return format_html(
+                "<p>Undone on {} by {}.</p>{}",
+                obj.undone_at.strftime("%Y-%m-%d %H:%M:%S"),
+                obj.undone_by or "?",
+                format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((line,) for line in extra)))
+                if extra
+                else "",
+            )
+        return "Not undone."
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "can_undo": request.user.has_perm(MERGE_PERMISSION)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def undo_view(self, request, object_id):
+        if not request.user.has_perm(MERGE_PERMISSION):
+            raise PermissionDenied
+        record = self.get_queryset(request).filter(pk=object_id).first()
+        if record is None:
+            raise Http404("No such merge record in your realms.")
+        record_url = reverse("admin:people_mergerecord_change", args=[record.pk])
+        if request.method == "POST":
+            try:
+                plan = merge_undo(record=record, actor=actor_of(request))
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                restored = ", ".join(str(p.pk) for p in plan.absorbed)
+                person_admin = self.admin_site._registry[Person]
+                person_admin.log_change(
+                    request, plan.survivor, f"Undid merge #{record.pk}: persons {restored} restored."
+                )
+                for person in plan.absorbed:
+                    person_admin.log_change(request, person, f"Restored by the undo of merge #{record.pk}.")
+                self.message_user(
+                    request,
+                    f"Merge #{record.pk} undone: persons {restored} are back."
+                    + (f" {len(plan.kept)} value(s) changed since the merge were kept." if plan.kept else ""),
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(record_url)
+        plan = merge_undo_check(record=record)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Undo merge #{record.pk}",
+            "record": record,
+            "plan": plan,
+            "record_url": record_url,
+        }
+        return TemplateResponse(request, "admin/people/mergerecord/undo.html", context)
+
+
+# ---------------------------------------------------------------------------------- duplicate suggestions
+
+
+class MergePermissionReadOnlyAdmin(RealmScopedAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(MERGE_PERMISSION) or super().has_view_permission(request, obj)
+
+    def has_merge_permission(self, request) -> bool:
+        return request.user.has_perm(MERGE_PERMISSION)
+
+
+@admin.register(DuplicateCandidate)
+class DuplicateCandidateAdmin(MergePermissionReadOnlyAdmin):
+    list_display = ["pair", "score", "why", "status", "merge_link", "modified"]
+    list_filter = [RealmListFilter, "status"]
+    list_select_related = ["person_a", "person_b"]
+    search_fields = ["=person_a__id", "=person_b__id"]
+    actions = ["mark_not_duplicate"]
+    change_list_template = "admin/people/duplicatecandidate/change_list.html"
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(person_a__merged_into=None, person_b__merged_into=None)
+
+    def get_urls(self):
+        return [
+            path("rescan/", self.admin_site.admin_view(self.rescan_view), name="people_duplicatecandidate_rescan"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="persons")
+    def pair(self, obj):
+        return format_html(
+            '<a href="{}">{}</a> (id {}) ~ <a href="{}">{}</a> (id {})',
+            reverse("admin:people_person_change", args=[obj.person_a_id]),
+            obj.person_a,
+            obj.person_a_id,
+            reverse("admin:people_person_change", args=[obj.person_b_id]),
+            obj.person_b,
+            obj.person_b_id,
+        )
+
+    @admin.display(description="reasons")
+    def why(self, obj):
+        return format_html_join(
+            "", "<div>{}{}</div>", ((r["label"], f": {r['detail']}" if r.get("detail") else "") for r in obj.reasons)
+        )
+
+    @admin.display(description="")
+    def merge_link(self, obj):
+        if obj.status != DuplicateStatus.OPEN:
+            return ""
+        url = reverse("admin:people_person_merge") + "?" + urlencode({"ids": f"{obj.person_a_id},{obj.person_b_id}"})
+        return format_html('<a class="button" href="{}">Merge…</a>', url)
+
+    @admin.action(description="Not a duplicate (never suggest again)", permissions=["merge"])
+    def mark_not_duplicate(self, request, queryset):
+        count = 0
+        for candidate in queryset.select_related("person_a", "person_b"):
+            duplicate_dismiss(person_a=candidate.person_a, person_b=candidate.person_b, actor=actor_of(request))
+            count += 1
+        self.message_user(request, f"{count} pair(s) marked as not duplicates.")
+
+    def changelist_view(self, request, extra_context=None):
+        realms = list(realms_for_user(request.user))
+        scans = {}
+        for scan in DuplicateScan.objects.filter(realm__in=realms).order_by("realm_id", "-created"):
+            scans.setdefault(scan.realm_id, scan)
+        extra_context = {
+            **(extra_context or {}),
+            "rescan_realms": [(realm, scans.get(realm.pk)) for realm in realms]
+            if self.has_merge_permission(request)
+            else [],
+        }
+        return super().changelist_view(request, extra_context)
+
+    def rescan_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_merge_permission(request):
+            raise PermissionDenied
+        realm = realms_for_user(request.user).filter(pk=request.POST.get("realm") or 0).first()
+        if realm is None:
+            raise Http404("No such realm.")
+        scan = duplicate_scan_request(realm=realm, started_by=actor_of(request))
+        self.message_user(request, f"Rescan of {realm} queued (scan #{scan.pk}); suggestions refresh when it ends.")
+        return HttpResponseRedirect(reverse("admin:people_duplicatecandidate_changelist"))
+
+
+@admin.register(DuplicateScan)
+class DuplicateScanAdmin(MergePermissionReadOnlyAdmin):
+    list_display = ["__str__", "realm", "status", "started_by", "created", "finished_at", "found", "error"]
+    list_filter = [RealmListFilter, "status"]
+    readonly_fields = ["realm", "status", "started_by", "counts", "error", "created", "started_at", "finished_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="candidates")
+    def found(self, obj):
+        return obj.counts.get("candidates", "—")
+
+
+@admin.register(NotDuplicate)
+class NotDuplicateAdmin(MergePermissionReadOnlyAdmin):
+    """Deleting a decision lets the pair be suggested again by the next rescan."""
+
+    list_display = ["__str__", "realm", "decided_by", "created"]
+    list_filter = [RealmListFilter]
+    search_fields = ["=person_a__id", "=person_b__id"]
+    readonly_fields = ["realm", "person_a", "person_b", "decided_by", "created"]
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm(MERGE_PERMISSION)
