@@ -998,27 +998,29 @@ def push_persons(ctx: Context, works: list[Work]) -> None:
         else:
             deletes.append(plan)
 
-    safe_creates = [p for p in creates if _body_identifiers(p.body)]
-    if ctx.batching(len(safe_creates)):
-        _persons_batch_create(ctx, safe_creates)
+    # Deletes, then updates, then creates: what frees an identifier (a deleted person, a removed email after a
+    # merge is undone) goes before what takes it, or Infobip would still see it taken.
+    findable = [p for p in deletes if _delete_query(p.delete_payload or {})]
+    if ctx.batching(len(findable)):
+        _persons_batch_delete(ctx, findable)
+    for plan in deletes:
+        if not plan.work.decided:
+            _settle(plan.work, lambda plan=plan: _person_delete(ctx, plan))
     untag = [p for p in updates if p.remove_tags and not (p.remove_phones or p.remove_emails)]
     if ctx.batching(len(untag)):
         _persons_batch_untag(ctx, untag)
     simple = [p for p in updates if p.simple_update and p.body and not p.work.decided]
     if ctx.batching(len(simple)):
         _persons_batch_update(ctx, simple)
-    findable = [p for p in deletes if _delete_query(p.delete_payload or {})]
-    if ctx.batching(len(findable)):
-        _persons_batch_delete(ctx, findable)
-
-    for plan in creates + updates:
+    safe_creates = [p for p in creates if _body_identifiers(p.body)]
+    for plan in updates + creates:
+        if plan in creates and ctx.batching(len(safe_creates)):
+            _persons_batch_create(ctx, safe_creates)
+            safe_creates = []
         if not plan.work.decided:
             _settle(plan.work, lambda plan=plan: _person_single(ctx, plan))
         if plan.work.outcome not in (None, Outcome.DONE):
             ctx.failed_persons.add(plan.person.pk)
-    for plan in deletes:
-        if not plan.work.decided:
-            _settle(plan.work, lambda plan=plan: _person_delete(ctx, plan))
     _company_memberships(ctx, [p for p in creates + updates if p.work.outcome in (None, Outcome.DONE)])
     _events_of_restored_persons(ctx, [p for p in creates + updates if p.work.outcome in (None, Outcome.DONE)])
 
@@ -1051,9 +1053,10 @@ def _note_person_id(
     if owner is ...:
         owner = Person.objects.filter(realm=ctx.realm, infobip_id=infobip_id).values_list("pk", flat=True).first()
     if owner is not None and owner != plan.person.pk:
-        raise PushRefused(
-            f"Infobip person {infobip_id} (found by this person's identifiers) is already the Infobip profile of "
-            f"person {owner} here: merge the two persons, or change the identifiers they share."
+        # Transient: that person's change releasing the identifier may still be on its way (a merge undone).
+        raise PushDeferred(
+            f"Infobip person {infobip_id} (found by this person's identifiers) is the Infobip profile of person "
+            f"{owner} here: if that does not change by itself, merge the two persons or change what they share."
         )
     plan.work.infobip_id = infobip_id
     plan.work.modified_at = modified_at
@@ -1214,8 +1217,8 @@ def _persons_batch_create(ctx: Context, plans: list[PersonPlan]) -> None:
                 continue  # single path
             try:
                 _note_person_id(ctx, plan, infobip_id, owner=owners.get(infobip_id))
-            except PushRefused as exc:
-                plan.work.fail(exc, transient=False)
+            except PushDeferred as exc:
+                plan.work.fail(exc, transient=True)
                 continue
             if index in failed:
                 adopt.append(plan)  # an identifier was taken: ours from a lost attempt or theirs; write our state

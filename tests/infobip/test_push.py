@@ -487,6 +487,29 @@ def test_a_person_restored_with_its_events_gets_them_in_infobip(cdp_realm, push_
     assert statuses() == {"done": OutboxEntry.objects.count()}
 
 
+def test_undoing_a_merge_brings_the_absorbed_profile_back_to_infobip(cdp_realm, push_settings, infobip_sandbox):
+    people.event_definition_create(realm=cdp_realm, definition_id="pageView", title="View")
+    survivor = make_person(cdp_realm, 1)
+    absorbed = make_person(cdp_realm, 2)
+    people.person_event_record(person=absorbed, definition_id="pageView", event_id="theirs")
+    drain_all()
+    record = merging.persons_merge(
+        survivor=Person.objects.get(pk=survivor.pk), others=[Person.objects.get(pk=absorbed.pk)]
+    )
+    drain_all()
+    assert len(infobip_sandbox.store.persons) == 1
+    merging.merge_undo(record=record)
+    drain_all()
+    store = infobip_sandbox.store
+    assert len(store.persons) == 2
+    back = remote(infobip_sandbox, absorbed)
+    assert [e["address"] for e in back["contactInformation"]["email"]] == ["jane2@example.com"]
+    assert [e["eventId"] for e in store.events[back["id"]]] == ["theirs"]
+    kept = remote(infobip_sandbox, survivor)
+    assert [e["address"] for e in kept["contactInformation"]["email"]] == ["jane1@example.com"]
+    assert statuses() == {"done": OutboxEntry.objects.count()}
+
+
 # ------------------------------------------------------------------------------------- claims and leases
 
 
