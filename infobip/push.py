@@ -166,7 +166,7 @@ class Outcome:
     DEFER = "defer"
 
 
-@dataclass
+@dataclass(eq=False)
 class Work:
     """All claimed rows of one entity and what delivering them came to."""
 
@@ -823,7 +823,7 @@ class _OrderedSet:
         return iter(list(self.items.values()))
 
 
-@dataclass
+@dataclass(eq=False)  # plans are compared by identity: field-wise equality of bodies would be slow and wrong
 class PersonPlan:
     work: Work
     person: Person | None
@@ -1012,17 +1012,22 @@ def push_persons(ctx: Context, works: list[Work]) -> None:
     simple = [p for p in updates if p.simple_update and p.body and not p.work.decided]
     if ctx.batching(len(simple)):
         _persons_batch_update(ctx, simple)
+    for plan in updates:
+        _person_single_unless_decided(ctx, plan)
     safe_creates = [p for p in creates if _body_identifiers(p.body)]
-    for plan in updates + creates:
-        if plan in creates and ctx.batching(len(safe_creates)):
-            _persons_batch_create(ctx, safe_creates)
-            safe_creates = []
-        if not plan.work.decided:
-            _settle(plan.work, lambda plan=plan: _person_single(ctx, plan))
-        if plan.work.outcome not in (None, Outcome.DONE):
-            ctx.failed_persons.add(plan.person.pk)
+    if ctx.batching(len(safe_creates)):
+        _persons_batch_create(ctx, safe_creates)
+    for plan in creates:
+        _person_single_unless_decided(ctx, plan)
     _company_memberships(ctx, [p for p in creates + updates if p.work.outcome in (None, Outcome.DONE)])
     _events_of_restored_persons(ctx, [p for p in creates + updates if p.work.outcome in (None, Outcome.DONE)])
+
+
+def _person_single_unless_decided(ctx: Context, plan: PersonPlan) -> None:
+    if not plan.work.decided:
+        _settle(plan.work, lambda: _person_single(ctx, plan))
+    if plan.work.outcome not in (None, Outcome.DONE):
+        ctx.failed_persons.add(plan.person.pk)
 
 
 def _events_of_restored_persons(ctx: Context, plans: list[PersonPlan]) -> None:
