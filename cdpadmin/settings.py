@@ -176,6 +176,9 @@ SPECTACULAR_SETTINGS = {
         "EventFieldTypeEnum": "people.services.EVENT_FIELD_TYPE_CHOICES",
     },
 }
+# How long a process trusts an API key it has authenticated without asking the database again; also the
+# longest a revoked key keeps working in another process when the cache is per process (identities.keycache).
+API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "5"))
 # Only for bench/api.py: a bare DRF endpoint (/v1/_bench/ping) measured beside ours in the same run.
 API_BENCH_ENDPOINT = env_bool("API_BENCH_ENDPOINT", False)
 
