@@ -91,11 +91,16 @@ def main() -> None:
         for query in queries.captured_queries:
             sql = query["sql"] if args.sql else query["sql"][:160]
             print(f"  {float(query['time']) * 1000:6.2f} ms  {sql}")
+        started = time.perf_counter()
+        for n in range(args.requests):
+            call(30_000 + n)
+        plain = (time.perf_counter() - started) / args.requests * 1000
+        print(f"  {plain:.2f} ms per request (not profiled, {args.requests} requests)")
         profile = cProfile.Profile()
         started = time.perf_counter()
         profile.enable()
         for n in range(args.requests):
-            call(20_000 + n)
+            call(40_000 + n)
         profile.disable()
         elapsed = time.perf_counter() - started
         print(f"  {elapsed / args.requests * 1000:.2f} ms per request (profiled, {args.requests} requests)")

@@ -145,7 +145,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "cdpadmin.api.schema.ApiAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["cdpadmin.api.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["cdpadmin.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "cdpadmin.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework.response import Response
 
 from cdpadmin.api import examples as ex
-from cdpadmin.api.listing import list_envelope, list_params, paginate
+from cdpadmin.api.listing import list_envelope, list_envelope_json, list_params, paginate
 from cdpadmin.api.schema import FILTER_HELP, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, list_parameters
 from cdpadmin.api.views import ApiView
 from cdpadmin.errors import NotFound, ValidationError
@@ -22,7 +22,6 @@ from people.representation import (
     custom_attribute_as_dict,
     event_as_dict,
     event_definition_as_dict,
-    person_as_dict,
     tag_as_dict,
 )
 from people.serializers import (
@@ -80,8 +79,8 @@ class PersonListView(ApiView):
     )
     def get(self, request):
         params = list_params(request.query_params, order_fields=PERSON_ORDER, default_order="id:desc")
-        rows, total = paginate(selectors.person_list(self.realm, request.query_params.get("filter")), params)
-        return Response(list_envelope("persons", rows, person_as_dict, params, total))
+        persons, total = selectors.person_page_json(self.realm, request.query_params.get("filter"), params)
+        return Response(list_envelope_json("persons", persons, params, total))
 
 
 class PersonIdentityCreateView(ApiView):

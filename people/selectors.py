@@ -9,10 +9,11 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower, Upper
 
+from cdpadmin.api.listing import ListParams
 from cdpadmin.errors import ValidationError
 from people.filtering import person_filter_q
 from people.models import Person, PersonEmail, PersonEvent, PersonPhone, Tag
-from people.representation import PERSON_PREFETCH
+from people.representation import persons_json
 from people.validation import normalize_phone
 
 PHONE_LIKE = re.compile(r"^\+?[\d\s\-().]{5,}$")
@@ -103,8 +104,21 @@ def persons_by_contacts(realm, phones: list[str], emails: list[str]) -> dict[int
 
 
 def person_list(realm, filter_raw: str | None) -> QuerySet:
-    """The realm's persons (merged ones excluded) matching an Infobip `filter`, with what rendering needs."""
+    """The realm's persons (merged ones excluded) matching an Infobip `filter`. Render a page of it with
+    `person_page`, which brings tags and contacts in the page's own query."""
     queryset = Person.objects.filter(realm=realm).active()
     if filter_raw:
         queryset = queryset.filter(person_filter_q(realm, filter_raw))
-    return queryset.prefetch_related(*PERSON_PREFETCH)
+    return queryset
+
+
+def person_page_json(realm, filter_raw: str | None, params: ListParams) -> tuple[str, int | None]:
+    """One page of `person_list` as the JSON text of its persons (people.representation.persons_json), in a
+    fixed number of queries whatever the page size: the page's ids (the filter and the ordering), then the
+    persons' JSON (plus the total when asked for, and one to resolve the filter's tag names or custom
+    attributes when it has any)."""
+    queryset = person_list(realm, filter_raw)
+    page = queryset.order_by(*params.ordering).values_list("pk", flat=True)
+    ids = list(page[params.offset : params.offset + params.limit])
+    total = queryset.order_by().count() if params.include_total else None
+    return persons_json(ids), total

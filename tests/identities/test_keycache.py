@@ -27,9 +27,11 @@ def test_a_cached_key_costs_no_query_and_comes_back_with_its_realm(key, realm, d
     with django_assert_num_queries(0):
         again = services.api_key_authenticate(key.plain)
     assert again.pk == first.pk == key.pk
-    assert again.realm == realm and again.realm.default_country == "HR"
+    assert again.realm == realm
+    assert again.realm.default_country == "HR"
     assert again.owner == key.owner
-    assert again is not first and again.realm is not first.realm  # fresh instances for every request
+    assert again is not first
+    assert again.realm is not first.realm
 
 
 def test_a_wrong_key_with_a_cached_prefix_is_refused(key):
