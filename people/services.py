@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -226,21 +227,47 @@ def _clean_emails(raw: Iterable[Any], errors: ErrorCollector, field: str = "cont
     return addresses
 
 
-def _check_contacts_free(realm, person_id: int | None, phones: list[str], emails: list[str], errors: ErrorCollector):
-    if phones:
-        taken = PersonPhone.objects.filter(realm=realm, number__in=phones)
-        if person_id:
-            taken = taken.exclude(person_id=person_id)
-        for number, owner in taken.values_list("number", "person_id"):
-            errors.add("contactInformation.phone", MSG_PHONE_TAKEN.format(number=number, person_id=owner))
-    if emails:
-        taken = PersonEmail.objects.annotate(laddress=Lower("address")).filter(
-            realm=realm, laddress__in=[e.lower() for e in emails]
+def _check_unique_values_free(
+    realm,
+    person_id: int | None,
+    external_id: str | None,
+    phones: list[str],
+    emails: list[str],
+    errors: ErrorCollector,
+) -> None:
+    """Is any of these unique-per-realm values another person's? One query for all three kinds (UNION ALL);
+    errors in the order externalId, phones, emails, each in the order given."""
+    parts = []
+    if external_id:
+        parts.append(
+            Person.objects.filter(realm=realm, external_id=external_id).values_list(Value(0), "external_id", "id")
         )
-        if person_id:
-            taken = taken.exclude(person_id=person_id)
-        for address, owner in taken.values_list("address", "person_id"):
-            errors.add("contactInformation.email", MSG_EMAIL_TAKEN.format(address=address, person_id=owner))
+    if phones:
+        parts.append(
+            PersonPhone.objects.filter(realm=realm, number__in=phones).values_list(Value(1), "number", "person_id")
+        )
+    if emails:
+        parts.append(
+            PersonEmail.objects.annotate(laddress=Lower("address"))
+            .filter(realm=realm, laddress__in=[e.lower() for e in emails])
+            .values_list(Value(2), "address", "person_id")
+        )
+    if not parts:
+        return
+    if person_id:
+        parts = [part.exclude(**{"pk" if part.model is Person else "person_id": person_id}) for part in parts]
+    parts = [part.order_by() for part in parts]
+    rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+    given = {(1, number): i for i, number in enumerate(phones)}
+    given |= {(2, address.lower()): i for i, address in enumerate(emails)}
+    rows.sort(key=lambda row: (row[0], given.get((row[0], row[1].lower() if row[0] == 2 else row[1]), 0)))
+    for kind, value, owner in rows:
+        if kind == 0:
+            errors.add("externalId", MSG_EXTERNAL_ID_TAKEN.format(value=value, person_id=owner))
+        elif kind == 1:
+            errors.add("contactInformation.phone", MSG_PHONE_TAKEN.format(number=value, person_id=owner))
+        else:
+            errors.add("contactInformation.email", MSG_EMAIL_TAKEN.format(address=value, person_id=owner))
 
 
 def _check_contact_limit(kind: str, count: int, errors: ErrorCollector) -> None:
@@ -300,17 +327,6 @@ def _clean_company(realm, company):
     return company
 
 
-def _check_external_id_free(realm, person_id: int | None, external_id: str | None, errors: ErrorCollector) -> None:
-    if not external_id:
-        return
-    owner = Person.objects.filter(realm=realm, external_id=external_id)
-    if person_id:
-        owner = owner.exclude(pk=person_id)
-    owner_id = owner.values_list("id", flat=True).first()
-    if owner_id:
-        errors.add("externalId", MSG_EXTERNAL_ID_TAKEN.format(value=external_id, person_id=owner_id))
-
-
 def _initial_sync_status(realm) -> str:
     return SyncStatus.PENDING if realm.cdp_enabled else SyncStatus.LOCAL
 
@@ -328,7 +344,12 @@ def person_create(
     origin: str = Origin.API,
     default_country: str | None = None,
 ) -> Person:
-    """Create a person with contacts, tags and custom attributes. Unknown tag names are created."""
+    """Create a person with contacts, tags and custom attributes. Unknown tag names are created.
+
+    Inside a caller's transaction it takes no savepoint: validation errors are raised before anything is
+    written, and a race lost to a concurrent writer (a unique constraint) leaves that transaction to be
+    rolled back (the caller sees a ValidationError either way).
+    """
     errors = ErrorCollector()
     country = default_country or realm.default_country
     clean = validation.clean_person_attributes(attributes or {}, errors)
@@ -341,11 +362,12 @@ def person_create(
     clean_custom = validation.clean_custom_attributes(custom_attributes or {}, definitions, errors)
     errors.raise_if_any()
     company = _clean_company(realm, company)
+    _check_unique_values_free(realm, None, clean.get("external_id"), clean_phones, clean_emails, errors)
+    errors.raise_if_any()
     try:
-        with transaction.atomic():
-            _check_external_id_free(realm, None, clean.get("external_id"), errors)
-            _check_contacts_free(realm, None, clean_phones, clean_emails, errors)
-            errors.raise_if_any()
+        # No savepoint of its own: every check is done above, so this block only fails on a race lost to a
+        # concurrent writer (a unique constraint), and then the caller's whole transaction is void anyway.
+        with transaction.atomic(savepoint=False):
             person = Person(
                 realm=realm,
                 origin=origin,
@@ -414,8 +436,7 @@ def person_update(
             locked = Person.objects.select_for_update().get(pk=person.pk)
             if locked.merged_into_id:
                 raise Conflict(f"person {locked.pk} was merged into person {locked.merged_into_id}", code="merged")
-            _check_external_id_free(realm, locked.pk, clean.get("external_id"), errors)
-            _check_contacts_free(realm, locked.pk, add_phones, add_emails, errors)
+            _check_unique_values_free(realm, locked.pk, clean.get("external_id"), add_phones, add_emails, errors)
             errors.raise_if_any()
 
             current_phones = list(locked.phones.values_list("number", flat=True))
