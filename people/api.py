@@ -234,7 +234,8 @@ class PersonIdentityCreateView(ApiView):
         identity = identity_services.identity_create_with_person(
             realm=self.realm, owner=owner, person_args=person, **args
         )
-        return person_identity_response(self.realm, identity.pk, status=201)
+        # Rendered from what was written (identity_create_with_person's person carries its tags and contacts).
+        return Response(identity_as_dict(identity, ("person",)), status=201)
 
 
 class IdentityPersonView(ApiView):

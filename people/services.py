@@ -348,7 +348,8 @@ def person_create(
 
     Inside a caller's transaction it takes no savepoint: validation errors are raised before anything is
     written, and a race lost to a concurrent writer (a unique constraint) leaves that transaction to be
-    rolled back (the caller sees a ValidationError either way).
+    rolled back (the caller sees a ValidationError either way). The returned person carries its tags and
+    contacts as written (people.representation reads them instead of querying).
     """
     errors = ErrorCollector()
     country = default_country or realm.default_country
@@ -380,12 +381,20 @@ def person_create(
             person.save()
             PersonPhone.objects.bulk_create([PersonPhone(realm=realm, person=person, number=n) for n in clean_phones])
             PersonEmail.objects.bulk_create([PersonEmail(realm=realm, person=person, address=a) for a in clean_emails])
-            if tags:
-                person.tags.add(*tags_get_or_create(realm=realm, names=tags))
+            tag_rows = tags_get_or_create(realm=realm, names=tags) if tags else []
+            if tag_rows:
+                person.tags.add(*tag_rows)
             _store_channel_profiles(person, profiles)
             outbox_record(realm=realm, entity=OutboxEntity.PERSON, entity_id=person.pk, op=OutboxOp.CREATE)
     except IntegrityError as exc:
         raise integrity_error_as_validation(exc) from exc
+    # What was written, for people.representation, so the caller can render the new person without reading
+    # it back (channel profiles, when any, are read: update_or_create may have taken over existing rows).
+    person.agg_tags = [tag.name for tag in tag_rows]
+    person.agg_phones = list(clean_phones)
+    person.agg_emails = list(clean_emails)
+    if not profiles:
+        person.agg_channel_profiles = []
     return person
 
 
