@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Expression, OuterRef
 from django.db.models.functions import JSONObject
@@ -197,10 +198,11 @@ PERSON_JSON_SQL = f"""json_build_object(
     'syncError', NULLIF(p.sync_error, '')
 )"""  # noqa: S608 - only our own table names are formatted in
 
-PERSONS_JSON_SQL = f"""
+_PERSONS_JSON = f"""
 SELECT coalesce(json_agg({PERSON_JSON_SQL} ORDER BY page.position), '[]')::text
-FROM unnest(%s::bigint[]) WITH ORDINALITY AS page(id, position) JOIN {_PERSON} p ON p.id = page.id
+FROM unnest({{ids}}) WITH ORDINALITY AS page(id, position) JOIN {_PERSON} p ON p.id = page.id
 """  # noqa: S608 - only our own table names are formatted in
+PERSONS_JSON_SQL = _PERSONS_JSON.format(ids="%s::bigint[]")
 
 
 def persons_json(ids: list[int], *, using: str = "default") -> str:
@@ -210,6 +212,19 @@ def persons_json(ids: list[int], *, using: str = "default") -> str:
         return "[]"
     with connections[using].cursor() as cursor:
         cursor.execute(PERSONS_JSON_SQL, [list(ids)])
+        return cursor.fetchone()[0]
+
+
+def persons_json_of_query(ids_query, *, using: str = "default") -> str:
+    """Like `persons_json` for the ids a one-column queryset selects (in its order: e.g. a filtered, ordered
+    and sliced page), in one statement with it."""
+    try:
+        ids_sql, params = ids_query.query.get_compiler(using).as_sql()
+    except EmptyResultSet:  # a filter that can match nothing (e.g. a tag nobody has)
+        return "[]"
+    ids = f"(SELECT array_agg(q.id) FROM ({ids_sql}) AS q(id))"  # noqa: S608 - SQL compiled by the ORM
+    with connections[using].cursor() as cursor:
+        cursor.execute(_PERSONS_JSON.format(ids=ids), params)
         return cursor.fetchone()[0]
 
 

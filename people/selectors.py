@@ -13,7 +13,7 @@ from cdpadmin.api.listing import ListParams
 from cdpadmin.errors import ErrorCollector, NotFound, ValidationError
 from people.filtering import person_filter_q
 from people.models import Person, PersonEmail, PersonEvent, PersonPhone, Tag
-from people.representation import person_aggregates, persons_json
+from people.representation import person_aggregates, persons_json_of_query
 from people.validation import normalize_phone
 
 PHONE_LIKE = re.compile(r"^\+?[\d\s\-().]{5,}$")
@@ -139,12 +139,11 @@ def person_list(realm, filter_raw: str | None) -> QuerySet:
 
 
 def person_page_json(realm, filter_raw: str | None, params: ListParams) -> tuple[str, int | None]:
-    """One page of `person_list` as the JSON text of its persons (people.representation.persons_json), in a
-    fixed number of queries whatever the page size: the page's ids (the filter and the ordering), then the
-    persons' JSON (plus the total when asked for, and one to resolve the filter's tag names or custom
-    attributes when it has any)."""
+    """One page of `person_list` as the JSON text of its persons (people.representation), in one query
+    whatever the page size: the filter, the ordering and the page's persons' JSON (plus the total when asked
+    for, and one to resolve the filter's tag names or custom attributes when it has any)."""
     queryset = person_list(realm, filter_raw)
     page = queryset.order_by(*params.ordering).values_list("pk", flat=True)
-    ids = list(page[params.offset : params.offset + params.limit])
+    rows = persons_json_of_query(page[params.offset : params.offset + params.limit])
     total = queryset.order_by().count() if params.include_total else None
-    return persons_json(ids), total
+    return rows, total

@@ -76,3 +76,14 @@ def test_the_renderer_writes_the_sql_json_as_it_is(variety):
     body = FastJSONRenderer().render(list_envelope_json("persons", text, params, 2))
     assert json.loads(body) == {"persons": json.loads(text), "limit": 20, "page": 1, "orderBy": "id:desc",
                                 "totalCount": 2}  # fmt: skip
+
+
+def test_persons_json_of_a_query_keeps_its_order_and_copes_with_nothing(realm):
+    from people.representation import persons_json_of_query
+
+    made = [PersonFactory(realm=realm, last_name=name).pk for name in ("Bo", "Al", "Cy", "Al")]
+    ordered = Person.objects.filter(pk__in=made).order_by("last_name", "-pk").values_list("pk", flat=True)
+    assert [p["id"] for p in json.loads(persons_json_of_query(ordered[:3]))] == list(ordered[:3])
+    assert [p["lastName"] for p in json.loads(persons_json_of_query(ordered[1:]))] == ["Al", "Bo", "Cy"]
+    assert persons_json_of_query(Person.objects.filter(pk__in=[]).values_list("pk", flat=True)) == "[]"
+    assert persons_json_of_query(ordered.filter(last_name="Nobody")) == "[]"
