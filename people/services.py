@@ -85,21 +85,33 @@ def _clean_tag_name(name: Any, errors: ErrorCollector, field: str = "tags") -> s
     return name
 
 
-def tags_get_or_create(*, realm, names: Iterable[str]) -> list[Tag]:
-    """Tags by name (case-insensitive), creating the missing ones. Call inside a transaction."""
-    errors = ErrorCollector()
+def _clean_tag_names(names: Iterable[Any], errors: ErrorCollector) -> dict[str, str]:
+    """Tag names as given → {lower-cased name: name}, the first spelling of each; problems go to `errors`."""
     wanted: dict[str, str] = {}
     for raw in names:
         name = _clean_tag_name(raw, errors)
         if name:
             wanted.setdefault(name.lower(), name)
+    return wanted
+
+
+def tags_get_or_create(*, realm, names: Iterable[str], known: dict[str, Tag] | None = None) -> list[Tag]:
+    """Tags by name (case-insensitive), creating the missing ones. Call inside a transaction.
+
+    `known` (lower-cased name → Tag) are tags the caller has just read; only the others are looked up.
+    """
+    errors = ErrorCollector()
+    wanted = _clean_tag_names(names, errors)
     errors.raise_if_any()
     if not wanted:
         return []
-    existing = {
-        tag.name.lower(): tag
-        for tag in Tag.objects.annotate(lname=Lower("name")).filter(realm=realm, lname__in=list(wanted))
-    }
+    existing = {key: tag for key, tag in (known or {}).items() if key in wanted}
+    unknown = [key for key in wanted if key not in existing]
+    if unknown:
+        existing |= {
+            tag.name.lower(): tag
+            for tag in Tag.objects.annotate(lname=Lower("name")).filter(realm=realm, lname__in=unknown)
+        }
     missing = [Tag(realm=realm, name=name) for key, name in wanted.items() if key not in existing]
     if missing:
         Tag.objects.bulk_create(missing, ignore_conflicts=True)
@@ -234,10 +246,22 @@ def _check_unique_values_free(
     phones: list[str],
     emails: list[str],
     errors: ErrorCollector,
-) -> None:
+    *,
+    find_tags: Iterable[str] = (),
+) -> dict[str, Tag]:
     """Is any of these unique-per-realm values another person's? One query for all three kinds (UNION ALL);
-    errors in the order externalId, phones, emails, each in the order given."""
+    errors in the order externalId, phones, emails, each in the order given.
+
+    The same query finds the realm's tags named in `find_tags` (lower-cased names): {lower name: Tag}.
+    """
     parts = []
+    find_tags = list(find_tags)
+    if find_tags:
+        parts.append(
+            Tag.objects.annotate(lname=Lower("name"))
+            .filter(realm=realm, lname__in=find_tags)
+            .values_list(Value(3), "name", "id")
+        )
     if external_id:
         parts.append(
             Person.objects.filter(realm=realm, external_id=external_id).values_list(Value(0), "external_id", "id")
@@ -253,21 +277,28 @@ def _check_unique_values_free(
             .values_list(Value(2), "address", "person_id")
         )
     if not parts:
-        return
+        return {}
     if person_id:
-        parts = [part.exclude(**{"pk" if part.model is Person else "person_id": person_id}) for part in parts]
+        parts = [
+            part if part.model is Tag else part.exclude(**{"pk" if part.model is Person else "person_id": person_id})
+            for part in parts
+        ]
     parts = [part.order_by() for part in parts]
     rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
     given = {(1, number): i for i, number in enumerate(phones)}
     given |= {(2, address.lower()): i for i, address in enumerate(emails)}
     rows.sort(key=lambda row: (row[0], given.get((row[0], row[1].lower() if row[0] == 2 else row[1]), 0)))
+    tags: dict[str, Tag] = {}
     for kind, value, owner in rows:
         if kind == 0:
             errors.add("externalId", MSG_EXTERNAL_ID_TAKEN.format(value=value, person_id=owner))
         elif kind == 1:
             errors.add("contactInformation.phone", MSG_PHONE_TAKEN.format(number=value, person_id=owner))
-        else:
+        elif kind == 2:
             errors.add("contactInformation.email", MSG_EMAIL_TAKEN.format(address=value, person_id=owner))
+        else:
+            tags[value.lower()] = Tag.from_db("default", ["id", "realm_id", "name"], (owner, realm.pk, value))
+    return tags
 
 
 def _check_contact_limit(kind: str, count: int, errors: ErrorCollector) -> None:
@@ -361,9 +392,12 @@ def person_create(
     profiles = _clean_channel_profiles(channel_profiles, errors)
     definitions = custom_attribute_definitions(realm) if custom_attributes else {}
     clean_custom = validation.clean_custom_attributes(custom_attributes or {}, definitions, errors)
+    wanted_tags = _clean_tag_names(tags, errors)
     errors.raise_if_any()
     company = _clean_company(realm, company)
-    _check_unique_values_free(realm, None, clean.get("external_id"), clean_phones, clean_emails, errors)
+    known_tags = _check_unique_values_free(
+        realm, None, clean.get("external_id"), clean_phones, clean_emails, errors, find_tags=wanted_tags
+    )
     errors.raise_if_any()
     try:
         # No savepoint of its own: every check is done above, so this block only fails on a race lost to a
@@ -381,7 +415,7 @@ def person_create(
             person.save()
             PersonPhone.objects.bulk_create([PersonPhone(realm=realm, person=person, number=n) for n in clean_phones])
             PersonEmail.objects.bulk_create([PersonEmail(realm=realm, person=person, address=a) for a in clean_emails])
-            tag_rows = tags_get_or_create(realm=realm, names=tags) if tags else []
+            tag_rows = tags_get_or_create(realm=realm, names=wanted_tags.values(), known=known_tags)
             if tag_rows:
                 person.tags.add(*tag_rows)
             _store_channel_profiles(person, profiles)
