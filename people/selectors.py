@@ -130,8 +130,8 @@ def persons_by_contacts(realm, phones: list[str], emails: list[str]) -> dict[int
 
 
 def person_list(realm, filter_raw: str | None) -> QuerySet:
-    """The realm's persons (merged ones excluded) matching an Infobip `filter`. Render a page of it with
-    `person_page`, which brings tags and contacts in the page's own query."""
+    """The realm's persons (merged ones excluded) matching an Infobip `filter`. A page of it is rendered by
+    `person_page_json` (tags and contacts in the page's own query)."""
     queryset = Person.objects.filter(realm=realm).active()
     if filter_raw:
         queryset = queryset.filter(person_filter_q(realm, filter_raw))
