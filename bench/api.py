@@ -3,7 +3,8 @@
     .venv/bin/python bench/api.py                      # 100,000 identities with persons (the issue's size)
     .venv/bin/python bench/api.py --identities 20000   # a quicker check
 
-Creates (and drops afterwards, unless --keep) the database cdpadmin_bench_api on the server of DATABASE_URL,
+Creates (and drops afterwards, unless --keep) the database <DATABASE_URL's name>_bench_api on the same server
+(so engineers sharing a server never drop each other's), with --reuse takes a kept one as it is,
 seeds it with people.seeding.seed_persons, starts gunicorn with 2 workers on a free port with
 API_BENCH_ENDPOINT=1 (which adds the bare endpoint /v1/_bench/ping), then drives each endpoint for --seconds
 with --threads client threads (requests.Session each) and prints requests/s, p50 and p99 and the ratio to the
@@ -30,8 +31,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "cdpadmin_bench_api"
 PERSONS_FILTER = {"#and": [{"#startsWith": {"lastName": "Smi"}}, {"#contains": {"tags": "VIP Customers"}}]}
+
+
+def bench_database_name() -> str:
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cdpadmin")
+    return f"{urlsplit(base).path.lstrip('/') or 'cdpadmin'}_bench_api"
+
+
+BENCH_DB = bench_database_name()
 
 
 def bench_database_url() -> str:
@@ -56,17 +64,32 @@ def drop_database(env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 
 
-def seed(env: dict[str, str], identities: int) -> tuple[str, list[str]]:
-    """Seed in a child process (Django configured for the bench database); returns (api key, identity ids)."""
+def vacuum(env: dict[str, str]) -> None:
+    """VACUUM ANALYZE after the bulk load: the state autovacuum keeps a live database in (visibility map set,
+    so index-only scans are possible; statistics current)."""
+    code = (
+        "import psycopg, os\n"
+        "url = os.environ['DATABASE_URL'].replace('postgres://', 'postgresql://', 1)\n"
+        "with psycopg.connect(url, autocommit=True) as c:\n"
+        "    c.execute('VACUUM ANALYZE')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def seed(env: dict[str, str], identities: int, *, reuse: bool = False) -> tuple[str, list[str]]:
+    """Seed in a child process (Django configured for the bench database); returns (api key, identity ids).
+    With `reuse`, a realm seeded by an earlier --keep run is taken as it is (a new key is made for it)."""
     code = f"""
 import json, django
 django.setup()
-from identities.models import Identity
+from identities.models import Identity, Realm
 from identities.services import api_key_create, realm_create
 from people.seeding import seed_persons
-realm = realm_create(name="Bench", default_country="HR", default_currency="EUR")
+realm = Realm.objects.filter(name="Bench").first() if {reuse!r} else None
+if realm is None:
+    realm = realm_create(name="Bench", default_country="HR", default_currency="EUR")
+    seed_persons(realm=realm, persons={identities}, identities="all", events_per_person=0)
 _, plain = api_key_create(realm=realm)
-seed_persons(realm=realm, persons={identities}, identities="all", events_per_person=0)
 ids = list(Identity.objects.filter(realm=realm).values_list("id", flat=True)[:5000])
 print(json.dumps({{"key": plain, "ids": ids}}))
 """
@@ -146,15 +169,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="per endpoint")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--reuse", action="store_true", help="use the database a --keep run left (implies --keep)")
     args = parser.parse_args()
+    args.keep = args.keep or args.reuse
 
     env = {**os.environ, "DATABASE_URL": bench_database_url()}
-    drop_database(env)
+    if not args.reuse:
+        drop_database(env)
     print(f"seeding {args.identities:,} identities with persons into {BENCH_DB} ...", flush=True)
     started = time.monotonic()
     run_manage("ensure_database", env=env)
     run_manage("migrate", "--noinput", "-v0", env=env)
-    key, ids = seed(env, args.identities)
+    key, ids = seed(env, args.identities, reuse=args.reuse)
+    vacuum(env)
     print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
     port = free_port()
     server = start_gunicorn(env, port)

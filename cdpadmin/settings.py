@@ -147,7 +147,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "cdpadmin.api.schema.ApiAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["cdpadmin.api.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["cdpadmin.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "cdpadmin.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
@@ -178,6 +178,9 @@ SPECTACULAR_SETTINGS = {
         "EventFieldTypeEnum": "people.services.EVENT_FIELD_TYPE_CHOICES",
     },
 }
+# How long a process trusts an API key it has authenticated without asking the database again; also the
+# longest a revoked key keeps working in another process when the cache is per process (identities.keycache).
+API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "5"))
 # Only for bench/api.py: a bare DRF endpoint (/v1/_bench/ping) measured beside ours in the same run.
 API_BENCH_ENDPOINT = env_bool("API_BENCH_ENDPOINT", False)
 

@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from cdpadmin import iso
@@ -154,7 +153,7 @@ class ApiKeyAdmin(RealmScopedAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = services.api_keys_revoke(keys=queryset)
         self.message_user(request, f"Revoked {count} key(s).")
 
 

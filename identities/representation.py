@@ -10,7 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from cdpadmin.errors import ValidationError
 from companies.representation import COMPANY_PREFETCH, company_as_dict
 from identities.models import Identity
-from people.representation import PERSON_PREFETCH, person_as_dict
+from people.representation import adopt_aggregates, person_aggregates, person_as_dict
 
 POPULATE_CHOICES = ("person", "company")
 
@@ -27,13 +27,17 @@ def parse_populate(raw: str | None) -> frozenset[str]:
     return frozenset(names)
 
 
+PERSON_PREFIX = "person_"
+
+
 def with_populated(queryset: QuerySet, populate: Collection[str]) -> QuerySet:
-    """The joins and prefetches that render `populate` without a query per row."""
+    """The joins, aggregates and prefetches that render `populate` without a query per row: with
+    populate=person the person and its tags/contacts come in the identity's own query."""
     related = [name for name in POPULATE_CHOICES if name in populate]
     if related:
         queryset = queryset.select_related(*related)
     if "person" in populate:
-        queryset = queryset.prefetch_related(*(f"person__{name}" for name in PERSON_PREFETCH))
+        queryset = queryset.annotate(**person_aggregates("person_id", prefix=PERSON_PREFIX))
     if "company" in populate:
         queryset = queryset.prefetch_related(*(Prefetch(f"company__{name}") for name in COMPANY_PREFETCH))
     return queryset
@@ -41,7 +45,10 @@ def with_populated(queryset: QuerySet, populate: Collection[str]) -> QuerySet:
 
 def identity_as_dict(identity: Identity, populate: Collection[str] = ()) -> dict[str, Any]:
     if "person" in populate and identity.person_id:
-        person: Any = person_as_dict(identity.person)
+        person_row = identity.person
+        if hasattr(identity, PERSON_PREFIX + "agg_tags"):
+            adopt_aggregates(person_row, identity, PERSON_PREFIX)
+        person: Any = person_as_dict(person_row)
     else:
         person = str(identity.person_id) if identity.person_id else None
     if "company" in populate and identity.company_id:

@@ -3,9 +3,12 @@ from __future__ import annotations
 from django.db.models.functions import Lower
 
 from cdpadmin.errors import ErrorCollector, NotFound
+from cdpadmin.prepared import PreparedQuery
 from identities.models import Identity, IdentityType, Realm, RealmMember
-from identities.representation import with_populated
+from identities.representation import PERSON_PREFIX, with_populated
 from identities.serializers import parse_object_id
+from people.models import Person
+from people.representation import AGGREGATES, PERSON_ATTNAMES, person_aggregates
 
 
 def user_realm_ids(user) -> list[int] | None:
@@ -31,11 +34,56 @@ def identities_of_person(person) -> list[Identity]:
     return list(Identity.objects.filter(person=person).order_by("-created")[:50])
 
 
+IDENTITY_ATTNAMES = [field.attname for field in Identity._meta.concrete_fields]
+PERSON_COLUMNS = [f"person__{name}" for name in PERSON_ATTNAMES]
+
+
+def _identity_values(realm_id, identity_id, *, with_person: bool):
+    queryset = Identity.objects.filter(realm_id=realm_id, pk=identity_id).order_by()
+    if not with_person:
+        return queryset.values(*IDENTITY_ATTNAMES)
+    queryset = queryset.annotate(**person_aggregates("person_id", prefix=PERSON_PREFIX))
+    return queryset.values(*IDENTITY_ATTNAMES, *PERSON_COLUMNS, *(PERSON_PREFIX + name for name in AGGREGATES))
+
+
+_IDENTITY = PreparedQuery(lambda realm_id, identity_id: _identity_values(realm_id, identity_id, with_person=False))
+_IDENTITY_WITH_PERSON = PreparedQuery(
+    lambda realm_id, identity_id: _identity_values(realm_id, identity_id, with_person=True)
+)
+
+
 def identity_get(realm, identity_id: str, populate=()) -> Identity:
-    """An identity of `realm` with what `populate` needs joined; another realm's id is simply not found."""
+    """An identity of `realm` with what `populate` needs joined; another realm's id is simply not found.
+
+    Without populate or with populate=person (the hot paths) it is one query whose SQL is compiled once per
+    process (cdpadmin.prepared): the identity, its person and the person's tags and contacts.
+    """
+    if set(populate) <= {"person"}:
+        with_person = "person" in populate
+        query = _IDENTITY_WITH_PERSON if with_person else _IDENTITY
+        _columns, rows = query.execute(realm_id=realm.pk, identity_id=identity_id)
+        if not rows:
+            raise NotFound(f"identity {identity_id} does not exist")
+        return _identity_from_row(rows[0], realm, with_person=with_person)
     identity = with_populated(Identity.objects.filter(realm=realm, pk=identity_id), populate).first()
     if identity is None:
         raise NotFound(f"identity {identity_id} does not exist")
+    return identity
+
+
+def _identity_from_row(row, realm, *, with_person: bool) -> Identity:
+    width = len(IDENTITY_ATTNAMES)
+    identity = Identity.from_db("default", IDENTITY_ATTNAMES, row[:width])
+    identity.realm = realm
+    if with_person:
+        if identity.person_id is None:
+            identity.person = None
+        else:
+            person = Person.from_db("default", PERSON_ATTNAMES, row[width : width + len(PERSON_ATTNAMES)])
+            person.realm = realm
+            for name, value in zip(AGGREGATES, row[width + len(PERSON_ATTNAMES) :], strict=True):
+                setattr(person, name, value)
+            identity.person = person
     return identity
 
 

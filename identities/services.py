@@ -11,6 +11,7 @@ from django.utils.text import slugify
 
 from cdpadmin import iso
 from cdpadmin.errors import Conflict, ErrorCollector, ValidationError
+from identities import keycache
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType, Realm, hash_api_key
 from people.services import person_create
@@ -76,18 +77,34 @@ def api_key_prefix(plain: str) -> str | None:
 
 
 def api_key_authenticate(plain: str) -> ApiKey | None:
-    """The active key for `plain`, compared by hash in constant time, or None."""
+    """The active key for `plain`, compared by hash in constant time, or None.
+
+    Served from identities.keycache for a few seconds after the first success (see its staleness bound).
+    """
     prefix = api_key_prefix(plain or "")
     if not prefix:
         return None
+    key = keycache.cached_key(prefix, plain, hash_api_key)
+    if key is not None:
+        return key
     key = ApiKey.objects.select_related("realm").filter(prefix=prefix, revoked_at__isnull=True).first()
     if key is None or not key.matches(plain):
         return None
+    keycache.remember(key)
     return key
 
 
 def api_key_revoke(*, key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_keys_revoke(keys=ApiKey.objects.filter(pk=key.pk))
+
+
+def api_keys_revoke(*, keys) -> int:
+    """Revoke the active keys of a queryset; every process stops accepting them (keycache bound). Returns how
+    many were active."""
+    count = keys.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+    transaction.on_commit(keycache.api_keys_changed)
+    keycache.api_keys_changed()
+    return count
 
 
 # --------------------------------------------------------------------------------------------- identities
@@ -213,7 +230,8 @@ def identity_create_with_person(
     except ValidationError as exc:
         errors.merge(exc, prefix="person.")
     errors.raise_if_any()
-    return identity_create(realm=realm, owner=owner, person=person, company=company, **fields)
+    # The fields are checked above: inserting here spares identity_create's savepoint.
+    return Identity.objects.create(realm=realm, person=person, company=company, **clean)
 
 
 @transaction.atomic

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework.response import Response
 
 from cdpadmin.api import examples as ex
-from cdpadmin.api.listing import list_envelope, list_params, paginate
+from cdpadmin.api.listing import list_envelope, list_envelope_json, list_params, paginate
 from cdpadmin.api.schema import FILTER_HELP, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, list_parameters
 from cdpadmin.api.views import ApiView
 from cdpadmin.errors import NotFound, ValidationError
@@ -16,8 +16,8 @@ from identities import selectors as identity_selectors
 from identities import services as identity_services
 from identities.representation import identity_as_dict
 from identities.serializers import IdentityPersonWriteSerializer, IdentitySerializer, identity_args
-from people import selectors, services
-from people.models import CustomAttributeDefinition, EventDefinition, Tag
+from people import merging, selectors, services
+from people.models import CustomAttributeDefinition, EventDefinition, MergeRecord, Tag
 from people.representation import (
     custom_attribute_as_dict,
     event_as_dict,
@@ -26,6 +26,7 @@ from people.representation import (
     tag_as_dict,
 )
 from people.serializers import (
+    MERGE_API_NAME,
     CustomAttributeListSerializer,
     CustomAttributeSerializer,
     CustomAttributeWriteSerializer,
@@ -35,6 +36,10 @@ from people.serializers import (
     EventSerializer,
     EventWriteSerializer,
     PersonListSerializer,
+    PersonLookupSerializer,
+    PersonMergeRequestSerializer,
+    PersonMergeSerializer,
+    PersonMergeUndoSerializer,
     PersonWriteSerializer,
     TagListSerializer,
     TagSerializer,
@@ -42,6 +47,8 @@ from people.serializers import (
     custom_attribute_args,
     event_args,
     event_definition_args,
+    merge_args,
+    merge_choices_as_api,
     person_args,
     tag_args,
 )
@@ -80,8 +87,124 @@ class PersonListView(ApiView):
     )
     def get(self, request):
         params = list_params(request.query_params, order_fields=PERSON_ORDER, default_order="id:desc")
-        rows, total = paginate(selectors.person_list(self.realm, request.query_params.get("filter")), params)
-        return Response(list_envelope("persons", rows, person_as_dict, params, total))
+        persons, total = selectors.person_page_json(self.realm, request.query_params.get("filter"), params)
+        return Response(list_envelope_json("persons", persons, params, total))
+
+
+class PersonDetailView(ApiView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Get a CDP person",
+        description="A person of the key's realm by our id. The id of a person merged into another one still "
+        "answers: with the survivor, `mergedFrom` set to the id asked for and a Content-Location header naming "
+        "the survivor's URL.",
+        parameters=[OpenApiParameter("person_id", int, OpenApiParameter.PATH)],
+        responses={200: PersonLookupSerializer, **READ_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Merged into another person",
+                value={**ex.MERGE_SURVIVOR, "mergedFrom": ex.MERGE_ABSORBED_ID},
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request, person_id):
+        person, merged_from = selectors.person_lookup(self.realm, person_id)
+        body = person_as_dict(person)
+        if merged_from is None:
+            return Response(body)
+        location = request.path.rsplit("/", 1)[0] + f"/{person.pk}"
+        return Response({**body, "mergedFrom": merged_from}, headers={"Content-Location": location})
+
+
+class PersonMergeView(ApiView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Merge persons",
+        description="Merges `others` into `survivor` in one transaction (people.merging.persons_merge, the staff "
+        "merge of the admin): fields follow Infobip's rules unless `choices` names whose value wins; phones, "
+        "emails and tags are combined (or only those in `keep`; at least one phone or email must stay); "
+        "identities, events and channel profiles move to the survivor; the others stay as aliases, so their "
+        "ids still answer with the survivor (GET /v1/identities/persons/:id). `dryRun` answers the would-be "
+        "result and changes nothing. Persons of other realms are unknown ids (400); a person already merged "
+        "is a 409.",
+        parameters=[IDEMPOTENCY_KEY],
+        request=PersonMergeRequestSerializer,
+        responses={200: PersonMergeSerializer, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample("Merge with a choice", value=ex.MERGE_REQUEST, request_only=True),
+            OpenApiExample("Dry run, keeping one email", value=ex.MERGE_DRY_RUN_REQUEST, request_only=True),
+            OpenApiExample("Merged", value=ex.MERGE_RESPONSE, response_only=True, status_codes=["200"]),
+        ],
+    )
+    def post(self, request):
+        args = merge_args(self.body_object(), max_profiles=merging.MAX_PROFILES)
+        ids = {"survivor": args.pop("survivor"), **{f"others[{i}]": pid for i, pid in enumerate(args.pop("others"))}}
+        persons = selectors.persons_of_realm(self.realm, ids)
+        dry_run = args.pop("dry_run")
+        merge = {
+            "survivor": persons.pop("survivor"), "others": list(persons.values()), "actor": str(request.user),
+            "source": "api", **args,
+        }  # fmt: skip
+        try:
+            if dry_run:
+                record, survivor = merging.persons_merge_preview(**merge)
+            else:
+                record = merging.persons_merge(**merge)
+                survivor = selectors.persons_for_rendering([record.survivor_id])[record.survivor_id]
+        except ValidationError as exc:
+            raise merge_error_in_api_terms(exc, keep_given=any(k.startswith("keep_") for k in args)) from None
+        return Response(
+            {
+                "survivor": person_as_dict(survivor),
+                "absorbed": list(record.absorbed_ids),
+                "mergeRecord": record.pk,
+                "dryRun": dry_run,
+                "choices": merge_choices_as_api(record.choices),
+                "kept": {name: list(record.choices.get(name, [])) for name in ("phones", "emails", "tags")},
+            }
+        )
+
+
+def merge_error_in_api_terms(exc: ValidationError, *, keep_given: bool) -> ValidationError:
+    """people.merging names fields as the model does; the API names them as the request did."""
+    fields = {}
+    for name, reasons in exc.fields.items():
+        if name in MERGE_API_NAME or name.startswith("customAttributes."):
+            name = f"choices.{MERGE_API_NAME.get(name, name)}"
+        elif name == "contactInformation" and keep_given:
+            name = "keep"
+        fields[name] = reasons
+    return ValidationError(fields, code=exc.code)
+
+
+class PersonMergeUndoView(ApiView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Undo a merge",
+        description="Restores the absorbed persons of a merge record exactly as they were (contacts, tags, "
+        "events, identities, aliases) and gives the survivor back its pre-merge values where nobody changed them "
+        "since (people.merging.merge_undo). 409 with `data.blockers` when something they held belongs to "
+        "someone else now, a person is gone, the survivor was merged again or the merge was already undone.",
+        parameters=[IDEMPOTENCY_KEY, OpenApiParameter("record_id", int, OpenApiParameter.PATH)],
+        request=None,
+        responses={200: PersonMergeUndoSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request, record_id):
+        record = MergeRecord.objects.filter(realm=self.realm, pk=record_id).first()
+        if record is None:
+            raise NotFound(f"merge record {record_id} does not exist")
+        plan = merging.merge_undo(record=record, actor=str(request.user), source="api")
+        persons = selectors.persons_for_rendering([plan.survivor.pk, *(p.pk for p in plan.absorbed)])
+        return Response(
+            {
+                "mergeRecord": record.pk,
+                "survivor": person_as_dict(persons[plan.survivor.pk]),
+                "restored": [person_as_dict(persons[p.pk]) for p in plan.absorbed],
+                "kept": plan.kept,
+                "notes": plan.notes,
+            }
+        )
 
 
 class PersonIdentityCreateView(ApiView):
@@ -111,7 +234,8 @@ class PersonIdentityCreateView(ApiView):
         identity = identity_services.identity_create_with_person(
             realm=self.realm, owner=owner, person_args=person, **args
         )
-        return person_identity_response(self.realm, identity.pk, status=201)
+        # Rendered from what was written (identity_create_with_person's person carries its tags and contacts).
+        return Response(identity_as_dict(identity, ("person",)), status=201)
 
 
 class IdentityPersonView(ApiView):

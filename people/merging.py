@@ -50,6 +50,7 @@ from people.models import (
     SyncStatus,
     Tag,
 )
+from people.representation import person_aggregates
 
 # Single-valued attributes a merge chooses between (model field names); `company` is a link chosen the same way.
 MERGE_FIELDS = (
@@ -381,6 +382,18 @@ def persons_merge(
             },
         )  # fmt: skip
     return record
+
+
+def persons_merge_preview(**merge_args: Any) -> tuple[MergeRecord, Person]:
+    """What `persons_merge(**merge_args)` would make of the survivor, changing nothing: the merge runs in a
+    transaction that is rolled back, after the survivor (with its tags and contacts: representation's
+    aggregates) has been read. Returns the record (unsaved: no pk) and that survivor."""
+    with transaction.atomic():
+        record = persons_merge(**{**merge_args, "dry_run": False})
+        survivor = Person.objects.annotate(**person_aggregates()).get(pk=record.survivor_id)
+        transaction.set_rollback(True)
+    record.pk = None
+    return record, survivor
 
 
 # ---------------------------------------------------------------------------------------------------- undo

@@ -9,10 +9,11 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower, Upper
 
-from cdpadmin.errors import ValidationError
+from cdpadmin.api.listing import ListParams
+from cdpadmin.errors import ErrorCollector, NotFound, ValidationError
 from people.filtering import person_filter_q
 from people.models import Person, PersonEmail, PersonEvent, PersonPhone, Tag
-from people.representation import PERSON_PREFETCH
+from people.representation import person_aggregates, persons_json_of_query
 from people.validation import normalize_phone
 
 PHONE_LIKE = re.compile(r"^\+?[\d\s\-().]{5,}$")
@@ -82,6 +83,32 @@ def person_resolve(realm, person_id) -> Person | None:
     return person
 
 
+def persons_for_rendering(ids) -> dict[int, Person]:
+    """Persons by id with their tags and contacts as columns (people.representation's aggregates): one query."""
+    return {p.pk: p for p in Person.objects.filter(pk__in=list(ids)).annotate(**person_aggregates())}
+
+
+def person_lookup(realm, person_id) -> tuple[Person, int | None]:
+    """A person of `realm` ready for rendering, and — when `person_id` was merged into another person — the id
+    asked for: the answer is then the survivor. NotFound for unknown ids and other realms' persons."""
+    person = person_resolve(realm, person_id)
+    if person is None:
+        raise NotFound(f"person {person_id} does not exist")
+    return persons_for_rendering([person.pk])[person.pk], (person_id if person.pk != person_id else None)
+
+
+def persons_of_realm(realm, ids: dict[str, int]) -> dict[str, Person]:
+    """`ids` (field name → person id, as named in a request body) → the realm's active-or-absorbed persons;
+    ids of other realms or unknown ones are a 400 on their field, like any other id in a body."""
+    found = Person.objects.filter(realm=realm, pk__in=set(ids.values())).in_bulk()
+    errors = ErrorCollector()
+    for name, pid in ids.items():
+        if pid not in found:
+            errors.add(name, f"person {pid} does not exist")
+    errors.raise_if_any()
+    return {name: found[pid] for name, pid in ids.items()}
+
+
 def persons_by_contacts(realm, phones: list[str], emails: list[str]) -> dict[int, set[str]]:
     """Person ids holding any of the phones or emails, with what matched."""
     found: dict[int, set[str]] = {}
@@ -103,8 +130,20 @@ def persons_by_contacts(realm, phones: list[str], emails: list[str]) -> dict[int
 
 
 def person_list(realm, filter_raw: str | None) -> QuerySet:
-    """The realm's persons (merged ones excluded) matching an Infobip `filter`, with what rendering needs."""
+    """The realm's persons (merged ones excluded) matching an Infobip `filter`. A page of it is rendered by
+    `person_page_json` (tags and contacts in the page's own query)."""
     queryset = Person.objects.filter(realm=realm).active()
     if filter_raw:
         queryset = queryset.filter(person_filter_q(realm, filter_raw))
-    return queryset.prefetch_related(*PERSON_PREFETCH)
+    return queryset
+
+
+def person_page_json(realm, filter_raw: str | None, params: ListParams) -> tuple[str, int | None]:
+    """One page of `person_list` as the JSON text of its persons (people.representation), in one query
+    whatever the page size: the filter, the ordering and the page's persons' JSON (plus the total when asked
+    for, and one to resolve the filter's tag names or custom attributes when it has any)."""
+    queryset = person_list(realm, filter_raw)
+    page = queryset.order_by(*params.ordering).values_list("pk", flat=True)
+    rows = persons_json_of_query(page[params.offset : params.offset + params.limit])
+    total = queryset.order_by().count() if params.include_total else None
+    return rows, total

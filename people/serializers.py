@@ -71,6 +71,85 @@ def _contact_args(value: Any, args: dict[str, Any], errors: ErrorCollector, fiel
         args["channel_profiles"] = profiles
 
 
+MERGE_KEYS = {"survivor", "others", "choices", "keep", "dryRun"}
+KEEP_KEYS = {"phones": "keep_phones", "emails": "keep_emails", "tags": "keep_tags"}
+MERGE_CHOICE_FIELDS = {**PERSON_ATTRIBUTES, "company": "company_id"}  # API name → people.merging's name
+
+
+def merge_args(data: dict[str, Any], *, max_profiles: int) -> dict[str, Any]:
+    """A merge body → (survivor id, other ids) and persons_merge's other keyword arguments, with the choices'
+    camelCase names translated to the model's (`firstName` → `first_name`; `customAttributes.<name>` as is).
+    Ids are checked for shape here; the view resolves them in the key's realm."""
+    from identities.serializers import parse_object_id
+
+    errors = ErrorCollector()
+    for key in sorted(set(data) - MERGE_KEYS):
+        errors.add(key, "is not a merge field; use survivor, others, choices, keep, dryRun")
+    survivor = parse_object_id(data.get("survivor"))
+    if survivor is None:
+        errors.add("survivor", "is required: the id of the person that stays")
+    others_raw = data.get("others")
+    others: list[int] = []
+    if not isinstance(others_raw, list) or not others_raw:
+        errors.add("others", "is required: a list of the ids of the persons merged into the survivor")
+    elif len(others_raw) > max_profiles - 1:
+        errors.add("others", f"at most {max_profiles - 1} persons can be merged into one at once")
+    else:
+        for index, value in enumerate(others_raw):
+            pid = parse_object_id(value)
+            if pid is None:
+                errors.add(f"others[{index}]", f"{str(value)[:40]!r} is not a person id")
+            else:
+                others.append(pid)
+    ids = {survivor, *others}
+    choices: dict[str, int] = {}
+    raw_choices = data.get("choices") or {}
+    if not isinstance(raw_choices, dict):
+        errors.add("choices", "must be an object of field name → person id")
+        raw_choices = {}
+    for name, value in raw_choices.items():
+        pid = parse_object_id(value)
+        if name in MERGE_CHOICE_FIELDS:
+            field = MERGE_CHOICE_FIELDS[name]
+        elif name.startswith("customAttributes.") and len(name) > len("customAttributes."):
+            field = name
+        else:
+            errors.add(f"choices.{name}", "is not a field that can be chosen (a standard attribute, company or "
+                       "customAttributes.<name>)")  # fmt: skip
+            continue
+        if pid is None or pid not in ids:
+            errors.add(f"choices.{name}", f"person {str(value)[:40]} is not one of the merged persons")
+            continue
+        choices[field] = pid
+    keep: dict[str, list[str]] = {}
+    raw_keep = data.get("keep") or {}
+    if not isinstance(raw_keep, dict):
+        errors.add("keep", "must be an object with phones, emails and/or tags")
+        raw_keep = {}
+    for name, values in raw_keep.items():
+        if name not in KEEP_KEYS:
+            errors.add(f"keep.{name}", "is not something to keep; use phones, emails or tags")
+        elif not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            errors.add(f"keep.{name}", "must be a list of strings")
+        else:
+            keep[KEEP_KEYS[name]] = values
+    dry_run = data.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        errors.add("dryRun", "must be true or false")
+    errors.raise_if_any()
+    return {"survivor": survivor, "others": others, "choices": choices, "dry_run": dry_run, **keep}
+
+
+def merge_choices_as_api(choices: dict[str, Any]) -> dict[str, int]:
+    """A MergeRecord's choices (model names) in the API's names, as the request spells them."""
+    api = {MERGE_API_NAME.get(name, name): pid for name, pid in choices.get("fields", {}).items()}
+    api |= {f"customAttributes.{name}": pid for name, pid in choices.get("customAttributes", {}).items()}
+    return api
+
+
+MERGE_API_NAME = {model: api for api, model in MERGE_CHOICE_FIELDS.items()}
+
+
 def tag_args(data: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(data) - {"name", "id", "createdAt", "modifiedAt"})
     if unknown:
@@ -190,6 +269,71 @@ class PersonSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "Person"
+
+
+class PersonLookupSerializer(PersonSerializer):
+    mergedFrom = serializers.IntegerField(
+        required=False,
+        help_text="Only when the id asked for belongs to a person merged into this one: that id. The answer is "
+        "the survivor (its id is `id`); the header Content-Location names the survivor's URL.",
+    )
+
+    class Meta:
+        ref_name = "PersonLookup"
+
+
+class MergeKeepSerializer(serializers.Serializer):
+    phones = serializers.ListField(child=serializers.CharField(), required=False, help_text="Numbers as stored.")
+    emails = serializers.ListField(child=serializers.CharField(), required=False)
+    tags = serializers.ListField(child=serializers.CharField(), required=False, help_text="Exact tag names.")
+
+
+class PersonMergeRequestSerializer(serializers.Serializer):
+    survivor = serializers.IntegerField(help_text="The person that stays (Infobip's default: the earliest created).")
+    others = serializers.ListField(
+        child=serializers.IntegerField(), min_length=1, max_length=9, help_text="The persons merged into it."
+    )
+    choices = serializers.DictField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="Field → the person whose value wins: `firstName`, `lastName`, … `company`, or "
+        "`customAttributes.<name>`. Fields not named follow Infobip's rules (a Customer's value beats a Lead's, "
+        "then the most recently modified); a value present in one profile only is taken.",
+    )
+    keep = MergeKeepSerializer(
+        required=False,
+        help_text="Only these phones/emails/tags end up on the survivor (default: all of every profile). At least "
+        "one phone or email must be kept.",
+    )
+    dryRun = serializers.BooleanField(required=False, default=False, help_text="Answer the would-be result only.")
+
+    class Meta:
+        ref_name = "PersonMergeRequest"
+
+
+class PersonMergeSerializer(serializers.Serializer):
+    survivor = PersonSerializer(help_text="The survivor after the merge (with dryRun: as it would be).")
+    absorbed = serializers.ListField(child=serializers.IntegerField(), help_text="Ids now aliases of the survivor.")
+    mergeRecord = serializers.IntegerField(allow_null=True, help_text="The merge's record (undo); null for dryRun.")
+    dryRun = serializers.BooleanField()
+    choices = serializers.DictField(child=serializers.IntegerField(), help_text="Whose value each field took.")
+    kept = MergeKeepSerializer(help_text="The phones, emails and tags of the survivor after the merge.")
+
+    class Meta:
+        ref_name = "PersonMerge"
+
+
+class PersonMergeUndoSerializer(serializers.Serializer):
+    mergeRecord = serializers.IntegerField()
+    survivor = PersonSerializer()
+    restored = PersonSerializer(many=True, help_text="The absorbed persons, back as they were.")
+    kept = serializers.ListField(
+        child=serializers.CharField(), help_text="Survivor values changed since the merge, which stay."
+    )
+    notes = serializers.ListField(child=serializers.CharField(), help_text="What was deleted since and is lost.")
+
+    class Meta:
+        ref_name = "PersonMergeUndo"
 
 
 class PersonListSerializer(serializers.Serializer):

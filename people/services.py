@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -84,21 +85,33 @@ def _clean_tag_name(name: Any, errors: ErrorCollector, field: str = "tags") -> s
     return name
 
 
-def tags_get_or_create(*, realm, names: Iterable[str]) -> list[Tag]:
-    """Tags by name (case-insensitive), creating the missing ones. Call inside a transaction."""
-    errors = ErrorCollector()
+def _clean_tag_names(names: Iterable[Any], errors: ErrorCollector) -> dict[str, str]:
+    """Tag names as given → {lower-cased name: name}, the first spelling of each; problems go to `errors`."""
     wanted: dict[str, str] = {}
     for raw in names:
         name = _clean_tag_name(raw, errors)
         if name:
             wanted.setdefault(name.lower(), name)
+    return wanted
+
+
+def tags_get_or_create(*, realm, names: Iterable[str], known: dict[str, Tag] | None = None) -> list[Tag]:
+    """Tags by name (case-insensitive), creating the missing ones. Call inside a transaction.
+
+    `known` (lower-cased name → Tag) are tags the caller has just read; only the others are looked up.
+    """
+    errors = ErrorCollector()
+    wanted = _clean_tag_names(names, errors)
     errors.raise_if_any()
     if not wanted:
         return []
-    existing = {
-        tag.name.lower(): tag
-        for tag in Tag.objects.annotate(lname=Lower("name")).filter(realm=realm, lname__in=list(wanted))
-    }
+    existing = {key: tag for key, tag in (known or {}).items() if key in wanted}
+    unknown = [key for key in wanted if key not in existing]
+    if unknown:
+        existing |= {
+            tag.name.lower(): tag
+            for tag in Tag.objects.annotate(lname=Lower("name")).filter(realm=realm, lname__in=unknown)
+        }
     missing = [Tag(realm=realm, name=name) for key, name in wanted.items() if key not in existing]
     if missing:
         Tag.objects.bulk_create(missing, ignore_conflicts=True)
@@ -226,21 +239,66 @@ def _clean_emails(raw: Iterable[Any], errors: ErrorCollector, field: str = "cont
     return addresses
 
 
-def _check_contacts_free(realm, person_id: int | None, phones: list[str], emails: list[str], errors: ErrorCollector):
-    if phones:
-        taken = PersonPhone.objects.filter(realm=realm, number__in=phones)
-        if person_id:
-            taken = taken.exclude(person_id=person_id)
-        for number, owner in taken.values_list("number", "person_id"):
-            errors.add("contactInformation.phone", MSG_PHONE_TAKEN.format(number=number, person_id=owner))
-    if emails:
-        taken = PersonEmail.objects.annotate(laddress=Lower("address")).filter(
-            realm=realm, laddress__in=[e.lower() for e in emails]
+def _check_unique_values_free(
+    realm,
+    person_id: int | None,
+    external_id: str | None,
+    phones: list[str],
+    emails: list[str],
+    errors: ErrorCollector,
+    *,
+    find_tags: Iterable[str] = (),
+) -> dict[str, Tag]:
+    """Is any of these unique-per-realm values another person's? One query for all three kinds (UNION ALL);
+    errors in the order externalId, phones, emails, each in the order given.
+
+    The same query finds the realm's tags named in `find_tags` (lower-cased names): {lower name: Tag}.
+    """
+    parts = []
+    find_tags = list(find_tags)
+    if find_tags:
+        parts.append(
+            Tag.objects.annotate(lname=Lower("name"))
+            .filter(realm=realm, lname__in=find_tags)
+            .values_list(Value(3), "name", "id")
         )
-        if person_id:
-            taken = taken.exclude(person_id=person_id)
-        for address, owner in taken.values_list("address", "person_id"):
-            errors.add("contactInformation.email", MSG_EMAIL_TAKEN.format(address=address, person_id=owner))
+    if external_id:
+        parts.append(
+            Person.objects.filter(realm=realm, external_id=external_id).values_list(Value(0), "external_id", "id")
+        )
+    if phones:
+        parts.append(
+            PersonPhone.objects.filter(realm=realm, number__in=phones).values_list(Value(1), "number", "person_id")
+        )
+    if emails:
+        parts.append(
+            PersonEmail.objects.annotate(laddress=Lower("address"))
+            .filter(realm=realm, laddress__in=[e.lower() for e in emails])
+            .values_list(Value(2), "address", "person_id")
+        )
+    if not parts:
+        return {}
+    if person_id:
+        parts = [
+            part if part.model is Tag else part.exclude(**{"pk" if part.model is Person else "person_id": person_id})
+            for part in parts
+        ]
+    parts = [part.order_by() for part in parts]
+    rows = list(parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0])
+    given = {(1, number): i for i, number in enumerate(phones)}
+    given |= {(2, address.lower()): i for i, address in enumerate(emails)}
+    rows.sort(key=lambda row: (row[0], given.get((row[0], row[1].lower() if row[0] == 2 else row[1]), 0)))
+    tags: dict[str, Tag] = {}
+    for kind, value, owner in rows:
+        if kind == 0:
+            errors.add("externalId", MSG_EXTERNAL_ID_TAKEN.format(value=value, person_id=owner))
+        elif kind == 1:
+            errors.add("contactInformation.phone", MSG_PHONE_TAKEN.format(number=value, person_id=owner))
+        elif kind == 2:
+            errors.add("contactInformation.email", MSG_EMAIL_TAKEN.format(address=value, person_id=owner))
+        else:
+            tags[value.lower()] = Tag.from_db("default", ["id", "realm_id", "name"], (owner, realm.pk, value))
+    return tags
 
 
 def _check_contact_limit(kind: str, count: int, errors: ErrorCollector) -> None:
@@ -300,17 +358,6 @@ def _clean_company(realm, company):
     return company
 
 
-def _check_external_id_free(realm, person_id: int | None, external_id: str | None, errors: ErrorCollector) -> None:
-    if not external_id:
-        return
-    owner = Person.objects.filter(realm=realm, external_id=external_id)
-    if person_id:
-        owner = owner.exclude(pk=person_id)
-    owner_id = owner.values_list("id", flat=True).first()
-    if owner_id:
-        errors.add("externalId", MSG_EXTERNAL_ID_TAKEN.format(value=external_id, person_id=owner_id))
-
-
 def _initial_sync_status(realm) -> str:
     return SyncStatus.PENDING if realm.cdp_enabled else SyncStatus.LOCAL
 
@@ -328,7 +375,13 @@ def person_create(
     origin: str = Origin.API,
     default_country: str | None = None,
 ) -> Person:
-    """Create a person with contacts, tags and custom attributes. Unknown tag names are created."""
+    """Create a person with contacts, tags and custom attributes. Unknown tag names are created.
+
+    Inside a caller's transaction it takes no savepoint: validation errors are raised before anything is
+    written, and a race lost to a concurrent writer (a unique constraint) leaves that transaction to be
+    rolled back (the caller sees a ValidationError either way). The returned person carries its tags and
+    contacts as written (people.representation reads them instead of querying).
+    """
     errors = ErrorCollector()
     country = default_country or realm.default_country
     clean = validation.clean_person_attributes(attributes or {}, errors)
@@ -339,13 +392,17 @@ def person_create(
     profiles = _clean_channel_profiles(channel_profiles, errors)
     definitions = custom_attribute_definitions(realm) if custom_attributes else {}
     clean_custom = validation.clean_custom_attributes(custom_attributes or {}, definitions, errors)
+    wanted_tags = _clean_tag_names(tags, errors)
     errors.raise_if_any()
     company = _clean_company(realm, company)
+    known_tags = _check_unique_values_free(
+        realm, None, clean.get("external_id"), clean_phones, clean_emails, errors, find_tags=wanted_tags
+    )
+    errors.raise_if_any()
     try:
-        with transaction.atomic():
-            _check_external_id_free(realm, None, clean.get("external_id"), errors)
-            _check_contacts_free(realm, None, clean_phones, clean_emails, errors)
-            errors.raise_if_any()
+        # No savepoint of its own: every check is done above, so this block only fails on a race lost to a
+        # concurrent writer (a unique constraint), and then the caller's whole transaction is void anyway.
+        with transaction.atomic(savepoint=False):
             person = Person(
                 realm=realm,
                 origin=origin,
@@ -358,12 +415,20 @@ def person_create(
             person.save()
             PersonPhone.objects.bulk_create([PersonPhone(realm=realm, person=person, number=n) for n in clean_phones])
             PersonEmail.objects.bulk_create([PersonEmail(realm=realm, person=person, address=a) for a in clean_emails])
-            if tags:
-                person.tags.add(*tags_get_or_create(realm=realm, names=tags))
+            tag_rows = tags_get_or_create(realm=realm, names=wanted_tags.values(), known=known_tags)
+            if tag_rows:
+                person.tags.add(*tag_rows)
             _store_channel_profiles(person, profiles)
             outbox_record(realm=realm, entity=OutboxEntity.PERSON, entity_id=person.pk, op=OutboxOp.CREATE)
     except IntegrityError as exc:
         raise integrity_error_as_validation(exc) from exc
+    # What was written, for people.representation, so the caller can render the new person without reading
+    # it back (channel profiles, when any, are read: update_or_create may have taken over existing rows).
+    person.agg_tags = [tag.name for tag in tag_rows]
+    person.agg_phones = list(clean_phones)
+    person.agg_emails = list(clean_emails)
+    if not profiles:
+        person.agg_channel_profiles = []
     return person
 
 
@@ -414,8 +479,7 @@ def person_update(
             locked = Person.objects.select_for_update().get(pk=person.pk)
             if locked.merged_into_id:
                 raise Conflict(f"person {locked.pk} was merged into person {locked.merged_into_id}", code="merged")
-            _check_external_id_free(realm, locked.pk, clean.get("external_id"), errors)
-            _check_contacts_free(realm, locked.pk, add_phones, add_emails, errors)
+            _check_unique_values_free(realm, locked.pk, clean.get("external_id"), add_phones, add_emails, errors)
             errors.raise_if_any()
 
             current_phones = list(locked.phones.values_list("number", flat=True))

@@ -251,6 +251,54 @@ EVENT_DEFINITION_REQUEST = {
 }
 
 
+# POST /v1/identities/persons/merge (ours: not in the seed)
+MERGE_SURVIVOR_ID, MERGE_ABSORBED_ID = 255, 256
+MERGE_REQUEST = {
+    "survivor": MERGE_SURVIVOR_ID,
+    "others": [MERGE_ABSORBED_ID],
+    "choices": {"firstName": MERGE_ABSORBED_ID, "customAttributes.Company": MERGE_SURVIVOR_ID},
+    "dryRun": False,
+}
+MERGE_DRY_RUN_REQUEST = {
+    "survivor": MERGE_SURVIVOR_ID,
+    "others": [MERGE_ABSORBED_ID],
+    "keep": {"emails": ["jane.smith@example.com"], "phones": []},
+    "dryRun": True,
+}
+MERGE_SURVIVOR = {
+    "id": MERGE_SURVIVOR_ID,
+    "createdAt": "2023-03-04T19:16:41",
+    "modifiedAt": "2024-05-01T08:00:00",
+    "externalId": None,
+    "type": "CUSTOMER",
+    **{k: v for k, v in JANE.items() if k != "profilePicture"},
+    "firstName": "Janie",
+    "preferredLanguage": None,
+    "profilePicture": "",
+    "origin": "API",
+    "modifiedFrom": "API",
+    "tags": ["New Customers", "VIP Customers"],
+    "customAttributes": {"Company": "Acme"},
+    "contactInformation": {"phone": [{"number": "41793026727"}], "email": [{"address": "jane.smith@example.com"}]},
+    "company": None,
+    "infobipId": None,
+    "syncStatus": "local",
+    "syncError": None,
+}
+MERGE_RESPONSE = {
+    "survivor": MERGE_SURVIVOR,
+    "absorbed": [MERGE_ABSORBED_ID],
+    "mergeRecord": 12,
+    "dryRun": False,
+    "choices": {"firstName": MERGE_ABSORBED_ID, "lastName": MERGE_SURVIVOR_ID, "customAttributes.Company": 255},
+    "kept": {
+        "phones": ["41793026727"],
+        "emails": ["jane.smith@example.com"],
+        "tags": ["New Customers", "VIP Customers"],
+    },
+}
+
+
 def example(value):
     """A private copy, so no caller can change the contract by accident."""
     return copy.deepcopy(value)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.db.models import QuerySet
 
 from cdpadmin.errors import ErrorCollector
@@ -78,6 +79,16 @@ def paginate(queryset: QuerySet, params: ListParams) -> tuple[list[Any], int | N
     rows = list(queryset.order_by(*params.ordering)[params.offset : params.offset + params.limit])
     total = queryset.order_by().count() if params.include_total else None
     return rows, total
+
+
+def list_envelope_json(key: str, rows_json: str, params: ListParams, total: int | None) -> dict[str, Any]:
+    """The list envelope around rows already rendered as a JSON array (e.g. by PostgreSQL); the API's renderer
+    writes them out as they are."""
+    body: dict[str, Any] = {key: orjson.Fragment(rows_json), "limit": params.limit, "page": params.page}
+    body["orderBy"] = params.order_by
+    if total is not None:
+        body["totalCount"] = total
+    return body
 
 
 def list_envelope(

@@ -227,3 +227,25 @@ def test_tag_delete_removes_it_from_persons(realm):
     person = create(realm, tags=["VIP"])
     services.tag_delete(tag=Tag.objects.get(name="VIP"))
     assert person.tags.count() == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"tags": ["x" * 300]}, {"emails": ["taken@example.com"]}, {"attributes": {"first_name": "A#"}}],
+)
+def test_person_create_refuses_before_writing_so_the_callers_transaction_goes_on(realm, bad):
+    """person_create takes no savepoint inside a caller's transaction: its refusals must come before any write."""
+    services.person_create(realm=realm, emails=["taken@example.com"])
+    with transaction.atomic():
+        with pytest.raises(ValidationError):
+            services.person_create(realm=realm, **{"emails": ["new@example.com"], **bad})
+        assert Person.objects.filter(realm=realm).count() == 1  # the transaction is still usable
+        services.person_create(realm=realm, emails=["other@example.com"], tags=["Fine"])
+    assert Person.objects.filter(realm=realm).count() == 2
+
+
+def test_person_create_finds_existing_tags_in_its_uniqueness_query(realm):
+    Tag.objects.create(realm=realm, name="VIP Customers")
+    person = services.person_create(realm=realm, emails=["a@example.com"], tags=["vip customers", "Brand New"])
+    assert sorted(person.tags.values_list("name", flat=True)) == ["Brand New", "VIP Customers"]
+    assert person.agg_tags == ["VIP Customers", "Brand New"]
