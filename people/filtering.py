@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from django.db.models import BooleanField, CharField, Expression, Func, JSONField, Q, TextField, Value
+from django.db.models import CharField, Exists, Func, JSONField, OuterRef, Q, TextField, Value
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Coalesce, Collate, Lower
 from django.db.models.lookups import (
@@ -33,7 +33,7 @@ from cdpadmin.errors import ValidationError
 from infobip import filters
 from infobip.filters import And, Condition, FieldKind, FilterError, Node, Op
 from people import validation
-from people.models import CustomAttributeDefinition, DataType, Tag
+from people.models import CustomAttributeDefinition, DataType, Person, Tag
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 TEXT_LOOKUPS = {Op.CONTAINS: "icontains", Op.NOT_CONTAIN: "icontains", Op.STARTS_WITH: "istartswith",
@@ -236,37 +236,16 @@ def tag_ids_for(realm, node: Node) -> dict[str, int]:
     return dict(tags.values_list("lname", "id"))
 
 
-class PersonHasTagId(Expression):
-    """The person carries the tag: `tag_ids @> ARRAY[id]` on the persons table of the query being compiled.
-
-    people_person.tag_ids is kept by triggers on the link table (migration people 0006) and GIN-indexed, so
-    PostgreSQL combines it with the other conditions' indexes in one bitmap instead of joining the tag's
-    links. Only for queries whose base table is people_person (as every persons filter is).
-    """
-
-    output_field = BooleanField()
-    conditional = True
-
-    def __init__(self, tag_id: int) -> None:
-        super().__init__()
-        self.tag_id = tag_id
-
-    def as_sql(self, compiler, connection):
-        table = compiler.quote_name_unless_alias(compiler.query.base_table)
-        return f"{table}.tag_ids @> ARRAY[%s]::bigint[]", [self.tag_id]
-
-    def __repr__(self) -> str:
-        return f"PersonHasTagId({self.tag_id})"
-
-
 def person_has_tag(tag_ids: Mapping[str, int]) -> Callable[[Any], Q]:
-    """`#contains` on tags by the tag's id, resolved up front (an unknown name matches nobody)."""
+    """`#contains` on tags by the tag's id, resolved up front: with a constant id PostgreSQL knows how many
+    persons carry the tag and joins the tag's links with the other conditions (a hash join) instead of probing
+    every linked person (a nested loop over all of them)."""
 
     def has_tag(name: Any) -> Q:
         tag_id = tag_ids.get(str(name).lower())
         if tag_id is None:
             return NOTHING
-        return Q(PersonHasTagId(tag_id))
+        return Q(Exists(Person.tags.through.objects.filter(person_id=OuterRef("pk"), tag_id=tag_id)))
 
     return has_tag
 
