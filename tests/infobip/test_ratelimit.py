@@ -106,6 +106,11 @@ def test_postgres_limiter_never_runs_inside_the_callers_transaction():
         limiter.close()
 
 
+# The limiters pace requests when they reserve a slot; a thread descheduled between its reservation and its
+# send (a loaded CI machine) arrives late, bunched with the next one. Pacing the shared-limiter tests at 75% of
+# the sandbox's limit leaves room for that jitter, so they test the limiter and not the scheduler.
+
+
 def _hammer(make_client, per_worker, errors, workers=2, close_db=False):
     def work():
         try:
@@ -139,7 +144,7 @@ def test_workers_sharing_a_postgres_limiter_stay_under_the_rate(infobip_sandbox)
     errors = []
 
     def make_client():  # each thread: its own client, its own database connection
-        limiter = rl.PostgresRateLimiter(multiplier=4, safety=0.9, scope=scope)
+        limiter = rl.PostgresRateLimiter(multiplier=4, safety=0.75, scope=scope)
         return InfobipClient(infobip_sandbox.url, SANDBOX_API_KEY, rate_limiter=limiter, max_retries=0)
 
     _hammer(make_client, 25, errors, close_db=True)
@@ -154,7 +159,7 @@ def test_workers_sharing_a_redis_limiter_stay_under_the_rate(infobip_sandbox):
     errors = []
 
     def make_client():
-        limiter = rl.RedisRateLimiter(multiplier=4, safety=0.9, url="redis://127.0.0.1:6379/0", prefix=prefix)
+        limiter = rl.RedisRateLimiter(multiplier=4, safety=0.75, url="redis://127.0.0.1:6379/0", prefix=prefix)
         return InfobipClient(infobip_sandbox.url, SANDBOX_API_KEY, rate_limiter=limiter, max_retries=0)
 
     _hammer(make_client, 25, errors)
@@ -164,7 +169,7 @@ def test_workers_sharing_a_redis_limiter_stay_under_the_rate(infobip_sandbox):
 
 def test_threads_sharing_an_in_memory_limiter_stay_under_the_rate(infobip_sandbox):
     infobip_sandbox.set_rate_limits(4)
-    limiter = rl.InMemoryRateLimiter(multiplier=4, safety=0.9)
+    limiter = rl.InMemoryRateLimiter(multiplier=4, safety=0.75)
     errors = []
     _hammer(
         lambda: InfobipClient(infobip_sandbox.url, SANDBOX_API_KEY, rate_limiter=limiter, max_retries=0), 25, errors
