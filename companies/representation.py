@@ -8,12 +8,9 @@ from companies.models import Company
 from people.representation import infobip_time
 
 
-def company_as_dict(company: Company) -> dict[str, Any]:
-    """Uses prefetched tags (COMPANY_PREFETCH)."""
+def company_as_infobip(company: Company) -> dict[str, Any]:
+    """The writable part, as sent to Infobip's companies API (uses prefetched tags)."""
     return {
-        "createdAt": infobip_time(company.created),
-        "modifiedAt": infobip_time(company.modified),
-        "id": company.pk,
         "name": company.name,
         "externalId": company.external_id,
         "notes": company.notes,
@@ -27,6 +24,16 @@ def company_as_dict(company: Company) -> dict[str, Any]:
         "domains": list(company.domains),
         "tags": sorted(tag.name for tag in company.tags.all()),
         "customAttributes": dict(company.custom_attributes),
+    }
+
+
+def company_as_dict(company: Company) -> dict[str, Any]:
+    """The full company of our API: Infobip's shape plus our id and sync state (COMPANY_PREFETCH)."""
+    return {
+        "createdAt": infobip_time(company.created),
+        "modifiedAt": infobip_time(company.modified),
+        "id": company.pk,
+        **company_as_infobip(company),
         "origin": company.origin,
         "modifiedFrom": company.modified_from,
         "infobipId": company.infobip_id,

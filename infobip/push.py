@@ -77,6 +77,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from companies.models import Company
+from companies.representation import company_as_infobip
 from identities.models import Realm
 from infobip.bulk import bulk_set, copy_insert
 from infobip.client import (
@@ -614,26 +615,14 @@ def _event_definition_push(ctx: Context, work: Work, definition: EventDefinition
 # --------------------------------------------------------------------------------------------- companies
 
 
-def company_as_infobip(company: Company) -> dict[str, Any]:
-    return {
-        "name": company.name,
-        "externalId": company.external_id or "",
-        "notes": company.notes,
-        "country": company.country,
-        "region": company.region,
-        "accountManager": company.account_manager,
-        "customerStage": company.customer_stage,
-        "industry": company.industry,
-        "segment": company.segment,
-        "vatNumber": company.vat_number,
-        "domains": list(company.domains),
-        "tags": sorted(t.name for t in company.tags.all()),
-        "customAttributes": dict(company.custom_attributes),
-    }
+def _company_body(company: Company) -> dict[str, Any]:
+    body = company_as_infobip(company)
+    body["externalId"] = company.external_id or ""  # Infobip clears an externalId with "" (PATCH keeps a missing key)
+    return body
 
 
 def _company_create_body(company: Company) -> dict[str, Any]:
-    return {k: v for k, v in company_as_infobip(company).items() if v not in ("", [], {})}
+    return {k: v for k, v in _company_body(company).items() if v not in ("", [], {})}
 
 
 def push_companies(ctx: Context, works: list[Work]) -> None:
@@ -675,7 +664,7 @@ def _companies_batch_update(ctx: Context, updates: list[tuple[Work, Company]]) -
         items = [
             {
                 "query": {"id": str(company.infobip_id)},
-                "update": {k: v for k, v in company_as_infobip(company).items() if k not in ("tags", "domains")},
+                "update": {k: v for k, v in _company_body(company).items() if k not in ("tags", "domains")},
             }
             for _, company in chunk
         ]
@@ -743,7 +732,7 @@ def _company_create(ctx: Context, work: Work, company: Company) -> None:
                 ctx,
                 work,
                 lambda: ctx.client.update_company(
-                    company_as_infobip(company), id=existing["id"], replace_tags=True, replace_domains=True
+                    _company_body(company), id=existing["id"], replace_tags=True, replace_domains=True
                 ),
             ),
         )
@@ -760,7 +749,7 @@ def _company_update(ctx: Context, work: Work, company: Company) -> None:
                 ctx,
                 work,
                 lambda: ctx.client.update_company(
-                    company_as_infobip(company), id=company.infobip_id, replace_tags=True, replace_domains=True
+                    _company_body(company), id=company.infobip_id, replace_tags=True, replace_domains=True
                 ),
             ),
         )
