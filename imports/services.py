@@ -769,6 +769,7 @@ class _Target:
     new_emails: list[str] = field(default_factory=list)
     new_tags: list[Any] = field(default_factory=list)
     changed_fields: list[str] = field(default_factory=list)
+    absorbed: int = 0  # existing persons merged into this one by the import
 
 
 def _apply_batch(context: _RunContext, staged: list[tuple[int, int, dict[str, Any]]]) -> _Outcome:
@@ -911,6 +912,7 @@ def _resolve_targets(context: _RunContext, groups, owners, outcome: _Outcome) ->
                     _invalidate(outcome, numbers, reason)
                     continue
                 outcome.counts["persons_merged"] += len(persons) - 1
+                target.absorbed = len(persons) - 1
             target.person_id = survivor_id
             target.phones = [n for pid in persons for n in phones[pid]]
             target.emails = [a for pid in persons for a in emails[pid]]
@@ -1023,7 +1025,7 @@ def _write(context: _RunContext, targets: list[_Target], outcome: _Outcome) -> N
     changed = [
         t
         for t in targets
-        if t.person_id is not None and (t.changed_fields or t.new_phones or t.new_emails or t.new_tags)
+        if t.person_id is not None and (t.absorbed or t.changed_fields or t.new_phones or t.new_emails or t.new_tags)
     ]
     outcome.counts["updated"] += len(changed)
     outcome.counts["unchanged"] += len(targets) - len(created) - len(changed)

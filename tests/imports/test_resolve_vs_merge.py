@@ -224,6 +224,11 @@ def test_resolve_merges_like_a_manual_merge_with_default_choices(realms, type_1,
     assert merge_choices(imported, persons_i) == merge_choices(manual, persons_m)
     assert merge_choices(imported, persons_i)["survivor"] == "P1"
     assert MergeRecord.objects.get(realm=imported).source == "import"
+    # The merge is the import's change: the survivor counts as updated (as the analysis predicted) and carries
+    # the import's tag, so "persons of this import" finds it.
+    assert job.counts()["updated"] == 1
+    assert job.counts()["unchanged"] == 0
+    assert job.import_tag in Person.objects.get(pk=persons_i["P1"].pk).tags.values_list("name", flat=True)
 
 
 # --------------------------------------------------------- A: the file also brings values of its own
