@@ -176,6 +176,7 @@ SPECTACULAR_SETTINGS = {
         "IdentityTypeEnum": "identities.models.IdentityType",
         "PersonTypeEnum": "people.models.PersonType",
         "EventFieldTypeEnum": "people.services.EVENT_FIELD_TYPE_CHOICES",
+        "DuplicateStrategyEnum": "imports.models.DuplicateStrategy",
     },
 }
 # How long a process trusts an API key it has authenticated without asking the database again; also the

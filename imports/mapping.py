@@ -227,5 +227,22 @@ def mapping_from_file(data: Any, headers: list[str], *, phone_country: str = "")
     return mapping
 
 
+NOT_GIVEN: Any = object()
+
+
+def mapping_with_options(
+    suggested: list[dict[str, Any]], headers: list[str], data: Any = NOT_GIVEN, *, phone_country: str = ""
+) -> list[dict[str, Any]]:
+    """The mapping of an unattended import (the command, the REST API): the mapping file's `data` when given
+    (`mapping_from_file`), else the suggested one; `phone_country` is the prefix of phone columns that name
+    none."""
+    if data is not NOT_GIVEN:
+        return mapping_from_file(data, headers, phone_country=phone_country)
+    return [
+        {**entry, "country": phone_country if entry["field"] == "phone" and phone_country else entry["country"]}
+        for entry in suggested
+    ]
+
+
 def split_tags(value: str) -> list[str]:
     return [part.strip() for part in TAG_SEPARATORS.split(value) if part.strip()]

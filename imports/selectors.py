@@ -4,10 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from cdpadmin.errors import NotFound
 from imports.models import ImportBatch, ImportIssue, ImportJob, ImportStatus
 from imports.services import ranges_text
+
+# What a list of jobs never reads: per-column and per-analysis detail, kilobytes a row.
+LIST_DEFERRED = ("analysis", "mapping", "headers", "notes")
+
+
+def import_jobs(realm) -> QuerySet[ImportJob]:
+    """The realm's jobs without their bulky columns (enough for `import_job_progress` and the API's resource)."""
+    return ImportJob.objects.filter(realm=realm).defer(*LIST_DEFERRED)
+
+
+def import_job_get(realm, job_id: int) -> ImportJob:
+    """A job of the realm; another realm's job is as unknown as a missing one."""
+    job = ImportJob.objects.filter(realm=realm, pk=job_id).first()
+    if job is None:
+        raise NotFound(f"import {job_id} does not exist")
+    return job
 
 
 def import_job_progress(job: ImportJob) -> dict[str, Any]:

@@ -83,6 +83,8 @@ MSG_MATCHES_PERSON = "matches existing person {person_id} ({key}); DISCARD does 
 MSG_CONTACT_LIMIT = "the person would have more than {limit} {kind}s (rows {rows})"
 MSG_MERGE_FAILED = "the persons this row matches ({ids}) could not be merged: {reason}"
 MSG_HEADERS_CHANGED = "The file's columns changed since it was mapped; map it again."
+MSG_NOT_CANCELLABLE = "Import #{pk} is {status}: only a queued or running import can be cancelled."
+MSG_NOT_RESUMABLE = "Import #{pk} failed before its rows were analyzed: there is nothing to resume."
 
 
 def batch_rows() -> int:
@@ -239,12 +241,13 @@ def import_job_create(
         with transaction.atomic():
             job.save()
     except BaseException:
-        _delete_files(job)
+        import_job_delete_files(job)
         raise
     return job
 
 
-def _delete_files(job: ImportJob) -> None:
+def import_job_delete_files(job: ImportJob) -> None:
+    """Remove the stored upload (and the table taken out of a zip): for a job whose creation is rolled back."""
     for file_field in (job.data_file, job.file):
         if file_field and file_field.name:
             with contextlib.suppress(OSError):
@@ -533,13 +536,8 @@ def import_tag_name(job: ImportJob) -> str:
     return f"Import {timezone.localdate(job.created):%Y-%m-%d} #{job.pk}"
 
 
-@transaction.atomic
-def import_job_start(*, job: ImportJob, strategy: str, tags: Iterable[str] = (), enqueue: bool = True) -> ImportJob:
-    """Choose the duplicate strategy and extra tags, and queue the import (`enqueue=False`: the caller runs
-    `import_job_run` itself, as the command does)."""
-    job = ImportJob.objects.select_for_update().get(pk=job.pk)
-    if job.status != ImportStatus.ANALYZED or job.analysis.get("mapping") != job.mapping:
-        raise Conflict(MSG_NOT_ANALYZED.format(pk=job.pk), code="not_analyzed")
+def _clean_choices(strategy: str, tags: Iterable[str]) -> list[str]:
+    """Check the duplicate strategy; the extra tags, cleaned and without repeats (any case)."""
     if strategy not in DuplicateStrategy.values:
         raise ValidationError.single("strategy", MSG_STRATEGY)
     errors = ErrorCollector()
@@ -549,6 +547,17 @@ def import_job_start(*, job: ImportJob, strategy: str, tags: Iterable[str] = (),
         if clean and clean.lower() not in {t.lower() for t in clean_tags}:
             clean_tags.append(clean)
     errors.raise_if_any()
+    return clean_tags
+
+
+@transaction.atomic
+def import_job_start(*, job: ImportJob, strategy: str, tags: Iterable[str] = (), enqueue: bool = True) -> ImportJob:
+    """Choose the duplicate strategy and extra tags, and queue the import (`enqueue=False`: the caller runs
+    `import_job_run` itself, as the command does)."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != ImportStatus.ANALYZED or job.analysis.get("mapping") != job.mapping:
+        raise Conflict(MSG_NOT_ANALYZED.format(pk=job.pk), code="not_analyzed")
+    clean_tags = _clean_choices(strategy, tags)
     job.strategy = strategy
     job.tags = clean_tags
     job.import_tag = import_tag_name(job)
@@ -560,10 +569,50 @@ def import_job_start(*, job: ImportJob, strategy: str, tags: Iterable[str] = (),
 
 
 @transaction.atomic
-def import_job_cancel(*, job: ImportJob) -> ImportJob:
-    """Ask a queued or running import to stop after its current batch (a queued one stops at once)."""
+def import_job_request_unattended(*, job: ImportJob, strategy: str, tags: Iterable[str] = ()) -> ImportJob:
+    """Queue the analysis and then the import itself, with the strategy and tags chosen up front: the path of a
+    job nobody watches (the REST API). The task `imports.tasks.analyze_and_start_import` analyzes and starts
+    in one transaction (`import_job_analyze_and_start`); the start queues the run as usual."""
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
-    if job.status == ImportStatus.QUEUED:
+    if job.status not in (ImportStatus.UPLOADED, ImportStatus.ANALYZED):
+        raise Conflict(MSG_ALREADY.format(pk=job.pk, status=job.get_status_display()), code="status")
+    mapping_rules.clean_mapping(job.mapping, job.headers, custom_attribute_definitions(job.realm))
+    job.tags = _clean_choices(strategy, tags)
+    job.strategy = strategy
+    job.status = ImportStatus.ANALYZING
+    job.error = ""
+    job.save(update_fields=["strategy", "tags", "status", "error"])
+    transaction.on_commit(lambda: _enqueue("imports.tasks.analyze_and_start_import", job.pk))
+    return job
+
+
+def import_job_analyze_and_start(*, job: ImportJob) -> ImportJob:
+    """The unattended job's step: analyze, then start with the strategy and tags it was given, in one
+    transaction (a worker lost in between leaves the job `analyzing`, and the task's retry does both again).
+    A refused analysis, or any error, fails the job with the reason: nobody is there to map the file again."""
+    try:
+        with transaction.atomic():
+            job = import_job_analyze(job=job)
+            return import_job_start(job=job, strategy=job.strategy, tags=job.tags)
+    except Exception as exc:
+        if isinstance(exc, DomainError):
+            error = exc.message
+        else:
+            log.exception("analysis of import %s failed", job.pk)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.ANALYZING).update(
+            status=ImportStatus.FAILED, error=error, finished_at=timezone.now()
+        )
+        raise
+
+
+@transaction.atomic
+def import_job_cancel(*, job: ImportJob) -> ImportJob:
+    """Ask a queued or running import to stop after its current batch (a queued one stops at once, and so does
+    an unattended one still waiting for its analysis)."""
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    # The analysis holds the row's lock until it has finished: `analyzing` seen here means it has not begun.
+    if job.status == ImportStatus.QUEUED or (job.status == ImportStatus.ANALYZING and job.strategy):
         job.status = ImportStatus.CANCELLED
         job.finished_at = timezone.now()
         job.cancel_requested = True
@@ -573,7 +622,10 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         job.cancel_requested = True
         job.save(update_fields=["cancel_requested"])
     else:
-        raise Conflict(MSG_ALREADY.format(pk=job.pk, status=job.get_status_display()), code="status")
+        raise Conflict(
+            MSG_NOT_CANCELLABLE.format(pk=job.pk, status=job.get_status_display().split(":")[0].lower()),
+            code="status",
+        )
     return job
 
 
@@ -583,6 +635,8 @@ def import_job_resume(*, job: ImportJob) -> ImportJob:
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportStatus.FAILED or not job.strategy:
         raise Conflict(MSG_ALREADY.format(pk=job.pk, status=job.get_status_display()), code="status")
+    if job.analyzed_at is None:  # an unattended job whose analysis was refused: nothing is staged
+        raise Conflict(MSG_NOT_RESUMABLE.format(pk=job.pk), code="status")
     job.status = ImportStatus.QUEUED
     job.finished_at = None
     job.save(update_fields=["status", "finished_at"])

@@ -1,5 +1,6 @@
 """Every route of the REST API. /v1/identitites/... (the source documents' spelling) is an alias of
-/v1/identities/...; any other /v1/ URL answers the error envelope (404), never an HTML page."""
+/v1/identities/...; /v1/imports is the people import; any other /v1/ URL answers the error envelope (404), never
+an HTML page."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rest_framework.views import APIView
 
 from companies import api as companies
 from identities import api as identities
+from imports import api as imports
 from infobip import api as sync
 from people import api as people
 
@@ -113,6 +115,11 @@ urlpatterns = [
     path("v1/identities/", include((identity_routes, "api"), namespace="api")),
     path("v1/identitites", identities.IdentityListView.as_view(), name="identities-alias"),
     path("v1/identitites/", include((identity_routes, "api"), namespace="api-alias")),
+    path("v1/imports", imports.ImportListView.as_view(), name="imports"),
+    path("v1/imports/<objid:job_id>", imports.ImportDetailView.as_view(), name="import"),
+    path("v1/imports/<objid:job_id>/errors.csv", imports.ImportErrorsCsvView.as_view(), name="import-errors-csv"),
+    path("v1/imports/<objid:job_id>/errors.xlsx", imports.ImportErrorsXlsxView.as_view(), name="import-errors-xlsx"),
+    path("v1/imports/<objid:job_id>/cancel", imports.ImportCancelView.as_view(), name="import-cancel"),
 ]
 if settings.API_BENCH_ENDPOINT:
     urlpatterns.append(path("v1/_bench/ping", BenchPingView.as_view()))

@@ -85,11 +85,15 @@ class ApiView(APIView):
         self.response = self.finalize_response(request, response, *args, **kwargs)
         return self.response
 
+    def idempotency_body(self, request) -> bytes:
+        """What an idempotency key's fingerprint compares of the body: its bytes (JSON compares by content)."""
+        return request._request.body
+
     def _idempotent(self, key, handler, request, *args, **kwargs) -> Response:
         django_request = request._request
         fingerprint = idempotency.request_fingerprint(
             request.method, canonical_path(django_request.path), django_request.META.get("QUERY_STRING", ""),
-            django_request.body,
+            self.idempotency_body(request),
         )  # fmt: skip
         begun = idempotency.idempotency_begin(
             realm=self.realm, key=key, fingerprint=fingerprint, method=request.method,

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from imports import services
-from imports.models import ImportBatch, ImportIssue, ImportJob, ImportStatus
+from imports.models import ImportBatch, ImportIssue, ImportJob, ImportRow, ImportStatus
 from imports.selectors import applied_rows
 from infobip.models import OutboxEntry
 from people.models import MergeRecord, Person, PersonPhone, Tag
@@ -309,3 +309,81 @@ def test_deleting_a_job_deletes_its_staged_rows_issues_and_batches(realm):
     job.delete()
     assert not ImportRow.objects.exists()
     assert not ImportIssue.objects.exists()
+
+
+# ------------------------------------------------------------------------ unattended: analyze, then start
+
+
+def test_an_unattended_job_analyzes_and_starts_itself_with_the_choices_given(realm, django_capture_on_commit_callbacks):
+    job = upload(realm, "people.csv", csv_bytes([*_many_rows(2), ["Dup", "X", "0911000000", "", "", ""]]))
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.import_job_request_unattended(job=job, strategy="discard", tags=["Fair", "fair", " VIP "])
+        assert (job.status, job.strategy, job.tags) == (ImportStatus.ANALYZING, "discard", ["Fair", "VIP"])
+
+    job.refresh_from_db()
+    assert job.status == ImportStatus.SUCCEEDED
+    assert (job.rows_total, job.created_count, job.discarded_count) == (3, 2, 1)
+    assert job.analyzed_at is not None
+    assert job.analysis["discard"]["discarded"] == 1
+    assert {t for p in persons(realm) for t in p.tags.values_list("name", flat=True)} == {"Fair", "VIP", job.import_tag}
+
+
+def test_unattended_analysis_and_start_commit_together(realm, monkeypatch, django_capture_on_commit_callbacks):
+    from imports import tasks
+
+    job = upload(realm, "people.csv", csv_bytes(_many_rows(2)))
+    with django_capture_on_commit_callbacks() as queued:
+        services.import_job_request_unattended(job=job, strategy="resolve")
+    # django-q2 runs a task again when its worker was lost: a second run finds the job started and does nothing.
+    with django_capture_on_commit_callbacks(execute=True):
+        for task in [*queued, *queued]:
+            task()
+    job.refresh_from_db()
+    assert (job.status, job.created_count, job.attempts) == (ImportStatus.SUCCEEDED, 2, 1)
+    assert tasks.analyze_and_start_import(job.pk) == "skipped"
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    other = upload(realm, "people.csv", csv_bytes(_many_rows(2, start=10)))
+    services.import_job_request_unattended(job=other, strategy="resolve")
+    monkeypatch.setattr(services, "import_job_start", broken)
+    with pytest.raises(RuntimeError):
+        services.import_job_analyze_and_start(job=other)
+    other.refresh_from_db()
+    # The analysis went with the failed start: nothing staged, no issues, never analyzed; the job says why.
+    assert (other.status, other.error, other.analyzed_at) == (ImportStatus.FAILED, "RuntimeError: disk full", None)
+    assert (other.rows_total, other.analysis) == (0, {})
+    assert not ImportIssue.objects.filter(job=other).exists()
+    assert not ImportRow.objects.filter(job=other).exists()
+
+
+def test_an_unattended_job_whose_analysis_is_refused_fails_and_cannot_be_resumed(
+    realm, settings, django_capture_on_commit_callbacks
+):
+    from cdpadmin.errors import Conflict
+
+    settings.IMPORT_MAX_ROWS = 6
+    job = upload(realm, "people.csv", csv_bytes(_many_rows(7)))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.import_job_request_unattended(job=job, strategy="resolve")
+
+    job.refresh_from_db()
+    assert (job.status, job.error) == (ImportStatus.FAILED, "The file has more than 6 rows.")
+    assert job.finished_at is not None
+    with pytest.raises(Conflict, match="failed before its rows were analyzed"):
+        services.import_job_resume(job=job)
+
+
+def test_an_unattended_request_checks_its_choices_before_changing_anything(realm):
+    from cdpadmin.errors import ValidationError
+
+    job = upload(realm, "people.csv", csv_bytes(_many_rows(2)))
+    with pytest.raises(ValidationError) as strategy:
+        services.import_job_request_unattended(job=job, strategy="merge")
+    with pytest.raises(ValidationError) as tags:
+        services.import_job_request_unattended(job=job, strategy="resolve", tags=["x" * 300])
+    assert list(strategy.value.fields) == ["strategy"]
+    assert list(tags.value.fields) == ["tags"]
+    job.refresh_from_db()
+    assert (job.status, job.strategy, job.tags) == (ImportStatus.UPLOADED, "", [])

@@ -42,17 +42,13 @@ class Command(BaseCommand):
             )
             for note in job.notes:
                 self.stderr.write(note)
+            data = mapping_rules.NOT_GIVEN
             if mapping is not None:
                 try:
                     data = json.loads(mapping.read_text(encoding="utf-8"))
                 except (OSError, json.JSONDecodeError) as exc:
                     raise CommandError(f"Cannot read the mapping file: {exc}") from exc
-                entries = mapping_rules.mapping_from_file(data, job.headers, phone_country=country)
-            else:
-                entries = [
-                    {**entry, "country": country if entry["field"] == "phone" and country else entry["country"]}
-                    for entry in job.mapping
-                ]
+            entries = mapping_rules.mapping_with_options(job.mapping, job.headers, data, phone_country=country)
             job = services.import_job_map(job=job, mapping=entries)
             mapped = ", ".join(f"{e['header']} → {e['field']}" for e in job.mapping if e["field"])
             self.stderr.write(f"Mapping: {mapped}")
