@@ -216,8 +216,15 @@ def run_django_import_export(csv_path: Path) -> dict:
                       "custom_attributes", "origin")  # fmt: skip
             import_id_fields = ("external_id",)
 
+    class RealmPersonWidget(widgets.ForeignKeyWidget):
+        """The person by externalId within the realm, so each lookup is a probe of the (realm, external_id)
+        unique index rather than a scan of every realm's persons."""
+
+        def get_queryset(self, value, row, *args, **kwargs):
+            return Person.objects.filter(realm_id=realm.pk)
+
     class PhoneResource(resources.ModelResource):
-        person = fields.Field("person", "person", widgets.ForeignKeyWidget(Person, field="external_id"))
+        person = fields.Field("person", "person", RealmPersonWidget(Person, field="external_id"))
 
         class Meta(Fast):
             model = PersonPhone
@@ -225,7 +232,7 @@ def run_django_import_export(csv_path: Path) -> dict:
             import_id_fields = ("number",)
 
     class EmailResource(resources.ModelResource):
-        person = fields.Field("person", "person", widgets.ForeignKeyWidget(Person, field="external_id"))
+        person = fields.Field("person", "person", RealmPersonWidget(Person, field="external_id"))
 
         class Meta(Fast):
             model = PersonEmail
