@@ -42,6 +42,17 @@ class RealmScopedAdmin(admin.ModelAdmin):
         return ids is None or len(ids) > 1
 
 
+class RealmScopedReadOnlyAdmin(RealmScopedAdmin):
+    """A record staff read but never add or edit in a form (the outbox, sync runs, merge records, suggestions):
+    what can be done to it is an action or a button of its own, with its own permission."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class RealmListFilter(admin.SimpleListFilter):
     """Realm filter listing only the realms the user may see."""
 

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from cdpadmin import charts, iso
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
+from cdpadmin.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
 from cdpadmin.errors import DomainError
 from identities.selectors import realms_for_user, user_realm_ids
 from infobip import selectors, services
@@ -52,7 +52,7 @@ class OutboxAttemptInline(admin.TabularInline):
 
 
 @admin.register(OutboxEntry)
-class OutboxEntryAdmin(RealmScopedAdmin):
+class OutboxEntryAdmin(RealmScopedReadOnlyAdmin):
     """The outbox: what still has to reach Infobip, what did, and the dead letters staff retry or discard."""
 
     change_list_template = "admin/infobip/outboxentry/change_list.html"
@@ -69,12 +69,6 @@ class OutboxEntryAdmin(RealmScopedAdmin):
     actions = ["retry_selected", "discard_selected"]
     list_per_page = 100
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_retry_permission(self, request):
         return request.user.has_perm("infobip.retry_outboxentry")
@@ -177,7 +171,7 @@ class SyncStartForm(forms.Form):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(RealmScopedAdmin):
+class SyncRunAdmin(RealmScopedReadOnlyAdmin):
     change_form_template = "admin/infobip/syncrun/change_form.html"
     change_list_template = "admin/infobip/syncrun/change_list.html"
     list_display = ["id", "realm", "status_badge", "progress_bar", "summary", "started_by", "created", "finished_at"]
@@ -189,12 +183,6 @@ class SyncRunAdmin(RealmScopedAdmin):
     ]  # fmt: skip
     fields = readonly_fields
     actions = ["resume_selected", "cancel_selected"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_start_permission(self, request):
         return request.user.has_perm("infobip.start_syncrun")

@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
+from cdpadmin.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
 from cdpadmin.errors import Conflict, DomainError, ValidationError
 from identities.selectors import realms_for_user
 from people import selectors
@@ -469,7 +469,7 @@ class PersonMergeAdminMixin:
 
 
 @admin.register(MergeRecord)
-class MergeRecordAdmin(RealmScopedAdmin):
+class MergeRecordAdmin(RealmScopedReadOnlyAdmin):
     """Read-only audit of merges; Undo is a separate page (like a password change), permission merge_person."""
 
     list_display = ["__str__", "created", "realm", "survivor_link", "absorbed", "actor", "source", "undone"]
@@ -480,12 +480,6 @@ class MergeRecordAdmin(RealmScopedAdmin):
     change_form_template = "admin/people/mergerecord/change_form.html"
     fields = ["summary", "choices_table", "snapshots_table", "undo_state"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -642,13 +636,7 @@ class MergeRecordAdmin(RealmScopedAdmin):
 # ---------------------------------------------------------------------------------- duplicate suggestions
 
 
-class MergePermissionReadOnlyAdmin(RealmScopedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
+class MergePermissionReadOnlyAdmin(RealmScopedReadOnlyAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm(MERGE_PERMISSION) or super().has_view_permission(request, obj)
 
