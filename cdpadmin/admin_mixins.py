@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
 
-from cdpadmin.errors import DomainError
+from core.errors import DomainError
 from identities.selectors import realms_for_user, user_realm_ids
 
 REALM_SCOPED_MODELS = {"person", "company", "tag", "identity", "customattributedefinition", "eventdefinition"}

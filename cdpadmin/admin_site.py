@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from cdpadmin import charts, dashboard
+from cdpadmin import dashboard
+from core import charts
 from identities.selectors import user_realm_ids
 
 

@@ -144,12 +144,12 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "cdpadmin.api.schema.ApiAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.ApiAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
-    "DEFAULT_RENDERER_CLASSES": ["cdpadmin.api.renderers.FastJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["cdpadmin.api.parsers.StrictJSONParser"],
-    "EXCEPTION_HANDLER": "cdpadmin.api.exceptions.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.FastJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.parsers.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -169,7 +169,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "PREPROCESSING_HOOKS": ["cdpadmin.api.schema.exclude_alias_paths"],
+    "PREPROCESSING_HOOKS": ["core.api.schema.exclude_alias_paths"],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "OriginEnum": "people.models.Origin",

@@ -4,7 +4,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Lower
 
-from cdpadmin.models import TimeStampedModel
+from core.models import TimeStampedModel
 from people.models import Origin, SyncStateMixin
 
 # Limits from Infobip's IamCompanyV2 schema (CONTRACT-NOTES §9).

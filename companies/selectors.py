@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from cdpadmin.errors import NotFound
 from companies.filtering import company_filter_q
 from companies.models import Company
 from companies.representation import COMPANY_PREFETCH
+from core.errors import NotFound
 
 
 def company_list(realm, filter_raw: str | None) -> QuerySet:

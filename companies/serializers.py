@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from cdpadmin.errors import ErrorCollector
 from companies.models import Company
+from core.errors import ErrorCollector
 from people.fields import COMPANY_ATTRIBUTES
 from people.models import Origin, SyncStatus
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from cdpadmin.errors import ErrorCollector, ValidationError
 from companies.models import COMPANY_NAME_MAX, COMPANY_NOTES_MAX, COMPANY_TEXT_MAX, Company
+from core.errors import ErrorCollector, ValidationError
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
 from people import validation

@@ -3,9 +3,9 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from cdpadmin import iso
 from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
-from cdpadmin.errors import ValidationError
+from core import iso
+from core.errors import ValidationError
 from identities import services
 from identities.ids import new_object_id
 from identities.models import ApiKey, Identity, Realm, RealmMember

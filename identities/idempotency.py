@@ -26,7 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cdpadmin.errors import Conflict, DomainError, ValidationError
+from core.errors import Conflict, DomainError, ValidationError
 from identities.models import IdempotencyRecord, IdempotencyStatus, Realm
 
 RETENTION = dt.timedelta(hours=24)

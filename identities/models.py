@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from cdpadmin.models import TimeStampedModel
+from core.models import TimeStampedModel
 from identities.ids import new_object_id
 
 country_code_validator = RegexValidator(r"^[A-Z]{2}$", "Use an ISO 3166-1 alpha-2 code such as HR or US.")

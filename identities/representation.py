@@ -7,8 +7,8 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from cdpadmin.errors import ValidationError
 from companies.representation import COMPANY_PREFETCH, company_as_dict
+from core.errors import ValidationError
 from identities.models import Identity
 from people.representation import adopt_aggregates, person_aggregates, person_as_dict
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.db.models.functions import Lower
 
-from cdpadmin.errors import ErrorCollector, NotFound
-from cdpadmin.prepared import PreparedQuery
+from core.errors import ErrorCollector, NotFound
+from core.prepared import PreparedQuery
 from identities.models import Identity, IdentityType, Realm, RealmMember
 from identities.representation import PERSON_PREFIX, with_populated
 from identities.serializers import parse_object_id
@@ -56,7 +56,7 @@ def identity_get(realm, identity_id: str, populate=()) -> Identity:
     """An identity of `realm` with what `populate` needs joined; another realm's id is simply not found.
 
     Without populate or with populate=person (the hot paths) it is one query whose SQL is compiled once per
-    process (cdpadmin.prepared): the identity, its person and the person's tags and contacts.
+    process (core.prepared): the identity, its person and the person's tags and contacts.
     """
     if set(populate) <= {"person"}:
         with_person = "person" in populate

@@ -7,8 +7,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cdpadmin.errors import ErrorCollector
 from companies.models import Company
+from core.errors import ErrorCollector
 from identities.models import IdentityType
 from people.selectors import person_resolve
 from people.serializers import PersonWriteSerializer

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from cdpadmin import iso
-from cdpadmin.errors import Conflict, ErrorCollector, ValidationError
+from core import iso
+from core.errors import Conflict, ErrorCollector, ValidationError
 from identities import keycache
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType, Realm, hash_api_key

@@ -13,9 +13,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from cdpadmin import charts
 from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
-from cdpadmin.errors import DomainError, ValidationError
+from core import charts
+from core.errors import DomainError, ValidationError
 from imports import forms as import_forms
 from imports import readers, reports, selectors, services
 from imports.models import FINISHED_STATUSES, ImportJob, ImportStatus

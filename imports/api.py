@@ -23,10 +23,10 @@ from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from cdpadmin.api.listing import list_envelope, list_params, paginate
-from cdpadmin.api.schema import IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, ErrorSerializer, list_parameters
 from cdpadmin.api.views import ApiView
-from cdpadmin.errors import ErrorCollector, ValidationError
+from core.api.listing import list_envelope, list_params, paginate
+from core.api.schema import IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, ErrorSerializer, list_parameters
+from core.errors import ErrorCollector, ValidationError
 from imports import mapping as mapping_rules
 from imports import readers, reports, selectors, services
 from imports.models import DuplicateStrategy, ImportJob, ImportStatus

@@ -11,7 +11,7 @@ from typing import Any
 import phonenumbers
 from rapidfuzz import fuzz
 
-from cdpadmin.errors import ValidationError
+from core.errors import ValidationError
 
 CUSTOM_PREFIX = "customAttributes."
 # Standard attributes by API name, in the order the issue lists them, with their labels.

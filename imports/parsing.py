@@ -10,8 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdpadmin.errors import ErrorCollector, ValidationError
 from companies.models import COMPANY_NAME_MAX
+from core.errors import ErrorCollector, ValidationError
 from imports.mapping import CUSTOM_PREFIX, split_tags
 from people import validation
 from people.fields import PERSON_ATTRIBUTES

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from cdpadmin.errors import DomainError
+from core.errors import DomainError
 
 ALLOWED_EXTENSIONS = (".csv", ".txt", ".xls", ".xlsx", ".zip")
 TABLE_EXTENSIONS = (".csv", ".txt", ".xls", ".xlsx")

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from cdpadmin.errors import NotFound
+from core.errors import NotFound
 from imports.models import ImportBatch, ImportIssue, ImportJob, ImportStatus
 from imports.services import ranges_text
 

@@ -35,9 +35,9 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from cdpadmin.errors import Conflict, DomainError, ErrorCollector, ValidationError
 from companies.models import Company
 from companies.services import company_create
+from core.errors import Conflict, DomainError, ErrorCollector, ValidationError
 from imports import mapping as mapping_rules
 from imports import readers
 from imports.models import (

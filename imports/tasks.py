@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from cdpadmin.errors import DomainError
+from core.errors import DomainError
 from imports import services
 from imports.models import ImportJob, ImportStatus
 

@@ -8,9 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from cdpadmin import iso
-from cdpadmin.errors import Conflict, ErrorCollector, NotFound
 from companies.models import Company
+from core import iso
+from core.errors import Conflict, ErrorCollector, NotFound
 from infobip.filters import FilterError, parse_person_filter
 from infobip.models import OutboxEntity, OutboxEntry, OutboxStatus, SyncRun, SyncRunStatus
 from people.models import Person, SyncStatus

@@ -74,8 +74,8 @@ from django.db import connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from cdpadmin import iso
-from cdpadmin.errors import ValidationError
+from core import iso
+from core.errors import ValidationError
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType
 from infobip.bulk import bulk_set, copy_insert, reserve_ids

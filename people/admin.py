@@ -10,8 +10,8 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin, ServiceDryRunForm
-from cdpadmin.errors import ErrorCollector, ValidationError
-from cdpadmin.paginator import LargeTablePaginator
+from core.errors import ErrorCollector, ValidationError
+from core.paginator import LargeTablePaginator
 from identities.models import Realm
 from identities.selectors import identities_of_person, realms_for_user, user_realm_ids
 from people import forms as person_forms

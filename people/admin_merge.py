@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from cdpadmin.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
-from cdpadmin.errors import Conflict, DomainError, ValidationError
+from core.errors import Conflict, DomainError, ValidationError
 from identities.selectors import realms_for_user
 from people import selectors
 from people.duplicates import duplicate_dismiss, duplicate_scan_request, duplicates_of_person

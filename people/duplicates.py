@@ -39,7 +39,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rapidfuzz import fuzz
 
-from cdpadmin.errors import ValidationError
+from core.errors import ValidationError
 from people.models import (
     DuplicateCandidate,
     DuplicateScan,

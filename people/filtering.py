@@ -29,7 +29,7 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 
-from cdpadmin.errors import ValidationError
+from core.errors import ValidationError
 from infobip import filters
 from infobip.filters import And, Condition, FieldKind, FilterError, Node, Op
 from people import validation

@@ -13,7 +13,7 @@ from django.contrib.admin import widgets as admin_widgets
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cdpadmin.errors import ErrorCollector, ValidationError
+from core.errors import ErrorCollector, ValidationError
 from people import validation
 from people.fields import PERSON_ATTRIBUTES
 from people.models import CUSTOM_ATTRIBUTE_VALUE_MAX, CustomAttributeDefinition, DataType

@@ -29,8 +29,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from cdpadmin.errors import Conflict, ValidationError
 from companies.models import Company
+from core.errors import Conflict, ValidationError
 from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower, Upper
 from django.utils import timezone
 
-from cdpadmin.models import TimeStampedModel
+from core.models import TimeStampedModel
 
 # Length limits from Infobip's IamPersonV2 schema (CONTRACT-NOTES §3/§4).
 NAME_MAX = 255

@@ -9,8 +9,8 @@ from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Lower, Upper
 
-from cdpadmin.api.listing import ListParams
-from cdpadmin.errors import ErrorCollector, NotFound, ValidationError
+from core.api.listing import ListParams
+from core.errors import ErrorCollector, NotFound, ValidationError
 from people.filtering import person_filter_q
 from people.models import Person, PersonEmail, PersonEvent, PersonPhone, Tag
 from people.representation import person_aggregates, persons_json_of_query

@@ -8,7 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from cdpadmin.errors import ErrorCollector, ValidationError
+from core.errors import ErrorCollector, ValidationError
 from people.fields import PERSON_ATTRIBUTES
 from people.models import Channel, DataType, Gender, Origin, PersonType, SyncStatus
 from people.services import EVENT_FIELD_TYPE_CHOICES

@@ -17,7 +17,7 @@ from django.db.models import Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from cdpadmin.errors import Conflict, ErrorCollector, NotFound, ValidationError
+from core.errors import Conflict, ErrorCollector, NotFound, ValidationError
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
 from people import validation

@@ -14,7 +14,7 @@ from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cdpadmin.errors import ErrorCollector, ValidationError
+from core.errors import ErrorCollector, ValidationError
 from people import models as m
 from people.fields import API_NAME
 

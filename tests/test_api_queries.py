@@ -76,7 +76,7 @@ def test_create_person_and_identity_is_seven_queries(warm, django_assert_num_que
 
 
 def test_the_create_answer_rendered_from_what_was_written_is_what_a_get_answers(warm, realm, seed_ids):
-    from cdpadmin.api import examples as ex
+    from core.api import examples as ex
     from tests.companies.factories import CompanyFactory
     from tests.people.factories import CustomAttributeDefinitionFactory, TagFactory
 

@@ -11,8 +11,8 @@ from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
 from cdpadmin.api.authentication import MSG_MISSING, ApiKeyAuthentication, HasApiKey
-from cdpadmin.api.parsers import StrictJSONParser
-from cdpadmin.errors import ValidationError
+from core.api.parsers import StrictJSONParser
+from core.errors import ValidationError
 from identities import idempotency
 from identities.models import ApiKey, Realm
 

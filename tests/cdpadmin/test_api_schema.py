@@ -17,8 +17,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cdpadmin.api import examples as ex
 from cdpadmin.wsgi import application
+from core.api import examples as ex
 from tests.api_support import openapi_document
 from tests.identities.factories import IdentityFactory
 from tests.people.factories import CustomAttributeDefinitionFactory, EventDefinitionFactory, PersonFactory

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.renderers import JSONRenderer
 
-from cdpadmin.api.renderers import FastJSONRenderer
+from core.api.renderers import FastJSONRenderer
 
 DATA = {
     "text": 'Jurić ✓ "quoted" </script>',

@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from cdpadmin.api import examples as ex
 from companies.models import Company
+from core.api import examples as ex
 from identities.models import Identity
 from tests.api_support import epoch_ms
 from tests.companies.factories import CompanyFactory

@@ -1,8 +1,8 @@
 import pytest
 
-from cdpadmin.errors import ValidationError
 from companies import services
 from companies.models import Company
+from core.errors import ValidationError
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 import pytest
 
-from cdpadmin.api import examples as ex
+from core.api import examples as ex
 from identities.models import Identity
 from tests.api_support import epoch_ms
 from tests.companies.factories import CompanyFactory

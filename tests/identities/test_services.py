@@ -1,6 +1,6 @@
 import pytest
 
-from cdpadmin.errors import ValidationError
+from core.errors import ValidationError
 from identities import services
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity

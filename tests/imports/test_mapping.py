@@ -1,6 +1,6 @@
 import pytest
 
-from cdpadmin.errors import ValidationError
+from core.errors import ValidationError
 from imports import services
 from imports.mapping import clean_mapping, header_key, mapping_from_file, suggest_mapping
 from tests.imports.helpers import csv_bytes, fields, upload

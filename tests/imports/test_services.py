@@ -251,7 +251,7 @@ def test_a_crash_mid_import_leaves_whole_batches_and_the_run_resumes(realm, sett
 
 
 def test_the_job_cannot_start_before_analysis_or_with_a_changed_mapping(realm):
-    from cdpadmin.errors import Conflict
+    from core.errors import Conflict
 
     job = upload(realm, "people.csv", csv_bytes(_many_rows(2)))
     with pytest.raises(Conflict):
@@ -361,7 +361,7 @@ def test_unattended_analysis_and_start_commit_together(realm, monkeypatch, djang
 def test_an_unattended_job_whose_analysis_is_refused_fails_and_cannot_be_resumed(
     realm, settings, django_capture_on_commit_callbacks
 ):
-    from cdpadmin.errors import Conflict
+    from core.errors import Conflict
 
     settings.IMPORT_MAX_ROWS = 6
     job = upload(realm, "people.csv", csv_bytes(_many_rows(7)))
@@ -376,7 +376,7 @@ def test_an_unattended_job_whose_analysis_is_refused_fails_and_cannot_be_resumed
 
 
 def test_an_unattended_request_checks_its_choices_before_changing_anything(realm):
-    from cdpadmin.errors import ValidationError
+    from core.errors import ValidationError
 
     job = upload(realm, "people.csv", csv_bytes(_many_rows(2)))
     with pytest.raises(ValidationError) as strategy:

@@ -1,6 +1,6 @@
 import pytest
 
-from cdpadmin.api import examples as ex
+from core.api import examples as ex
 from infobip.models import SyncRun
 from infobip.tasks import sync_run_execute
 

@@ -1,6 +1,6 @@
 import pytest
 
-from cdpadmin.api import examples as ex
+from core.api import examples as ex
 from identities.models import Identity
 from people.models import ChannelProfile, CustomAttributeDefinition, EventDefinition, Person, PersonEvent, Tag
 from tests.api_support import epoch_ms

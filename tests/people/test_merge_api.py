@@ -2,7 +2,7 @@
 
 import pytest
 
-from cdpadmin.api import examples as ex
+from core.api import examples as ex
 from identities.models import Identity
 from people.merging import MSG_NO_CONTACT
 from people.models import MergeRecord, Person

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from cdpadmin.errors import Conflict
+from core.errors import Conflict
 from identities.models import Identity
 from infobip.models import OutboxEntry
 from people import services

@@ -3,7 +3,7 @@ import threading
 import pytest
 from django.db import connection
 
-from cdpadmin.errors import Conflict, ValidationError
+from core.errors import Conflict, ValidationError
 from identities.models import Identity
 from infobip.models import OutboxEntry
 from people import selectors

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from cdpadmin.api.renderers import FastJSONRenderer
 from companies.models import Company
+from core.api.renderers import FastJSONRenderer
 from identities.selectors import identity_get
 from people.models import Person
 from people.representation import person_aggregates, person_as_dict, persons_json
@@ -70,7 +70,7 @@ def test_identity_with_person_gives_person_as_dict(realm, variety):
 
 def test_the_renderer_writes_the_sql_json_as_it_is(variety):
     text = persons_json(variety)
-    from cdpadmin.api.listing import ListParams, list_envelope_json
+    from core.api.listing import ListParams, list_envelope_json
 
     params = ListParams(limit=20, page=1, order_by="id:desc", ordering=("-pk",), include_total=False)
     body = FastJSONRenderer().render(list_envelope_json("persons", text, params, 2))

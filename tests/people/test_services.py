@@ -1,7 +1,7 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from cdpadmin.errors import Conflict, NotFound, ValidationError
+from core.errors import Conflict, NotFound, ValidationError
 from infobip.models import OutboxEntry
 from people import services
 from people.models import Person, PersonEmail, PersonPhone, SyncStatus, Tag

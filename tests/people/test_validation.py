@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from cdpadmin.errors import ErrorCollector, ValidationError
+from core.errors import ErrorCollector, ValidationError
 from people import validation
 from people.models import CustomAttributeDefinition
 

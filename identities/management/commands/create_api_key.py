@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cdpadmin.errors import DomainError
+from core.errors import DomainError
 from identities.models import Realm
 from identities.services import api_key_create
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cdpadmin.errors import DomainError
+from core.errors import DomainError
 from identities.services import realm_create
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cdpadmin.errors import DomainError
+from core.errors import DomainError
 from identities.models import Realm
 from imports import mapping as mapping_rules
 from imports import services

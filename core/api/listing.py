@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from django.db.models import QuerySet
 
-from cdpadmin.errors import ErrorCollector
+from core.errors import ErrorCollector
 
 LIMIT_DEFAULT = 20
 LIMIT_MAX = 1000

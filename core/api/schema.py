@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from cdpadmin.api.listing import LIMIT_DEFAULT, LIMIT_MAX
+from core.api.listing import LIMIT_DEFAULT, LIMIT_MAX
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -18,7 +18,7 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from cdpadmin.errors import DomainError
+from core.errors import DomainError
 
 log = logging.getLogger("cdpadmin.api")
 
