@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -41,8 +44,18 @@ def _load_dotenv(path: Path) -> None:
 _load_dotenv(BASE_DIR / ".env")
 
 DEBUG = env_bool("DEBUG", False)
+# Development (a developer's machine, `make run`, the test suite and the processes it starts) may use derived
+# secrets and the local Infobip sandbox; anywhere else every secret must come from the environment.
+if "pytest" in sys.modules:
+    os.environ.setdefault("DEVELOPMENT", "true")
+DEVELOPMENT = env_bool("DEVELOPMENT", DEBUG)
 # The fallback key is for a developer's machine only; `manage.py check --deploy` flags it in production.
 SECRET_KEY = env("SECRET_KEY", "django-insecure-cdpadmin-dev-key-change-me")
+# Fernet keys for secrets at rest (core.crypto): comma-separated, the first encrypts, all decrypt (rotation).
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
+if not FIELD_ENCRYPTION_KEYS and DEVELOPMENT:  # derived from SECRET_KEY, as core.crypto.derived_key
+    _digest = hashlib.sha256(b"cdpadmin field encryption|" + SECRET_KEY.encode()).digest()
+    FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(_digest).decode()]
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -188,6 +201,10 @@ API_BENCH_ENDPOINT = env_bool("API_BENCH_ENDPOINT", False)
 # Infobip: defaults point at the local sandbox started by `make run`.
 INFOBIP_BASE_URL = env("INFOBIP_BASE_URL", "http://127.0.0.1:8099")
 INFOBIP_API_KEY = env("INFOBIP_API_KEY", "sandbox-key")
+# Hosts a base URL may name (shell-style patterns): a key is only ever sent to one of these (infobip.hosts).
+INFOBIP_ALLOWED_HOSTS = env_list(
+    "INFOBIP_ALLOWED_HOSTS", "*.api.infobip.com,api.infobip.com" + (",127.0.0.1,localhost" if DEVELOPMENT else "")
+)
 INFOBIP_TIMEOUT = float(env("INFOBIP_TIMEOUT", "10"))
 # Client-side pacing under Infobip's published per-second limits: "real", "off", or a multiplier of them.
 INFOBIP_RATE_LIMITS = env("INFOBIP_RATE_LIMITS", "real")

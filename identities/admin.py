@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -9,6 +10,12 @@ from core.errors import ValidationError
 from identities import services
 from identities.ids import new_object_id
 from identities.models import ApiKey, Identity, Realm, RealmMember
+from infobip.hosts import HostNotAllowed, check_base_url, same_url
+
+MSG_KEY_AGAIN = (
+    "A key belongs to the URL it was entered with: enter the Infobip API key for the new base URL "
+    "(the stored key is not sent there)."
+)
 
 
 class RealmForm(forms.ModelForm):
@@ -16,7 +23,10 @@ class RealmForm(forms.ModelForm):
         label="Infobip API key",
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Never shown again after saving. Leave empty to keep the current key.",
+        help_text=(
+            "Never shown again after saving. Leave empty to keep the current key. A key belongs to the URL it "
+            "was entered with: changing the base URL clears it, so enter the key again with a new URL."
+        ),
     )
     clear_infobip_api_key = forms.BooleanField(label="Remove the stored key", required=False)
 
@@ -36,15 +46,31 @@ class RealmForm(forms.ModelForm):
             raise forms.ValidationError(f"{value!r} is not an ISO 4217 currency code.")
         return value
 
+    def clean_infobip_base_url(self):
+        url = self.cleaned_data.get("infobip_base_url") or ""
+        if url:
+            try:
+                check_base_url(url)
+            except HostNotAllowed as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return url
+
+    def clean(self):
+        cleaned = super().clean()
+        url = cleaned.get("infobip_base_url") or ""
+        moved = self.instance.pk and "infobip_base_url" in self.changed_data
+        own_url = url and not same_url(url, settings.INFOBIP_BASE_URL)
+        if moved and own_url and not cleaned.get("infobip_api_key"):
+            self.add_error("infobip_api_key", MSG_KEY_AGAIN)
+        return cleaned
+
     def save(self, commit=True):
-        realm = super().save(commit=False)
+        realm = super().save(commit=False)  # the stored token stays unless a key is entered or removed here
         new_key = self.cleaned_data.get("infobip_api_key")
         if self.cleaned_data.get("clear_infobip_api_key"):
             realm.infobip_api_key = ""
         elif new_key:
             realm.infobip_api_key = new_key
-        elif realm.pk:
-            realm.infobip_api_key = Realm.objects.filter(pk=realm.pk).values_list("infobip_api_key", flat=True).first()
         if commit:
             realm.save()
         return realm

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core import crypto
 from core.models import TimeStampedModel
 from identities.ids import new_object_id
 
@@ -28,7 +29,10 @@ class Realm(TimeStampedModel):
         "Infobip CDP extension enabled", default=False, help_text="Changes are pushed to Infobip only when enabled."
     )
     infobip_base_url = models.URLField("Infobip base URL", blank=True, help_text="Empty: the server-wide default.")
-    infobip_api_key = models.CharField("Infobip API key", max_length=255, blank=True)
+    # A Fernet token (core.crypto); read and write the plain key through `infobip_api_key`. A key belongs to
+    # the URL it was entered with: changing the URL without entering a key clears it, here in save() and in
+    # the database (the trigger of migration 0005, for QuerySet.update and SQL).
+    infobip_api_key_encrypted = models.TextField("Infobip API key (encrypted)", blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -42,9 +46,47 @@ class Realm(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_infobip()
+        return instance
+
+    def _remember_infobip(self) -> None:
+        loaded = self.__dict__
+        self._loaded_infobip = (loaded.get("infobip_base_url"), loaded.get("infobip_api_key_encrypted"))
+
+    def save(self, *args, **kwargs):
+        url, token = getattr(self, "_loaded_infobip", (None, None))
+        update_fields = kwargs.get("update_fields")
+        saves_url = update_fields is None or "infobip_base_url" in update_fields
+        if saves_url and url is not None and url != self.infobip_base_url and self.infobip_api_key_encrypted == token:
+            self.infobip_api_key_encrypted = ""  # the URL changed and the key was not entered again
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "infobip_api_key_encrypted"}
+        super().save(*args, **kwargs)
+        self._remember_infobip()
+
+    @property
+    def infobip_api_key(self) -> str:
+        """The plain key (decrypted on first use). Setting it encrypts; a new token even for the same key."""
+        token = self.infobip_api_key_encrypted
+        cached = self.__dict__.get("_infobip_key_plain")
+        if cached is None or cached[0] != token:
+            cached = (token, crypto.decrypt(token))
+            self.__dict__["_infobip_key_plain"] = cached
+        return cached[1]
+
+    @infobip_api_key.setter
+    def infobip_api_key(self, plain: str | None) -> None:
+        self.infobip_api_key_encrypted = crypto.encrypt(plain or "")
+
     @property
     def infobip_api_key_masked(self) -> str:
-        key = self.infobip_api_key
+        try:
+            key = self.infobip_api_key
+        except crypto.DecryptionError:
+            return "(cannot be decrypted: check FIELD_ENCRYPTION_KEYS)"
         if not key:
             return ""
         return f"{'•' * 8}{key[-4:]}" if len(key) > 8 else "•" * 8

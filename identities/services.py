@@ -42,6 +42,13 @@ def realm_create(
         errors.add("country", MSG_UNKNOWN_COUNTRY.format(value=default_country))
     if not iso.is_currency(default_currency):
         errors.add("currency", MSG_UNKNOWN_CURRENCY.format(value=default_currency))
+    if infobip_base_url:
+        from infobip.hosts import HostNotAllowed, check_base_url
+
+        try:
+            check_base_url(infobip_base_url)
+        except HostNotAllowed as exc:
+            errors.add("infobip_url", str(exc))
     errors.raise_if_any()
     if Realm.objects.filter(name=name).exists():
         raise ValidationError.single("name", f"a realm named {name!r} already exists", code="conflict")

@@ -41,6 +41,8 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
+from infobip.hosts import check_base_url, realm_credentials
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -368,12 +370,13 @@ class InfobipClient:
         params: Mapping[str, Any] | None,
         body: Any,
     ) -> requests.Response:
+        check_base_url(url)  # infobip.hosts: the key never goes to a host outside INFOBIP_ALLOWED_HOSTS
         self.rate_limiter.acquire(endpoint)
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json"} if data is not None else None
         try:
             response = self.session.request(
-                method, url, params=params, data=data, headers=headers, timeout=self.timeout
+                method, url, params=params, data=data, headers=headers, timeout=self.timeout, allow_redirects=False
             )
         except requests.Timeout as exc:
             raise Timeout(f"no response within {self.timeout}s", endpoint=endpoint) from exc
@@ -381,7 +384,7 @@ class InfobipClient:
             raise Unreachable(f"connection failed: {exc}", endpoint=endpoint) from exc
         except requests.RequestException as exc:
             raise Unreachable(f"request failed: {exc}", endpoint=endpoint) from exc
-        if response.status_code >= 400:
+        if response.status_code >= 300:  # a redirect is not followed (the key stays with its host): an error
             raise parse_error(response.status_code, response.text, response.headers, endpoint)
         return response
 
@@ -978,10 +981,7 @@ def client_for_realm(realm: Any, **options: Any) -> InfobipClient:
 
     from infobip.ratelimit import rate_limiter_from_settings
 
-    base_url = getattr(realm, "infobip_base_url", None) or getattr(settings, "INFOBIP_BASE_URL", None)
-    api_key = getattr(realm, "infobip_api_key", None) or getattr(settings, "INFOBIP_API_KEY", None)
-    if not base_url or not api_key:
-        raise ValueError(f"realm {getattr(realm, 'pk', realm)!r} has no Infobip base URL / API key configured")
+    base_url, api_key = realm_credentials(realm)  # infobip.hosts: which key may go to which URL
     key = (base_url.rstrip("/"), api_key)
     with _clients_lock:
         client = _clients.get(key)
