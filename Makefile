@@ -9,7 +9,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8099
 PYTEST_ARGS ?= --create-db
 
-.PHONY: run test lint format venv db migrate demo bench clean help
+.PHONY: run test lint format venv env db migrate demo bench clean help
 
 help:
 	@echo "make run   - install, migrate, create the demo realm/admin/API key, start sandbox + worker + web"
@@ -24,7 +24,10 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $(STAMP)
 
-db: $(STAMP)
+env:
+	@$(PYTHON) scripts/ensure_env.py .env
+
+db: $(STAMP) env
 	@source scripts/ensure_postgres.sh && $(PY) manage.py ensure_database
 
 migrate: db
@@ -40,7 +43,7 @@ test: $(STAMP)
 	@bash scripts/ensure_chromium.sh
 	@source scripts/ensure_postgres.sh && $(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) env
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@source scripts/ensure_postgres.sh && $(PY) manage.py makemigrations --check --dry-run

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,13 +50,22 @@ DEBUG = env_bool("DEBUG", False)
 if "pytest" in sys.modules:
     os.environ.setdefault("DEVELOPMENT", "true")
 DEVELOPMENT = env_bool("DEVELOPMENT", DEBUG)
-# The fallback key is for a developer's machine only; `manage.py check --deploy` flags it in production.
-SECRET_KEY = env("SECRET_KEY", "django-insecure-cdpadmin-dev-key-change-me")
+# Outside development there is no public default: without SECRET_KEY (and the two below) nothing starts.
+SECRET_KEY = env("SECRET_KEY", "django-insecure-cdpadmin-dev-key-change-me" if DEVELOPMENT else None)
+# The HMAC pepper of API key hashes (identities.models.hash_api_key), its own secret so SECRET_KEY can rotate
+# without breaking every key. Upgrading: set it to the SECRET_KEY the existing hashes were made with.
+API_KEY_PEPPER = env("API_KEY_PEPPER", SECRET_KEY if DEVELOPMENT else None)
 # Fernet keys for secrets at rest (core.crypto): comma-separated, the first encrypts, all decrypt (rotation).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
-if not FIELD_ENCRYPTION_KEYS and DEVELOPMENT:  # derived from SECRET_KEY, as core.crypto.derived_key
+if not FIELD_ENCRYPTION_KEYS and DEVELOPMENT and SECRET_KEY:  # derived from SECRET_KEY (core.crypto.derived_key)
     _digest = hashlib.sha256(b"cdpadmin field encryption|" + SECRET_KEY.encode()).digest()
     FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(_digest).decode()]
+_missing = [name for name in ("SECRET_KEY", "API_KEY_PEPPER", "FIELD_ENCRYPTION_KEYS") if not globals()[name]]
+if _missing:
+    raise ImproperlyConfigured(
+        f"set {', '.join(_missing)} in the environment (or DEVELOPMENT=true on a developer's machine; "
+        "`make run` writes random ones into .env)"
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -80,6 +90,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -155,6 +166,18 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# TLS: outside development the site is https only (HSTS, secure cookies, redirect). Behind a reverse proxy
+# that terminates TLS, set SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO (the proxy must set that header).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEVELOPMENT)
+SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "0" if DEVELOPMENT else str(365 * 24 * 3600)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEVELOPMENT)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEVELOPMENT)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEVELOPMENT)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEVELOPMENT)
+if env("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (env("SECURE_PROXY_SSL_HEADER"), "https")
+# Health checks of a load balancer arrive over plain http: exempt them from the redirect by path.
+SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.ApiAutoSchema",

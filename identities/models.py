@@ -108,7 +108,7 @@ class RealmMember(TimeStampedModel):
 def hash_api_key(plain: str) -> str:
     # Keys are 256-bit random secrets, so a fast keyed hash is enough (no password stretching needed);
     # the pepper keeps a leaked table useless without the settings.
-    return hmac.new(settings.SECRET_KEY.encode(), plain.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(settings.API_KEY_PEPPER.encode(), plain.encode(), hashlib.sha256).hexdigest()
 
 
 class ApiKey(TimeStampedModel):

@@ -35,13 +35,23 @@ def browser():
         instance.close()
 
 
+def is_csp_violation(text: str) -> bool:
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
+
+
 @pytest.fixture
 def page(browser, live_server):
+    """A tab of the live server; every browser test fails if the page broke its Content-Security-Policy."""
     context = browser.new_context(base_url=live_server.url, accept_downloads=True)
     context.set_default_timeout(15_000)
     tab = context.new_page()
+    tab.console_messages = []
+    tab.on("console", lambda message: tab.console_messages.append(f"{message.type}: {message.text}"))
+    tab.on("pageerror", lambda error: tab.console_messages.append(f"pageerror: {error}"))
     yield tab
     context.close()
+    violations = [text for text in tab.console_messages if is_csp_violation(text)]
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture

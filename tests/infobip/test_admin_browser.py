@@ -1,6 +1,7 @@
 """The sync run page in chromium: its live progress follows the run without a reload."""
 
 import pytest
+from playwright.sync_api import expect
 
 from infobip.models import SyncRun, SyncRunStatus
 
@@ -15,7 +16,7 @@ def test_the_run_page_shows_progress_live(cdp_realm, admin_page):
         counts={"step1": {"linked": 7}},
     )
     admin_page.goto(f"/admin/infobip/syncrun/{run.pk}/change/")
-    admin_page.wait_for_function("document.getElementById('sync-status').textContent === 'Running'")
+    expect(admin_page.locator("#sync-status")).to_have_text("Running")  # no eval: the page runs under our CSP
     assert admin_page.locator("#sync-count").inner_text().startswith("1000 of 4000")
     assert "linked 7" in admin_page.locator("#sync-counts").inner_text()
     SyncRun.objects.filter(pk=run.pk).update(
@@ -23,6 +24,6 @@ def test_the_run_page_shows_progress_live(cdp_realm, admin_page):
         progress={"total": 4000, "persons_seen": 4000, "pages_done": 4, "phase": "done"},
         counts={"step1": {"linked": 9}},
     )
-    admin_page.wait_for_function("document.getElementById('sync-status').textContent === 'Succeeded'")
+    expect(admin_page.locator("#sync-status")).to_have_text("Succeeded", timeout=15_000)
     assert admin_page.eval_on_selector("#sync-bar", "bar => bar.value") == 100
     assert "linked 9" in admin_page.locator("#sync-counts").inner_text()
