@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from cdpadmin import dashboard
 from core import charts
+from identities.login import ThrottledAdminAuthenticationForm
 from identities.selectors import user_realm_ids
 
 
@@ -10,6 +11,7 @@ class CdpAdminSite(admin.AdminSite):
     site_title = "cdpadmin"
     index_title = "Dashboard"
     index_template = "admin/cdp_index.html"
+    login_form = ThrottledAdminAuthenticationForm  # brute force: identities.throttle
 
     def index(self, request, extra_context=None):
         realm_ids = user_realm_ids(request.user)

@@ -215,6 +215,13 @@ SPECTACULAR_SETTINGS = {
         "DuplicateStrategyEnum": "imports.models.DuplicateStrategy",
     },
 }
+# Brute force (identities.throttle): this many failed logins / API keys per client address or account within
+# the window lock it for AUTH_LOCKOUT_SECONDS. Behind a proxy, CLIENT_IP_HEADER names the header with the
+# client's address (e.g. HTTP_X_REAL_IP); it must be one the proxy always overwrites.
+AUTH_FAILURE_LIMIT = int(env("AUTH_FAILURE_LIMIT", "10"))
+AUTH_FAILURE_WINDOW = float(env("AUTH_FAILURE_WINDOW", "60"))
+AUTH_LOCKOUT_SECONDS = float(env("AUTH_LOCKOUT_SECONDS", "60"))
+CLIENT_IP_HEADER = env("CLIENT_IP_HEADER")
 # How long a process trusts an API key it has authenticated without asking the database again; also the
 # longest a revoked key keeps working in another process when the cache is per process (identities.keycache).
 API_KEY_CACHE_SECONDS = float(env("API_KEY_CACHE_SECONDS", "5"))

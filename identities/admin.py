@@ -7,9 +7,9 @@ from django.utils.html import format_html
 from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
 from core import iso
 from core.errors import ValidationError
-from identities import services
+from identities import services, throttle
 from identities.ids import new_object_id
-from identities.models import ApiKey, Identity, Realm, RealmMember
+from identities.models import ApiKey, AuthThrottle, Identity, Realm, RealmMember
 from infobip.hosts import HostNotAllowed, check_base_url, same_url
 
 MSG_KEY_AGAIN = (
@@ -242,3 +242,38 @@ class IdentityAdmin(RealmScopedAdmin):
             )
             obj.pk = created.pk
             obj.id = created.id
+
+
+@admin.register(AuthThrottle)
+class AuthThrottleAdmin(admin.ModelAdmin):
+    """Superusers only: who failed to log in or used a bad API key, and who is locked; Unlock lifts it."""
+
+    list_display = ["kind", "subject", "failures", "window_started", "last_failure_at", "locked_until", "state"]
+    list_filter = ["kind"]
+    search_fields = ["subject"]
+    actions = ["unlock"]
+    readonly_fields = list_display
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return "locked" if obj.is_locked else "counting"
+
+    @admin.action(description="Unlock selected addresses and accounts")
+    def unlock(self, request, queryset):
+        count = throttle.unlock(list(queryset))
+        self.message_user(request, f"Unlocked {count} address(es) / account(s).")
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the Unlock action is the way
+
+    def has_add_permission(self, request):
+        return False

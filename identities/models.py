@@ -221,3 +221,37 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.method} {self.path})"
+
+
+class ThrottleKind(models.TextChoices):
+    ADMIN_ADDRESS = "admin_address", "Admin login, client address"
+    ADMIN_ACCOUNT = "admin_account", "Admin login, username"
+    API_ADDRESS = "api_address", "API key, client address"
+    API_KEY = "api_key", "API key, key prefix"
+
+
+class AuthThrottle(models.Model):
+    """Failed logins or API key uses of one client address or account in the current window, and its lockout.
+
+    Shared by every process through PostgreSQL (identities.throttle updates it with one upsert per failure).
+    """
+
+    kind = models.CharField(max_length=20, choices=ThrottleKind.choices)
+    subject = models.CharField(max_length=255, help_text="The client address, username or API key prefix.")
+    window_started = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "login lockout"
+        ordering = ["-last_failure_at"]
+        constraints = [models.UniqueConstraint(fields=["kind", "subject"], name="auth_throttle_unique")]
+        indexes = [models.Index(fields=["last_failure_at"], name="auth_throttle_last_failure")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject}"
+
+    @property
+    def is_locked(self) -> bool:
+        return self.locked_until is not None and self.locked_until > timezone.now()

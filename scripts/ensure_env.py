@@ -27,7 +27,9 @@ def ensure(path: Path) -> list[str]:
     if added:
         lines = [f"{name}={GENERATORS[name]()}" for name in added]
         prefix = "" if not text or text.endswith("\n") else "\n"
-        path.write_text(f"{text}{prefix}# written by scripts/ensure_env.py for this machine\n" + "\n".join(lines) + "\n")
+        path.write_text(
+            f"{text}{prefix}# written by scripts/ensure_env.py for this machine\n" + "\n".join(lines) + "\n"
+        )
     path.chmod(0o600)
     return added
 

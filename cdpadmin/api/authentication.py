@@ -7,8 +7,9 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
+from identities import throttle
 from identities.models import ApiKey
-from identities.services import api_key_authenticate
+from identities.services import api_key_authenticate, api_key_prefix
 
 MSG_MISSING = "Authentication required: send your API key in the x-api-key header (or Authorization: Bearer)."
 MSG_INVALID = "The API key is not valid or has been revoked."
@@ -45,8 +46,13 @@ class ApiKeyAuthentication(BaseAuthentication):
         plain = key_from_request(request)
         if not plain:
             return None
+        subjects = throttle.api_subjects(request, api_key_prefix(plain))  # identities.throttle: brute force
         key = api_key_authenticate(plain)
+        wait = throttle.locked_seconds_cached(subjects) if key else throttle.locked_seconds(subjects)
+        if wait:
+            raise exceptions.Throttled(wait, throttle.MSG_API_LOCKED)
         if key is None:
+            throttle.record_failure(subjects)
             raise exceptions.AuthenticationFailed(MSG_INVALID)
         return ApiClient(key), key
 
