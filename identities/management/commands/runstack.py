@@ -1,4 +1,5 @@
-"""Run the whole product in the foreground: Infobip sandbox, django-q2 cluster and the web server.
+"""Run the whole product in the foreground: Infobip sandbox, django-q2 cluster and the web server (gunicorn,
+threaded workers a slow client cannot pin: see web_command).
 
 Ctrl-C (or any of them exiting) stops all of them.
 """
@@ -13,6 +14,25 @@ from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand
 
+THREADS = 8
+TIMEOUT = 30
+
+
+def web_command(host: str, port: int, workers: int = 2, threads: int = THREADS) -> list[str]:
+    """gunicorn with threaded workers (the README's production command is the same).
+
+    A sync worker is held by one client for the whole request, so two half-sent requests blocked every API
+    call for 31 s under `-w 2`. gthread workers wait for a connection's first bytes in a poller (a client that
+    sends nothing holds no thread) and serve the rest on a pool of threads: a slow client holds one thread at
+    most, the others keep answering. `--timeout` restarts a worker whose threads all hang.
+    """
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    return [
+        gunicorn, "cdpadmin.wsgi", "-b", f"{host}:{port}", "-k", "gthread", "-w", str(workers),
+        "--threads", str(threads), "--timeout", str(TIMEOUT), "--graceful-timeout", str(TIMEOUT),
+        "--keep-alive", "5",
+    ]  # fmt: skip
+
 
 class Command(BaseCommand):
     help = "Start the Infobip sandbox, the django-q2 cluster and gunicorn together; Ctrl-C stops them all."
@@ -22,9 +42,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--sandbox-port", type=int, default=8099)
         parser.add_argument("--no-sandbox", action="store_true", help="Use a real Infobip account instead")
-        parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+        parser.add_argument("--threads", type=int, default=THREADS, help="threads per gunicorn worker")
 
-    def handle(self, *args, host, port, sandbox_port, no_sandbox, workers, **options):
+    def handle(self, *args, host, port, sandbox_port, no_sandbox, workers, threads, **options):
         call_command("collectstatic", interactive=False, verbosity=0)
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         commands: list[tuple[str, list[str]]] = []
@@ -36,13 +57,7 @@ class Command(BaseCommand):
                 )
             )
         commands.append(("worker", [*manage, "qcluster"]))
-        gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-        commands.append(
-            (
-                "web",
-                [gunicorn, "cdpadmin.wsgi", "-b", f"{host}:{port}", "-w", str(workers), "--access-logfile", "-"],
-            )
-        )
+        commands.append(("web", [*web_command(host, port, workers, threads), "--access-logfile", "-"]))
 
         children: dict[str, subprocess.Popen] = {}
         stopping = False
