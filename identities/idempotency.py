@@ -1,9 +1,9 @@
 """Idempotency keys of the REST API: a repeated request replays the first one's response, never runs twice.
 
-The protocol, per realm and key:
+The protocol, per API key (within its realm) and idempotency key:
 
 1. ``idempotency_begin`` inserts the key as *in progress* in its own short transaction. The unique
-   (realm, key) constraint decides the race: of 50 simultaneous identical requests exactly one inserts it;
+   (api key, key) constraint decides the race: of 50 simultaneous identical requests exactly one inserts it;
    the others find the row and answer 409 (still in flight) or, once it is done, replay its response.
 2. The winner runs the request inside one transaction and calls ``idempotency_complete`` in that same
    transaction, so the change and the stored response commit together: a crash in between leaves neither,
@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Conflict, DomainError, ValidationError
-from identities.models import IdempotencyRecord, IdempotencyStatus, Realm
+from identities.models import ApiKey, IdempotencyRecord, IdempotencyStatus, Realm
 
 RETENTION = dt.timedelta(hours=24)
 IN_FLIGHT_TIMEOUT = dt.timedelta(minutes=2)
@@ -73,8 +73,12 @@ def request_fingerprint(method: str, path: str, query: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def idempotency_begin(*, realm: Realm, key: str, fingerprint: str, method: str, path: str) -> Begun:
-    """Claim `key` for this request or find the completed request to replay. Raises 422/409 DomainErrors.
+def idempotency_begin(
+    *, realm: Realm, key: str, fingerprint: str, method: str, path: str, api_key: ApiKey | None = None
+) -> Begun:
+    """Claim `key` of `api_key` for this request or find the completed request to replay. Raises 422/409.
+
+    Keys are scoped per API key (so two integrators of a realm never collide) and checked against the realm.
 
     Must not run inside the request's own transaction: the claim has to be visible to concurrent requests.
     """
@@ -84,13 +88,13 @@ def idempotency_begin(*, realm: Realm, key: str, fingerprint: str, method: str, 
         try:
             with transaction.atomic():
                 record = IdempotencyRecord.objects.create(
-                    realm=realm, key=key, fingerprint=fingerprint, method=method, path=path[:2048], created=now,
-                    locked_at=now,
+                    realm=realm, api_key=api_key, key=key, fingerprint=fingerprint, method=method,
+                    path=path[:2048], created=now, locked_at=now,
                 )  # fmt: skip
             return Begun(record, replay=False)
         except IntegrityError:
             pass
-        existing = IdempotencyRecord.objects.filter(realm=realm, key=key).first()
+        existing = IdempotencyRecord.objects.filter(realm=realm, api_key=api_key, key=key).first()
         if existing is None:  # purged or released between our insert and this read: try again
             continue
         if existing.created < now - RETENTION:

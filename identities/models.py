@@ -190,13 +190,18 @@ class IdempotencyStatus(models.TextChoices):
 
 
 class IdempotencyRecord(models.Model):
-    """One `idempotency-key` of a realm: the request it was first used with and, once done, its response.
+    """One `idempotency-key` of an API key (in its realm): the request it was first used with and, once done,
+    its response. Two integrators of one realm may use the same key string without meeting.
 
     A repeat of the same request replays the stored response; the same key with another request is refused.
     Rows live 24 hours (identities.tasks.idempotency_purge removes older ones).
     """
 
     realm = models.ForeignKey(Realm, on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        help_text="The key whose requests share this idempotency key; empty only for rows made before 0007.",
+    )  # fmt: skip
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path, query and body.")
     method = models.CharField(max_length=10)
@@ -212,7 +217,16 @@ class IdempotencyRecord(models.Model):
     class Meta:
         verbose_name = "idempotency key"
         constraints = [
-            models.UniqueConstraint(fields=["realm", "key"], name="idempotency_key_unique_per_realm"),
+            models.UniqueConstraint(
+                fields=["api_key", "key"],
+                name="idempotency_key_unique_per_api_key",
+                condition=models.Q(api_key__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["realm", "key"],
+                name="idempotency_key_unique_per_realm",
+                condition=models.Q(api_key__isnull=True),
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=["in_progress", "completed"]), name="idempotency_status_valid"
             ),

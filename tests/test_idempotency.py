@@ -72,9 +72,9 @@ def test_the_alias_spelling_is_the_same_request(api):
     assert again.json() == first.json()
 
 
-def test_a_repeat_while_in_flight_is_409(api, realm):
+def test_a_repeat_while_in_flight_is_409(api, realm, api_key):
     IdempotencyRecord.objects.create(
-        realm=realm, key="busy", fingerprint="x" * 64, method="POST", path="/v1/identities"
+        realm=realm, api_key=api_key, key="busy", fingerprint="x" * 64, method="POST", path="/v1/identities"
     )
     response = post(api, key="busy")
     assert response.status_code in (409, 422)
@@ -192,3 +192,18 @@ def test_fifty_simultaneous_identical_requests_create_one_object():
     assert Person.objects.filter(realm=realm).count() == 1
     assert IdempotencyRecord.objects.get(realm=realm).status == "completed"
     assert Realm.objects.filter(pk=realm.pk).exists()
+
+
+def test_keys_are_per_api_key_so_two_integrators_of_a_realm_never_collide(api, realm):
+    from tests.api_support import api_client
+
+    second = api_client(ApiKeyFactory(realm=realm).plain)
+    assert post(api, key="order-1").status_code == 201
+    other = post(second, key="order-1", body={**BODY, "alias": "another request"})
+    assert other.status_code == 201
+    assert "Idempotent-Replayed" not in other.headers
+    assert Identity.objects.filter(realm=realm).count() == 2
+    assert (
+        post(second, key="order-1", body={**BODY, "alias": "another request"}).headers["Idempotent-Replayed"] == "true"
+    )
+    assert IdempotencyRecord.objects.filter(key="order-1").values("api_key").distinct().count() == 2

@@ -97,7 +97,7 @@ class ApiView(APIView):
         )  # fmt: skip
         begun = idempotency.idempotency_begin(
             realm=self.realm, key=key, fingerprint=fingerprint, method=request.method,
-            path=canonical_path(django_request.path),
+            path=canonical_path(django_request.path), api_key=request.auth,
         )  # fmt: skip
         record = begun.record
         if begun.replay:
