@@ -49,7 +49,10 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         409: "Conflict: the object's state forbids it, or the same idempotency-key is still in flight.",
         415: "The body is not application/json.",
         422: "The idempotency-key was first used with another method, path or body.",
+        429: "Too many invalid API keys from this address or for this key: locked for a while (Retry-After).",
     }
+    if 401 in statuses:  # wherever a key is checked, the brute-force lockout (identities.throttle) may answer
+        statuses = (*statuses, 429)
     return {
         status: OpenApiResponse(
             ErrorSerializer, description=descriptions[status], examples=[VALIDATION_EXAMPLE] if status == 400 else []
@@ -68,7 +71,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     description=(
         "Optional. A repeat with the same key and the same request returns the stored response (status and body) "
         "with the header Idempotent-Replayed: true and does nothing twice. The same key with another method, path "
-        "or body is a 422; a repeat while the first is still running a 409. Keys are per realm, kept 24 hours."
+        "or body is a 422; a repeat while the first is still running a 409. Keys are per API key, kept 24 hours."
     ),
 )
 

@@ -7,9 +7,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from identities.models import AuthThrottle, ThrottleKind
+from tests.api_support import api_client
 from tests.identities.factories import StaffUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,8 @@ LOGIN = reverse("admin:login")
 
 
 def api(key: str, address: str = "10.0.0.1"):
-    return APIClient().get("/v1/identities", HTTP_X_API_KEY=key, REMOTE_ADDR=address)
+    """GET /v1/identities with `key` from `address`; the response is checked against our OpenAPI document."""
+    return api_client(key).get("/v1/identities", REMOTE_ADDR=address)
 
 
 def test_ten_bad_api_keys_from_one_address_then_429_with_our_error_shape(api_key):
