@@ -6,13 +6,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from cdpadmin.api.views import ApiView
 from companies import selectors, services
 from companies.representation import company_as_dict
 from companies.serializers import CompanyListSerializer, CompanySerializer, CompanyWriteSerializer, company_args
 from core.api import examples as ex
 from core.api.listing import list_envelope, list_params, paginate
 from core.api.schema import FILTER_HELP, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, list_parameters
+from core.api.views import ApiView
 from core.errors import NotFound
 from identities import selectors as identity_selectors
 from identities.representation import identity_as_dict

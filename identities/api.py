@@ -6,10 +6,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from cdpadmin.api.views import ApiView
 from core.api import examples as ex
 from core.api.listing import list_envelope, list_params, paginate
 from core.api.schema import IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, list_parameters
+from core.api.views import ApiView
 from identities import selectors, services
 from identities.representation import identity_as_dict, parse_populate
 from identities.serializers import IdentityListSerializer, IdentitySerializer, IdentityWriteSerializer, identity_args

@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin, ServiceDryRunForm
+from core.admin_mixins import RealmListFilter, RealmScopedAdmin, ServiceDryRunForm
 from core.errors import ErrorCollector, ValidationError
 from core.paginator import LargeTablePaginator
 from identities.models import Realm

@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
+from core.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
 from core.errors import Conflict, DomainError, ValidationError
 from identities.selectors import realms_for_user
 from people import selectors

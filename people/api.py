@@ -7,10 +7,10 @@ from django.db.models.functions import Lower
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from cdpadmin.api.views import ApiView
 from core.api import examples as ex
 from core.api.listing import list_envelope, list_envelope_json, list_params, paginate
 from core.api.schema import FILTER_HELP, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, list_parameters
+from core.api.views import ApiView
 from core.errors import NotFound, ValidationError
 from identities import selectors as identity_selectors
 from identities import services as identity_services
