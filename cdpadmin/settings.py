@@ -154,7 +154,7 @@ REST_FRAMEWORK = {
 }
 # core calls up into identities only through these dotted paths (core imports no app).
 IDEMPOTENCY_STORE = "identities.idempotency"
-ADMIN_REALM_SCOPE = "identities.selectors"  # user_realm_ids(user), realms_for_user(user)
+ADMIN_REALM_SCOPE = "identities.realms"  # user_realm_ids(user), realms_for_user(user)
 SPECTACULAR_SETTINGS = {
     "TITLE": "cdpadmin API",
     "DESCRIPTION": (

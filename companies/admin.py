@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 from companies import services
 from companies.models import Company
 from core.admin_mixins import RealmListFilter, ServiceBackedAdmin
-from identities.selectors import realms_for_user
+from identities.realms import realms_for_user
 from people import forms as person_forms
 from people.fields import COMPANY_ATTRIBUTES
 from people.models import CustomAttributeDefinition, Person

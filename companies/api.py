@@ -13,10 +13,6 @@ from core.api import examples as ex
 from core.api.listing import list_envelope, list_params, paginate
 from core.api.schema import FILTER_HELP, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, list_parameters
 from core.api.views import ApiView
-from core.errors import NotFound
-from identities import selectors as identity_selectors
-from identities.representation import identity_as_dict
-from identities.serializers import IdentitySerializer
 
 TAG = "Companies"
 ORDER_FIELDS = {"id": "pk", "name": "name", "createdAt": "created", "modifiedAt": "modified"}
@@ -93,18 +89,3 @@ class CompanyDetailView(ApiView):
     def delete(self, request, company_id):
         services.company_delete(company=selectors.company_get(self.realm, company_id))
         return Response([])
-
-
-class IdentityCompanyView(ApiView):
-    @extend_schema(
-        tags=[TAG],
-        summary="Get the company of an identity",
-        description="The identity with its company populated (like GET /v1/identities/:id?populate=company).",
-        responses={200: IdentitySerializer, **READ_ERRORS},
-        examples=[OpenApiExample("Company identity", value=ex.IDENTITY_COMPANY_RESPONSE, response_only=True)],
-    )
-    def get(self, request, identity_id):
-        identity = identity_selectors.identity_get(self.realm, identity_id, ("company",))
-        if identity.company_id is None:
-            raise NotFound(f"identity {identity_id} has no company", code="company_not_assigned")
-        return Response(identity_as_dict(identity, ("company",)))

@@ -9,7 +9,7 @@ from core.errors import ValidationError
 from identities import services
 from identities.ids import new_object_id
 from identities.models import ApiKey, Identity, Realm, RealmMember
-from identities.selectors import user_realm_ids
+from identities.realms import user_realm_ids
 
 
 class RealmForm(forms.ModelForm):

@@ -12,8 +12,8 @@ from django.utils.safestring import mark_safe
 from core.admin_mixins import RealmListFilter, RealmScopedAdmin, ServiceDryRunForm
 from core.errors import ErrorCollector, ValidationError
 from core.paginator import LargeTablePaginator
-from identities.models import Realm
-from identities.selectors import identities_of_person, realms_for_user, user_realm_ids
+from identities.models import Identity, Realm
+from identities.realms import realms_for_user, user_realm_ids
 from people import forms as person_forms
 from people import selectors, services, validation
 from people.admin_merge import PersonMergeAdminMixin
@@ -478,7 +478,7 @@ class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
 
     @admin.display(description="linked identities")
     def linked_identities(self, obj):
-        identities = identities_of_person(obj)
+        identities = list(Identity.objects.filter(person=obj).order_by("-created")[:50])
         if not identities:
             return "No identity is linked to this person."
         return format_html(

@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from core.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
 from core.errors import Conflict, DomainError, ValidationError
-from identities.selectors import realms_for_user
+from identities.realms import realms_for_user
 from people import selectors
 from people.duplicates import duplicate_dismiss, duplicate_scan_request, duplicates_of_person
 from people.merging import (

@@ -9,6 +9,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.errors import ErrorCollector, ValidationError
+from identities.ids import parse_object_id
 from people.fields import PERSON_ATTRIBUTES
 from people.models import Channel, DataType, Gender, Origin, PersonType, SyncStatus
 from people.services import EVENT_FIELD_TYPE_CHOICES
@@ -80,8 +81,6 @@ def merge_args(data: dict[str, Any], *, max_profiles: int) -> dict[str, Any]:
     """A merge body → (survivor id, other ids) and persons_merge's other keyword arguments, with the choices'
     camelCase names translated to the model's (`firstName` → `first_name`; `customAttributes.<name>` as is).
     Ids are checked for shape here; the view resolves them in the key's realm."""
-    from identities.serializers import parse_object_id
-
     errors = ErrorCollector()
     for key in sorted(set(data) - MERGE_KEYS):
         errors.add(key, "is not a merge field; use survivor, others, choices, keep, dryRun")
