@@ -26,7 +26,7 @@ from identities.serializers import (
 from people import selectors as person_selectors
 from people import services as person_services
 from people.representation import event_as_dict
-from people.serializers import EventSerializer, EventWriteSerializer, PersonWriteSerializer, event_args, person_args
+from people.serializers import EventSerializer, EventWriteSerializer, PersonWriteSerializer, event_args
 
 TAG = "Identities"
 PERSON_TAG = "Persons"
@@ -169,12 +169,7 @@ class PersonIdentityCreateView(ApiView):
         ],
     )
     def post(self, request):
-        data = self.body_object()
-        if "person" not in data:
-            raise ValidationError.single("person", "is required: the person to create")
-        person = person_args(data["person"], prefix="person.")
-        args = identity_args(self.realm, {k: v for k, v in data.items() if k != "person"})
-        args.pop("person", None)
+        args, person = IdentityPersonWriteSerializer.parse(self.realm, self.body_object())
         owner = args.pop("owner", self.owner)
         identity = services.identity_create_with_person(realm=self.realm, owner=owner, person_args=person, **args)
         # Rendered from what was written (identity_create_with_person's person carries its tags and contacts).
@@ -207,7 +202,7 @@ class IdentityPersonView(ApiView):
     )
     def post(self, request, identity_id):
         identity = selectors.identity_get(self.realm, identity_id)
-        services.identity_person_create(identity=identity, person_args=person_args(self.body_object()))
+        services.identity_person_create(identity=identity, person_args=PersonWriteSerializer.parse(self.body_object()))
         return person_identity_response(self.realm, identity_id, status=201)
 
     @extend_schema(
@@ -226,7 +221,7 @@ class IdentityPersonView(ApiView):
     def patch(self, request, identity_id):
         identity = identity_with_person(self.realm, identity_id)
         person_services.person_update(
-            person=identity.person, default_country=identity.country, **person_args(self.body_object())
+            person=identity.person, default_country=identity.country, **PersonWriteSerializer.parse(self.body_object())
         )
         return person_identity_response(self.realm, identity_id)
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from companies.models import Company
-from core.errors import ErrorCollector
+from core.errors import ErrorCollector, ValidationError
 from identities.ids import parse_object_id
 from identities.models import IdentityType
 from people.selectors import person_resolve
@@ -111,3 +111,11 @@ class IdentityPersonWriteSerializer(IdentityWriteSerializer):
 
     class Meta:
         ref_name = "IdentityPersonWrite"
+
+    @classmethod
+    def parse(cls, realm, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """This body → (identity_create_with_person's identity arguments, its person_args)."""
+        if "person" not in data:
+            raise ValidationError.single("person", "is required: the person to create")
+        person = PersonWriteSerializer.parse(data["person"], prefix="person.")
+        return identity_args(realm, {key: value for key, value in data.items() if key != "person"}), person

@@ -1,5 +1,5 @@
 """The typed failures of Infobip calls, and :func:`parse_error`, which reads every error body family the spec
-uses (CONTRACT-NOTES §1.3) and non-JSON bodies into one of them."""
+uses (classic v2, v3, problem+json) and non-JSON bodies into one of them."""
 
 from __future__ import annotations
 
@@ -114,6 +114,61 @@ def _text_of(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def _error_fields(body: dict[str, Any], text: str) -> tuple[str | None, str, Any, dict[str, list[str]]]:
+    """(code, message, details, field_errors) of a JSON error object, whichever body family it is."""
+    code: str | None = None
+    message = ""
+    details: Any = None
+    field_errors: dict[str, list[str]] = {}
+    service = (body.get("requestError") or {}).get("serviceException") if "requestError" in body else None
+    if isinstance(service, dict):  # classic v2 envelope
+        code, message = service.get("messageId"), service.get("text") or ""
+        raw_errors = service.get("validationErrors") or {}
+        if isinstance(raw_errors, dict):
+            field_errors = {
+                k: [_text_of(m) for m in (v if isinstance(v, list) else [v])] for k, v in raw_errors.items()
+            }
+        elif isinstance(raw_errors, list):  # seen in third-party reports: [{"propertyPath": ..., "message": ...}]
+            for item in raw_errors:
+                if isinstance(item, dict):
+                    key = item.get("propertyPath") or item.get("property") or item.get("field") or ""
+                    field_errors.setdefault(key, []).append(_text_of(item.get("message", item)))
+    elif isinstance(body.get("errors"), list) and ("title" in body or "traceId" in body):  # problem details
+        details = body["errors"]
+        first = details[0] if details and isinstance(details[0], dict) else {}
+        code = str(first["code"]) if first.get("code") is not None else None
+        message = first.get("message") or body.get("title") or ""
+        for item in details:
+            for detail in (item.get("details") or []) if isinstance(item, dict) else []:
+                field_errors.setdefault(detail.get("property", ""), []).append(detail.get("message", ""))
+    elif "errorCode" in body and ("description" in body or "violations" in body):  # new-style ApiError
+        code, message = str(body["errorCode"]), body.get("description") or ""
+        details = body.get("violations") or []
+        for violation in details:
+            if isinstance(violation, dict):
+                field_errors.setdefault(violation.get("property", ""), []).append(violation.get("violation", ""))
+    elif "errorCode" in body:  # push API / lists v3 / third-party observed
+        code = str(body["errorCode"])
+        message = body.get("errorMessage") or body.get("message") or body.get("description") or ""
+        raw = body.get("validationErrors")
+        if isinstance(raw, list):
+            for item in raw:
+                if isinstance(item, dict):
+                    key = item.get("propertyPath") or item.get("property") or ""
+                    field_errors.setdefault(key, []).append(_text_of(item.get("message", item)))
+    elif "code" in body and "message" in body:  # v3 ErrorResponseV3
+        code, message = str(body["code"]), body.get("message") or ""
+        details = body.get("details")
+        for detail in details or []:
+            if isinstance(detail, dict):
+                field_errors.setdefault(detail.get("property", ""), []).append(detail.get("message", ""))
+    elif isinstance(body.get("title"), str):  # problem details without errors
+        message = body["title"]
+    else:
+        message = body.get("message") or body.get("error") or text[:500]
+    return code, message, details, field_errors
+
+
 def parse_error(
     status: int, text: str, headers: Mapping[str, str] | None = None, endpoint: str | None = None
 ) -> InfobipError:
@@ -128,52 +183,7 @@ def parse_error(
     except ValueError:
         body = None
     if isinstance(body, dict):
-        service = (body.get("requestError") or {}).get("serviceException") if "requestError" in body else None
-        if isinstance(service, dict):  # classic v2 envelope
-            code, message = service.get("messageId"), service.get("text") or ""
-            raw_errors = service.get("validationErrors") or {}
-            if isinstance(raw_errors, dict):
-                field_errors = {
-                    k: [_text_of(m) for m in (v if isinstance(v, list) else [v])] for k, v in raw_errors.items()
-                }
-            elif isinstance(raw_errors, list):  # seen in third-party reports: [{"propertyPath": ..., "message": ...}]
-                for item in raw_errors:
-                    if isinstance(item, dict):
-                        key = item.get("propertyPath") or item.get("property") or item.get("field") or ""
-                        field_errors.setdefault(key, []).append(_text_of(item.get("message", item)))
-        elif isinstance(body.get("errors"), list) and ("title" in body or "traceId" in body):  # problem details
-            details = body["errors"]
-            first = details[0] if details and isinstance(details[0], dict) else {}
-            code = str(first["code"]) if first.get("code") is not None else None
-            message = first.get("message") or body.get("title") or ""
-            for item in details:
-                for detail in (item.get("details") or []) if isinstance(item, dict) else []:
-                    field_errors.setdefault(detail.get("property", ""), []).append(detail.get("message", ""))
-        elif "errorCode" in body and ("description" in body or "violations" in body):  # new-style ApiError
-            code, message = str(body["errorCode"]), body.get("description") or ""
-            details = body.get("violations") or []
-            for violation in details:
-                if isinstance(violation, dict):
-                    field_errors.setdefault(violation.get("property", ""), []).append(violation.get("violation", ""))
-        elif "errorCode" in body:  # push API / lists v3 / third-party observed
-            code = str(body["errorCode"])
-            message = body.get("errorMessage") or body.get("message") or body.get("description") or ""
-            raw = body.get("validationErrors")
-            if isinstance(raw, list):
-                for item in raw:
-                    if isinstance(item, dict):
-                        key = item.get("propertyPath") or item.get("property") or ""
-                        field_errors.setdefault(key, []).append(_text_of(item.get("message", item)))
-        elif "code" in body and "message" in body:  # v3 ErrorResponseV3
-            code, message = str(body["code"]), body.get("message") or ""
-            details = body.get("details")
-            for detail in details or []:
-                if isinstance(detail, dict):
-                    field_errors.setdefault(detail.get("property", ""), []).append(detail.get("message", ""))
-        elif isinstance(body.get("title"), str):  # problem details without errors
-            message = body["title"]
-        else:
-            message = body.get("message") or body.get("error") or text[:500]
+        code, message, details, field_errors = _error_fields(body, text)
     elif body is not None:
         message = _text_of(body)[:500]
     else:
