@@ -1,4 +1,5 @@
-"""Company endpoints under /v1/identities: list, create, update, delete, and the company of an identity."""
+"""Company endpoints under /v1/identities: list, create, update, delete (the company of an identity is
+identities.api)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Person endpoints under /v1/identities: the CDP persons list, a person of an identity, custom events, and the
-reference data (tags, custom attribute definitions, event definitions)."""
+"""Person endpoints under /v1/identities: the CDP persons list and lookup, merges and their undo, and the
+reference data (tags, custom attribute definitions, event definitions). The person of an identity and its
+events are identities.api."""
 
 from __future__ import annotations
 
