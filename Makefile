@@ -14,7 +14,7 @@ PYTEST_ARGS ?= --create-db
 help:
 	@echo "make run   - install, migrate, create the demo realm/admin/API key, start sandbox + worker + web"
 	@echo "make test  - install and run the whole suite on PostgreSQL (and Debian's chromium)"
-	@echo "make lint  - ruff check, ruff format --check, makemigrations --check"
+	@echo "make lint  - ruff check, ruff format --check, the import layers, makemigrations --check"
 
 venv: $(STAMP)
 
@@ -46,6 +46,7 @@ test: $(STAMP)
 lint: $(STAMP) env
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/layers.py
 	@source scripts/ensure_postgres.sh && $(PY) manage.py makemigrations --check --dry-run
 
 format: $(STAMP)

@@ -3,7 +3,7 @@ from django.contrib import admin
 from cdpadmin import dashboard
 from core import charts
 from identities.login import ThrottledAdminAuthenticationForm
-from identities.selectors import user_realm_ids
+from identities.realms import user_realm_ids
 
 
 class CdpAdminSite(admin.AdminSite):

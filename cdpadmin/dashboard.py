@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from django.contrib.admin.models import LogEntry
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -82,13 +82,3 @@ def latest_changes(realm_ids: list[int] | None, user, limit: int = 10) -> dict:
         persons = persons.filter(realm_id__in=realm_ids)
         log = log.filter(user=user)
     return {"persons": list(persons[:limit]), "log": list(log[:limit])}
-
-
-def sync_health(realm_ids: list[int] | None) -> dict:
-    qs = OutboxEntry.objects.all()
-    if realm_ids is not None:
-        qs = qs.filter(realm_id__in=realm_ids)
-    return qs.aggregate(
-        pending=Count("pk", filter=Q(status=OutboxStatus.PENDING)),
-        dead=Count("pk", filter=Q(status=OutboxStatus.DEAD)),
-    )

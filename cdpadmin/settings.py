@@ -181,13 +181,16 @@ SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.ApiAutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["identities.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["identities.authentication.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["core.api.renderers.FastJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.api.parsers.StrictJSONParser"],
     "EXCEPTION_HANDLER": "core.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
+# core calls up into identities only through these dotted paths (core imports no app).
+IDEMPOTENCY_STORE = "identities.idempotency"
+ADMIN_REALM_SCOPE = "identities.realms"  # user_realm_ids(user), realms_for_user(user)
 SPECTACULAR_SETTINGS = {
     "TITLE": "cdpadmin API",
     "DESCRIPTION": (

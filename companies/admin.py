@@ -4,10 +4,10 @@ from django.db.models import Count, OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from cdpadmin.admin_mixins import RealmListFilter, ServiceBackedAdmin
 from companies import services
 from companies.models import Company
-from identities.selectors import realms_for_user
+from core.admin_mixins import RealmListFilter, ServiceBackedAdmin
+from identities.realms import realms_for_user
 from people import forms as person_forms
 from people.fields import COMPANY_ATTRIBUTES
 from people.models import CustomAttributeDefinition, Person

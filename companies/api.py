@@ -1,4 +1,5 @@
-"""Company endpoints under /v1/identities: list, create, update, delete, and the company of an identity."""
+"""Company endpoints under /v1/identities: list, create, update, delete (the company of an identity is
+identities.api)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from cdpadmin.api.views import ApiView
 from companies import selectors, services
 from companies.representation import company_as_dict
 from companies.serializers import CompanyListSerializer, CompanySerializer, CompanyWriteSerializer, company_args
 from core.api import examples as ex
 from core.api.listing import list_envelope, list_params, paginate
 from core.api.schema import FILTER_HELP, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, list_parameters
-from core.errors import NotFound
-from identities import selectors as identity_selectors
-from identities.representation import identity_as_dict
-from identities.serializers import IdentitySerializer
+from core.api.views import ApiView
 
 TAG = "Companies"
 ORDER_FIELDS = {"id": "pk", "name": "name", "createdAt": "created", "modifiedAt": "modified"}
@@ -93,18 +90,3 @@ class CompanyDetailView(ApiView):
     def delete(self, request, company_id):
         services.company_delete(company=selectors.company_get(self.realm, company_id))
         return Response([])
-
-
-class IdentityCompanyView(ApiView):
-    @extend_schema(
-        tags=[TAG],
-        summary="Get the company of an identity",
-        description="The identity with its company populated (like GET /v1/identities/:id?populate=company).",
-        responses={200: IdentitySerializer, **READ_ERRORS},
-        examples=[OpenApiExample("Company identity", value=ex.IDENTITY_COMPANY_RESPONSE, response_only=True)],
-    )
-    def get(self, request, identity_id):
-        identity = identity_selectors.identity_get(self.realm, identity_id, ("company",))
-        if identity.company_id is None:
-            raise NotFound(f"identity {identity_id} has no company", code="company_not_assigned")
-        return Response(identity_as_dict(identity, ("company",)))

@@ -6,8 +6,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 
 from companies.models import Company
-from infobip import filters
-from infobip.filters import FilterError
+from infobip.contract import filters
+from infobip.contract.filters import FilterError
 from people.filtering import FilterTranslator, definitions_for, invalid_filter
 
 COMPANY_COLUMNS = {

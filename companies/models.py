@@ -7,7 +7,7 @@ from django.db.models.functions import Lower
 from core.models import TimeStampedModel
 from people.models import Origin, SyncStateMixin
 
-# Limits from Infobip's IamCompanyV2 schema (CONTRACT-NOTES §9).
+# Limits from Infobip's IamCompanyV2 schema (infobip/sandbox/infobip-people-openapi.json).
 COMPANY_NAME_MAX = 255
 COMPANY_NOTES_MAX = 1023
 COMPANY_TEXT_MAX = 255

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from companies.models import COMPANY_NAME_MAX, COMPANY_NOTES_MAX, COMPANY_TEXT_MAX, Company
-from core.errors import ErrorCollector, ValidationError
+from core.errors import ErrorCollector
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
 from people import validation
@@ -170,11 +170,3 @@ def company_delete(*, company: Company) -> None:
         payload={"infobipId": company.infobip_id, "name": company.name, "externalId": company.external_id},
     )
     company.delete()
-
-
-def company_validate_exists(realm, company_id: Any) -> Company:
-    """The company `company_id` of `realm`, or a field error (ids of other realms look like unknown ids)."""
-    try:
-        return Company.objects.get(realm=realm, pk=int(company_id))
-    except (TypeError, ValueError, Company.DoesNotExist):
-        raise ValidationError.single("company", f"company {company_id!r} does not exist") from None

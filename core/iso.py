@@ -21,7 +21,3 @@ def is_country(code: object) -> bool:
 
 def is_currency(code: object) -> bool:
     return isinstance(code, str) and code in currency_codes()
-
-
-def country_choices() -> list[tuple[str, str]]:
-    return sorted(((c.alpha_2, f"{c.alpha_2} — {c.name}") for c in pycountry.countries), key=lambda item: item[0])

@@ -4,12 +4,13 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
 from core import iso
+from core.admin_mixins import RealmListFilter, RealmScopedAdmin
 from core.errors import ValidationError
 from identities import services, throttle
 from identities.ids import new_object_id
 from identities.models import ApiKey, AuthThrottle, Identity, Realm, RealmMember
+from identities.realms import user_realm_ids
 from infobip.hosts import HostNotAllowed, check_base_url, same_url
 
 MSG_KEY_AGAIN = (
@@ -122,8 +123,6 @@ class RealmAdmin(admin.ModelAdmin):
         return obj.infobip_api_key_masked or "—"
 
     def get_queryset(self, request):
-        from identities.selectors import user_realm_ids
-
         qs = super().get_queryset(request)
         ids = user_realm_ids(request.user)
         return qs if ids is None else qs.filter(pk__in=ids)

@@ -7,8 +7,10 @@ import re
 import secrets
 import threading
 import time
+from typing import Any
 
 HEX24_RE = re.compile(r"^[0-9a-f]{24}$")
+ID_MAX = 2**63 - 1  # person and company ids are bigint primary keys
 
 _lock = threading.Lock()
 _counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
@@ -29,3 +31,16 @@ def new_object_id() -> str:
 
 def is_hex24(value: object) -> bool:
     return isinstance(value, str) and bool(HEX24_RE.match(value))
+
+
+def parse_object_id(value: Any) -> int | None:
+    """A person or company id as sent: an integer or its decimal string ("3"). None when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        return None
+    return number if 1 <= number <= ID_MAX else None

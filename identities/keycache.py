@@ -26,6 +26,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models.signals import post_delete, post_save
+
+from identities.models import ApiKey, Realm
 
 GENERATION_KEY = "cdpadmin:api-keys:generation"
 
@@ -70,8 +73,6 @@ def cached_key(prefix: str, plain: str, hash_plain) -> Any | None:
 
 
 def remember(key) -> None:
-    from identities.models import ApiKey, Realm
-
     key_values = tuple(getattr(key, f.attname) for f in ApiKey._meta.concrete_fields)
     realm_values = tuple(getattr(key.realm, f.attname) for f in Realm._meta.concrete_fields)
     _entries[key.prefix] = (time.monotonic() + ttl(), _generation(), key.key_hash, key_values, realm_values)
@@ -79,18 +80,12 @@ def remember(key) -> None:
 
 def _build(key_values: tuple, realm_values: tuple):
     """Fresh model instances for every request, so nothing one request sets on them leaks into another."""
-    from identities.models import ApiKey, Realm
-
     key = ApiKey.from_db("default", [f.attname for f in ApiKey._meta.concrete_fields], key_values)
     key.realm = Realm.from_db("default", [f.attname for f in Realm._meta.concrete_fields], realm_values)
     return key
 
 
 def connect_signals() -> None:
-    from django.db.models.signals import post_delete, post_save
-
-    from identities.models import ApiKey, Realm
-
     for model in (ApiKey, Realm):
         post_save.connect(api_keys_changed, sender=model, dispatch_uid=f"keycache-save-{model.__name__}")
         post_delete.connect(api_keys_changed, sender=model, dispatch_uid=f"keycache-delete-{model.__name__}")

@@ -4,35 +4,11 @@ from django.db.models.functions import Lower
 
 from core.errors import ErrorCollector, NotFound
 from core.prepared import PreparedQuery
-from identities.models import Identity, IdentityType, Realm, RealmMember
+from identities.ids import parse_object_id
+from identities.models import Identity, IdentityType
 from identities.representation import PERSON_PREFIX, with_populated
-from identities.serializers import parse_object_id
 from people.models import Person
 from people.representation import AGGREGATES, PERSON_ATTNAMES, person_aggregates
-
-
-def user_realm_ids(user) -> list[int] | None:
-    """Realms a staff user may see in the admin; None means every realm (superusers).
-
-    Cached on the user object, so a request asks the database once.
-    """
-    if user.is_superuser:
-        return None
-    cached = getattr(user, "_cdp_realm_ids", None)
-    if cached is None:
-        cached = list(RealmMember.objects.filter(user=user).values_list("realm_id", flat=True))
-        user._cdp_realm_ids = cached
-    return cached
-
-
-def realms_for_user(user):
-    ids = user_realm_ids(user)
-    return Realm.objects.all() if ids is None else Realm.objects.filter(pk__in=ids)
-
-
-def identities_of_person(person) -> list[Identity]:
-    return list(Identity.objects.filter(person=person).order_by("-created")[:50])
-
 
 IDENTITY_ATTNAMES = [field.attname for field in Identity._meta.concrete_fields]
 PERSON_COLUMNS = [f"person__{name}" for name in PERSON_ATTNAMES]

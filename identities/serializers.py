@@ -8,26 +8,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from companies.models import Company
-from core.errors import ErrorCollector
+from core.errors import ErrorCollector, ValidationError
+from identities.ids import parse_object_id
 from identities.models import IdentityType
 from people.selectors import person_resolve
 from people.serializers import PersonWriteSerializer
 
 IDENTITY_READ_ONLY = {"id", "created_at", "error"}
-ID_MAX = 2**63 - 1
-
-
-def parse_object_id(value: Any) -> int | None:
-    """A person or company id as sent: an integer or its decimal string ("3"). None when it is neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    else:
-        return None
-    return number if 1 <= number <= ID_MAX else None
 
 
 def resolve_link(realm, field: str, value: Any, errors: ErrorCollector) -> Any:
@@ -124,3 +111,11 @@ class IdentityPersonWriteSerializer(IdentityWriteSerializer):
 
     class Meta:
         ref_name = "IdentityPersonWrite"
+
+    @classmethod
+    def parse(cls, realm, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """This body → (identity_create_with_person's identity arguments, its person_args)."""
+        if "person" not in data:
+            raise ValidationError.single("person", "is required: the person to create")
+        person = PersonWriteSerializer.parse(data["person"], prefix="person.")
+        return identity_args(realm, {key: value for key, value in data.items() if key != "person"}), person

@@ -13,8 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin
 from core import charts
+from core.admin_mixins import RealmListFilter, RealmScopedAdmin
 from core.errors import DomainError, ValidationError
 from imports import forms as import_forms
 from imports import readers, reports, selectors, services

@@ -23,9 +23,9 @@ from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from cdpadmin.api.views import ApiView
 from core.api.listing import list_envelope, list_params, paginate
 from core.api.schema import IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, ErrorSerializer, list_parameters
+from core.api.views import ApiView
 from core.errors import ErrorCollector, ValidationError
 from imports import mapping as mapping_rules
 from imports import readers, reports, selectors, services

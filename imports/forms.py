@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from identities.selectors import realms_for_user
+from identities.realms import realms_for_user
 from imports import readers
 from imports.mapping import field_choices
 from imports.models import DuplicateStrategy

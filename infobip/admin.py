@@ -15,10 +15,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
 from core import charts, iso
+from core.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
 from core.errors import DomainError
-from identities.selectors import realms_for_user, user_realm_ids
+from identities.realms import realms_for_user, user_realm_ids
 from infobip import selectors, services
 from infobip.models import OutboxAttempt, OutboxEntity, OutboxEntry, OutboxStatus, SyncRun, SyncRunStatus
 

@@ -6,9 +6,9 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from cdpadmin.api.views import ApiView
 from core.api import examples as ex
 from core.api.schema import IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS
+from core.api.views import ApiView
 from infobip import services
 from infobip.models import SyncRun, SyncRunStatus
 

@@ -32,11 +32,9 @@ from typing import Any
 
 from django.db import models
 
-from infobip.client import RateLimiter, scope_for
-from infobip.sandbox.ratelimit import PUBLISHED_LIMITS, parse_rate_mode
+from infobip.contract.limits import PUBLISHED_LIMITS, RateLimiter, parse_rate_mode
 
 __all__ = [
-    "PUBLISHED_LIMITS",
     "InMemoryRateLimiter",
     "NoRateLimiter",
     "PostgresRateLimiter",
@@ -44,7 +42,6 @@ __all__ = [
     "RateLimiter",
     "RedisRateLimiter",
     "rate_limiter_from_settings",
-    "scope_for",
 ]
 
 

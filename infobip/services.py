@@ -11,7 +11,7 @@ from django.utils import timezone
 from companies.models import Company
 from core import iso
 from core.errors import Conflict, ErrorCollector, NotFound
-from infobip.filters import FilterError, parse_person_filter
+from infobip.contract.filters import FilterError, parse_person_filter
 from infobip.models import OutboxEntity, OutboxEntry, OutboxStatus, SyncRun, SyncRunStatus
 from people.models import Person, SyncStatus
 

@@ -1,34 +1,33 @@
+"""The person admin: the changelist (filters, badges, a paginator for large tables) and the change form with
+its contact inlines, custom attributes, linked identities, push log and events; saves go through people.services."""
+
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.core.cache import cache
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from cdpadmin.admin_mixins import RealmListFilter, RealmScopedAdmin, ServiceDryRunForm
+from core.admin_mixins import RealmListFilter, RealmScopedAdmin
 from core.errors import ErrorCollector, ValidationError
 from core.paginator import LargeTablePaginator
-from identities.models import Realm
-from identities.selectors import identities_of_person, realms_for_user, user_realm_ids
+from identities.models import Identity, Realm
+from identities.realms import realms_for_user, user_realm_ids
+from infobip.selectors import person_push_log
+from people import admin_merge_records, admin_reference, selectors, services, validation  # noqa: F401 - they register their ModelAdmins
 from people import forms as person_forms
-from people import selectors, services, validation
+from people.admin_contacts import ChannelProfileInline, EmailFormSet, EmailInline, PhoneFormSet, PhoneInline
 from people.admin_merge import PersonMergeAdminMixin
 from people.fields import PERSON_ATTRIBUTES
 from people.models import (
-    CONTACTS_PER_PERSON_MAX,
-    ChannelProfile,
     CustomAttributeDefinition,
-    EventDefinition,
-    EventSource,
     Origin,
     Person,
-    PersonEmail,
-    PersonEvent,
-    PersonPhone,
     SyncStatus,
     Tag,
 )
@@ -98,124 +97,6 @@ class ProfileStateFilter(admin.SimpleListFilter):
 
 
 # ------------------------------------------------------------------------------------------- contacts
-
-
-class ContactForm(forms.ModelForm):
-    def __init__(self, *args, realm: Realm | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.realm = realm
-
-
-class PhoneForm(ContactForm):
-    class Meta:
-        model = PersonPhone
-        fields = ["number"]
-
-    def clean_number(self):
-        raw = self.cleaned_data["number"]
-        try:
-            return validation.normalize_phone(raw, self.realm.default_country if self.realm else None)
-        except ValidationError as exc:
-            raise forms.ValidationError(exc.fields["phone"]) from exc
-
-
-class EmailForm(ContactForm):
-    class Meta:
-        model = PersonEmail
-        fields = ["address"]
-
-    def clean_address(self):
-        try:
-            return validation.normalize_email(self.cleaned_data["address"])
-        except ValidationError as exc:
-            raise forms.ValidationError(exc.fields["email"]) from exc
-
-
-class ContactFormSet(forms.BaseInlineFormSet):
-    value_field = ""
-    kind = ""
-
-    def values(self) -> list[str]:
-        return [
-            form.cleaned_data[self.value_field]
-            for form in self.forms
-            if getattr(form, "cleaned_data", None)
-            and form.cleaned_data.get(self.value_field)
-            and not form.cleaned_data.get("DELETE")
-        ]
-
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return
-        values = self.values()
-        if len({v.lower() for v in values}) != len(values):
-            raise forms.ValidationError(f"The same {self.kind} is listed twice.")
-        if len(values) > CONTACTS_PER_PERSON_MAX:
-            raise forms.ValidationError(f"A person can have at most {CONTACTS_PER_PERSON_MAX} {self.kind}s.")
-        realm = self.form_kwargs.get("realm")
-        if realm is None or not values:
-            return
-        owners = selectors.persons_by_contacts(
-            realm, values if self.kind == "phone" else [], values if self.kind == "email" else []
-        )
-        owners.pop(self.instance.pk, None)
-        for person_id, matched in owners.items():
-            raise forms.ValidationError(
-                f"{', '.join(sorted(matched))} already belongs to another person (id {person_id})."
-            )
-
-
-class PhoneFormSet(ContactFormSet):
-    value_field, kind = "number", "phone"
-
-
-class EmailFormSet(ContactFormSet):
-    value_field, kind = "address", "email"
-
-
-class PhoneInline(admin.TabularInline):
-    model = PersonPhone
-    form = PhoneForm
-    formset = PhoneFormSet
-    extra = 1
-    max_num = CONTACTS_PER_PERSON_MAX
-    verbose_name = "phone"
-    fields = ["number"]
-
-
-class EmailInline(admin.TabularInline):
-    model = PersonEmail
-    form = EmailForm
-    formset = EmailFormSet
-    extra = 1
-    max_num = CONTACTS_PER_PERSON_MAX
-    verbose_name = "email"
-    fields = ["address"]
-
-
-class ChannelProfileInline(admin.TabularInline):
-    """Push registrations and chat app profiles: preview data set by channels, never edited here."""
-
-    model = ChannelProfile
-    extra = 0
-    fields = ["channel", "application_id", "identifier", "preview"]
-    readonly_fields = fields
-    can_delete = False
-    verbose_name = "channel profile (read-only)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="data")
-    def preview(self, obj):
-        return format_html("<pre style='margin:0;white-space:pre-wrap'>{}</pre>", person_forms.pretty_json(obj.data))
-
-
-# --------------------------------------------------------------------------------------------- person
 
 
 class PersonAdminForm(forms.ModelForm):
@@ -324,8 +205,6 @@ class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
         return filters
 
     def get_changelist(self, request, **kwargs):
-        from django.contrib.admin.views.main import ChangeList
-
         class PersonChangeList(ChangeList):
             def get_results(self, request):
                 self.queryset = selectors.with_list_columns(self.queryset)
@@ -478,7 +357,7 @@ class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
 
     @admin.display(description="linked identities")
     def linked_identities(self, obj):
-        identities = identities_of_person(obj)
+        identities = list(Identity.objects.filter(person=obj).order_by("-created")[:50])
         if not identities:
             return "No identity is linked to this person."
         return format_html(
@@ -496,8 +375,6 @@ class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
     @admin.display(description="pushes to Infobip")
     def push_log(self, obj):
         """The latest outbox rows of this person and the latest calls made for them (infobip.selectors)."""
-        from infobip.selectors import person_push_log
-
         log = person_push_log(obj.pk)
         if not log["entries"]:
             return "Nothing was pushed for this person (its realm may not push to Infobip)."
@@ -571,195 +448,3 @@ class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
 
 
 # ----------------------------------------------------------------------------------------- reference data
-
-
-@admin.register(Tag)
-class TagAdmin(RealmScopedAdmin):
-    list_display = ["name", "realm", "person_count", "created"]
-    list_filter = [RealmListFilter]
-    search_fields = ["name"]
-    ordering = ["name"]
-
-    def get_queryset(self, request):
-        persons = (
-            Tag.persons.through.objects.filter(tag_id=OuterRef("pk")).order_by().values("tag_id").annotate(n=Count("*"))
-        )
-        return super().get_queryset(request).select_related("realm").annotate(n_persons=Subquery(persons.values("n")))
-
-    def get_readonly_fields(self, request, obj=None):
-        # Infobip has no rename: a tag's name is fixed once created.
-        return ["name", "realm", "created"] if obj else ["created"]
-
-    @admin.display(description="persons", ordering="n_persons")
-    def person_count(self, obj):
-        return obj.n_persons or 0
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            created = services.tag_create(realm=obj.realm, name=obj.name)
-            obj.pk = created.pk
-
-    def delete_model(self, request, obj):
-        services.tag_delete(tag=obj)
-
-    def delete_queryset(self, request, queryset):
-        for tag in queryset:
-            services.tag_delete(tag=tag)
-
-
-class CustomAttributeDefinitionForm(ServiceDryRunForm):
-    error_fields = {"name": "name", "dataType": "data_type", "objectSchema": "object_schema"}
-
-    class Meta:
-        model = CustomAttributeDefinition
-        fields = ["realm", "name", "data_type", "object_schema"]
-
-    def run_service(self, cleaned_data):
-        if self.instance.pk:
-            return  # definitions are read-only once created
-        services.custom_attribute_definition_create(
-            realm=cleaned_data["realm"],
-            name=cleaned_data["name"],
-            data_type=cleaned_data["data_type"],
-            object_schema=cleaned_data.get("object_schema") or None,
-        )
-
-
-@admin.register(CustomAttributeDefinition)
-class CustomAttributeDefinitionAdmin(RealmScopedAdmin):
-    form = CustomAttributeDefinitionForm
-    list_display = ["name", "data_type", "realm", "created"]
-    list_filter = [RealmListFilter, "data_type"]
-    search_fields = ["name"]
-
-    def get_readonly_fields(self, request, obj=None):
-        # Infobip has no update for definitions: delete and define again.
-        return ["realm", "name", "data_type", "object_schema", "created"] if obj else []
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            created = services.custom_attribute_definition_create(
-                realm=obj.realm, name=obj.name, data_type=obj.data_type, object_schema=obj.object_schema or None
-            )
-            obj.pk = created.pk
-
-    def delete_model(self, request, obj):
-        services.custom_attribute_definition_delete(definition=obj)
-
-    def delete_queryset(self, request, queryset):
-        for definition in queryset:
-            services.custom_attribute_definition_delete(definition=definition)
-
-
-class EventDefinitionForm(ServiceDryRunForm):
-    error_fields = {"definitionId": "definition_id", "title": "title", "description": "description", "fields": "fields"}
-
-    class Meta:
-        model = EventDefinition
-        fields = ["realm", "definition_id", "title", "description", "fields"]
-
-    def run_service(self, cleaned_data):
-        common = {
-            "title": cleaned_data["title"],
-            "description": cleaned_data.get("description", ""),
-            "fields": cleaned_data.get("fields"),
-        }
-        if self.instance.pk:
-            services.event_definition_update(definition=self.instance, **common)
-        else:
-            services.event_definition_create(
-                realm=cleaned_data["realm"], definition_id=cleaned_data["definition_id"], **common
-            )
-
-
-@admin.register(EventDefinition)
-class EventDefinitionAdmin(RealmScopedAdmin):
-    form = EventDefinitionForm
-    list_display = ["definition_id", "title", "realm", "field_count", "created"]
-    list_filter = [RealmListFilter]
-    search_fields = ["definition_id", "title"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return ["realm", "definition_id", "created"] if obj else []
-
-    @admin.display(description="fields")
-    def field_count(self, obj):
-        return len(obj.fields or [])
-
-    def save_model(self, request, obj, form, change):
-        cleaned = form.cleaned_data
-        if change:
-            services.event_definition_update(
-                definition=obj, title=obj.title, description=obj.description, fields=cleaned.get("fields")
-            )
-        else:
-            created = services.event_definition_create(
-                realm=obj.realm,
-                definition_id=obj.definition_id,
-                title=obj.title,
-                description=obj.description,
-                fields=obj.fields,
-            )
-            obj.pk = created.pk
-
-    def delete_model(self, request, obj):
-        services.event_definition_delete(definition=obj)
-
-
-class PersonEventForm(forms.ModelForm):
-    class Meta:
-        model = PersonEvent
-        fields = ["person", "definition", "occurred_time", "properties", "event_id"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "event_id" in self.fields:
-            self.fields["event_id"].required = False
-            self.fields["event_id"].help_text = "Leave empty to generate one."
-
-    def clean(self):
-        cleaned = super().clean()
-        person, definition = cleaned.get("person"), cleaned.get("definition")
-        if person and definition:
-            if person.realm_id != definition.realm_id:
-                self.add_error("definition", "The definition belongs to another realm than the person.")
-            else:
-                try:
-                    services.check_event_properties(definition, cleaned.get("properties") or {})
-                except ValidationError as exc:
-                    for field, reasons in exc.fields.items():
-                        for reason in reasons:
-                            self.add_error("properties", f"{field}: {reason}")
-        return cleaned
-
-
-@admin.register(PersonEvent)
-class PersonEventAdmin(RealmScopedAdmin):
-    """Events are records of what happened: they are added, never changed."""
-
-    form = PersonEventForm
-    list_display = ["occurred_time", "definition", "person", "source", "event_id"]
-    list_filter = [RealmListFilter, "source", "definition"]
-    list_select_related = ["definition", "person"]
-    search_fields = ["=event_id", "=person__id"]
-    autocomplete_fields = ["person"]
-    paginator = LargeTablePaginator
-    show_full_result_count = False
-    date_hierarchy = "occurred_time"
-
-    def get_readonly_fields(self, request, obj=None):
-        return ["person", "definition", "occurred_time", "properties", "event_id", "source", "created"] if obj else []
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super().has_change_permission(request, obj)
-
-    def save_model(self, request, obj, form, change):
-        event, _ = services.person_event_record(
-            person=obj.person,
-            definition_id=obj.definition.definition_id,
-            properties=obj.properties,
-            event_id=obj.event_id or None,
-            occurred_time=obj.occurred_time,
-            source=EventSource.ADMIN,
-        )
-        obj.pk = event.pk

@@ -1,5 +1,6 @@
-"""Person endpoints under /v1/identities: the CDP persons list, a person of an identity, custom events, and the
-reference data (tags, custom attribute definitions, event definitions)."""
+"""Person endpoints under /v1/identities: the CDP persons list and lookup, merges and their undo, and the
+reference data (tags, custom attribute definitions, event definitions). The person of an identity and its
+events are identities.api."""
 
 from __future__ import annotations
 
@@ -7,20 +8,15 @@ from django.db.models.functions import Lower
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from cdpadmin.api.views import ApiView
 from core.api import examples as ex
 from core.api.listing import list_envelope, list_envelope_json, list_params, paginate
 from core.api.schema import FILTER_HELP, IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, list_parameters
+from core.api.views import ApiView
 from core.errors import NotFound, ValidationError
-from identities import selectors as identity_selectors
-from identities import services as identity_services
-from identities.representation import identity_as_dict
-from identities.serializers import IdentityPersonWriteSerializer, IdentitySerializer, identity_args
 from people import merging, selectors, services
 from people.models import CustomAttributeDefinition, EventDefinition, MergeRecord, Tag
 from people.representation import (
     custom_attribute_as_dict,
-    event_as_dict,
     event_definition_as_dict,
     person_as_dict,
     tag_as_dict,
@@ -33,23 +29,18 @@ from people.serializers import (
     EventDefinitionListSerializer,
     EventDefinitionSerializer,
     EventDefinitionWriteSerializer,
-    EventSerializer,
-    EventWriteSerializer,
     PersonListSerializer,
     PersonLookupSerializer,
     PersonMergeRequestSerializer,
     PersonMergeSerializer,
     PersonMergeUndoSerializer,
-    PersonWriteSerializer,
     TagListSerializer,
     TagSerializer,
     TagWriteSerializer,
     custom_attribute_args,
-    event_args,
     event_definition_args,
     merge_args,
     merge_choices_as_api,
-    person_args,
     tag_args,
 )
 
@@ -62,19 +53,6 @@ DEFINITION_ORDER = {"definitionId": "definition_id", "title": "title", "createdA
 EMPTY_LIST = OpenApiResponse(
     {"type": "array", "maxItems": 0, "items": {}}, description="An empty array.", examples=[]
 )  # fmt: skip
-
-
-def identity_with_person(realm, identity_id: str):
-    """The identity and its person (populated); 404 when the identity has none."""
-    identity = identity_selectors.identity_get(realm, identity_id, ("person",))
-    if identity.person_id is None:
-        raise NotFound(f"identity {identity_id} has no person", code="person_not_assigned")
-    return identity
-
-
-def person_identity_response(realm, identity_id: str, status: int = 200) -> Response:
-    identity = identity_selectors.identity_get(realm, identity_id, ("person",))
-    return Response(identity_as_dict(identity, ("person",)), status=status)
 
 
 class PersonListView(ApiView):
@@ -205,162 +183,6 @@ class PersonMergeUndoView(ApiView):
                 "notes": plan.notes,
             }
         )
-
-
-class PersonIdentityCreateView(ApiView):
-    @extend_schema(
-        tags=[TAG],
-        summary="Create a person and an identity",
-        description="Identity fields plus `person` (standard attributes, tags, customAttributes, contactInformation) "
-        "and an optional `company` id. Read-only channel profiles are stored as preview data.",
-        parameters=[IDEMPOTENCY_KEY],
-        request=IdentityPersonWriteSerializer,
-        responses={201: IdentitySerializer, **WRITE_ERRORS},
-        examples=[
-            OpenApiExample("Person and identity", value=ex.CREATE_PERSON_IDENTITY_REQUEST, request_only=True),
-            OpenApiExample(
-                "Created", value=ex.CREATE_PERSON_IDENTITY_RESPONSE, response_only=True, status_codes=["201"]
-            ),
-        ],
-    )
-    def post(self, request):
-        data = self.body_object()
-        if "person" not in data:
-            raise ValidationError.single("person", "is required: the person to create")
-        person = person_args(data["person"], prefix="person.")
-        args = identity_args(self.realm, {k: v for k, v in data.items() if k != "person"})
-        args.pop("person", None)
-        owner = args.pop("owner", self.owner)
-        identity = identity_services.identity_create_with_person(
-            realm=self.realm, owner=owner, person_args=person, **args
-        )
-        # Rendered from what was written (identity_create_with_person's person carries its tags and contacts).
-        return Response(identity_as_dict(identity, ("person",)), status=201)
-
-
-class IdentityPersonView(ApiView):
-    @extend_schema(
-        tags=[TAG],
-        summary="Get the person of an identity",
-        description="The identity with its person populated (like GET /v1/identities/:id?populate=person).",
-        responses={200: IdentitySerializer, **READ_ERRORS},
-        examples=[OpenApiExample("Person identity", value=ex.PERSON_IDENTITY_RESPONSE, response_only=True)],
-    )
-    def get(self, request, identity_id):
-        identity = identity_with_person(self.realm, identity_id)
-        return Response(identity_as_dict(identity, ("person",)))
-
-    @extend_schema(
-        tags=[TAG],
-        summary="Create a person for an existing identity",
-        description="409 when the identity already has a person.",
-        parameters=[IDEMPOTENCY_KEY],
-        request=PersonWriteSerializer,
-        responses={201: IdentitySerializer, **WRITE_ERRORS},
-        examples=[
-            OpenApiExample("Person", value=ex.JANE, request_only=True),
-            OpenApiExample("Created", value=ex.PERSON_IDENTITY_RESPONSE, response_only=True, status_codes=["201"]),
-        ],
-    )
-    def post(self, request, identity_id):
-        identity = identity_selectors.identity_get(self.realm, identity_id)
-        identity_services.identity_person_create(identity=identity, person_args=person_args(self.body_object()))
-        return person_identity_response(self.realm, identity_id, status=201)
-
-    @extend_schema(
-        tags=[TAG],
-        summary="Update the person of an identity",
-        description="Infobip's PATCH: fields not sent keep their value; tags and contacts sent are added; a custom "
-        "attribute sent as null is removed.",
-        parameters=[IDEMPOTENCY_KEY],
-        request=PersonWriteSerializer,
-        responses={200: IdentitySerializer, **WRITE_ERRORS},
-        examples=[
-            OpenApiExample("New address", value=ex.UPDATE_PERSON_REQUEST, request_only=True),
-            OpenApiExample("Updated", value=ex.UPDATE_PERSON_RESPONSE, response_only=True),
-        ],
-    )
-    def patch(self, request, identity_id):
-        identity = identity_with_person(self.realm, identity_id)
-        services.person_update(
-            person=identity.person, default_country=identity.country, **person_args(self.body_object())
-        )
-        return person_identity_response(self.realm, identity_id)
-
-    @extend_schema(
-        tags=[TAG],
-        summary="Delete the person of an identity",
-        description="Deletes the person from the CDP; the identity stays, its person becomes null.",
-        parameters=[IDEMPOTENCY_KEY],
-        request=None,
-        responses={200: IdentitySerializer, **WRITE_ERRORS},
-        examples=[OpenApiExample("Deleted", value=ex.UNASSIGNED_RESPONSE, response_only=True)],
-    )
-    def delete(self, request, identity_id):
-        identity = identity_with_person(self.realm, identity_id)
-        services.person_delete(person=identity.person)
-        return Response(identity_as_dict(identity_selectors.identity_get(self.realm, identity_id)))
-
-
-class IdentityPersonAssignView(ApiView):
-    @extend_schema(
-        tags=[TAG],
-        summary="Assign an existing person to an identity",
-        parameters=[IDEMPOTENCY_KEY],
-        request=None,
-        responses={200: IdentitySerializer, **WRITE_ERRORS},
-        examples=[OpenApiExample("Assigned", value=ex.ASSIGNED_RESPONSE, response_only=True)],
-    )
-    def patch(self, request, identity_id, person_id):
-        identity = identity_selectors.identity_get(self.realm, identity_id)
-        person = selectors.person_resolve(self.realm, person_id)
-        if person is None:
-            raise NotFound(f"person {person_id} does not exist")
-        identity = identity_services.identity_assign_person(identity=identity, person=person)
-        return Response(identity_as_dict(identity))
-
-
-class IdentityPersonUnassignView(ApiView):
-    @extend_schema(
-        tags=[TAG],
-        summary="Unassign the person of an identity",
-        description="The person stays in the CDP.",
-        parameters=[IDEMPOTENCY_KEY],
-        request=None,
-        responses={200: IdentitySerializer, **WRITE_ERRORS},
-        examples=[OpenApiExample("Unassigned", value=ex.UNASSIGNED_RESPONSE, response_only=True)],
-    )
-    def patch(self, request, identity_id):
-        identity = identity_selectors.identity_get(self.realm, identity_id)
-        identity = identity_services.identity_unassign_person(identity=identity)
-        return Response(identity_as_dict(identity))
-
-
-class IdentityPersonEventView(ApiView):
-    @extend_schema(
-        tags=[TAG],
-        summary="Send a custom event of the identity's person",
-        description="The event definition must exist and the properties must fit it (else 400). A repeated "
-        "`data.eventId` records the event once and answers the first one (200).",
-        parameters=[IDEMPOTENCY_KEY],
-        request=EventWriteSerializer,
-        responses={201: EventSerializer, 200: EventSerializer, **WRITE_ERRORS},
-        examples=[
-            OpenApiExample("addToCart", value=ex.EVENT_REQUEST, request_only=True),
-            OpenApiExample("Recorded", value=ex.EVENT_RESPONSE, response_only=True, status_codes=["201"]),
-        ],
-    )
-    def post(self, request, identity_id, definition_id):
-        identity = identity_with_person(self.realm, identity_id)
-        args = event_args(self.body_object())
-        try:
-            event, created = services.person_event_record(person=identity.person, definition_id=definition_id, **args)
-        except NotFound as exc:  # the definition: for this endpoint an input error, not a missing resource
-            raise ValidationError({"event": [exc.message]}, code=exc.code) from None
-        return Response(event_as_dict(event, identity.person), status=201 if created else 200)
-
-
-# ------------------------------------------------------------------------------------------- reference data
 
 
 def tag_get(realm, name: str) -> Tag:

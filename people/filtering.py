@@ -1,6 +1,6 @@
-"""Infobip's filter language (parsed by infobip.filters) translated to Django Q objects over our mirror.
+"""Infobip's filter language (parsed by infobip.contract.filters) translated to Django Q objects over our mirror.
 
-The semantics follow the parser's documented choices (infobip/filters.py), so the API answers what the
+The semantics follow the parser's documented choices (infobip/contract/filters.py), so the API answers what the
 Infobip sandbox would: `#eq`/`#ne` exact, text operators case-insensitive, `#contains` on tags = the exact tag
 name (case-insensitive here, like tag names themselves), a timestamp compares at Infobip's one-second
 resolution and a date against a timestamp compares the day (UTC), a missing value matches only `#ne` and
@@ -30,8 +30,8 @@ from django.db.models.lookups import (
 )
 
 from core.errors import ValidationError
-from infobip import filters
-from infobip.filters import And, Condition, FieldKind, FilterError, Node, Op
+from infobip.contract import filters
+from infobip.contract.filters import And, Condition, FieldKind, FilterError, Node, Op
 from people import validation
 from people.models import CustomAttributeDefinition, DataType, Person, Tag
 

@@ -1,6 +1,7 @@
 """Shapes of person JSON at the API's edge. The `*_args` functions turn a request body into a service call's
 arguments (names and structure only: the services validate values); the Serializer classes describe the JSON
-for the OpenAPI document (responses are rendered by people.representation, which the schema tests check)."""
+for the OpenAPI document (responses are rendered by people.representation, which the schema tests check).
+A person's write body has one contract: PersonWriteSerializer documents it and its `parse` reads it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.errors import ErrorCollector, ValidationError
+from identities.ids import parse_object_id
 from people.fields import PERSON_ATTRIBUTES
 from people.models import Channel, DataType, Gender, Origin, PersonType, SyncStatus
 from people.services import EVENT_FIELD_TYPE_CHOICES
@@ -17,58 +19,6 @@ PERSON_READ_ONLY = {
     "id", "createdAt", "modifiedAt", "origin", "modifiedFrom", "company", "infobipId", "syncStatus", "syncError",
     "computedAttributes", "integrations",
 }  # fmt: skip
-WRITABLE_CONTACTS = {"phone", "email"}
-
-
-def person_args(data: Any, *, prefix: str = "") -> dict[str, Any]:
-    """A person body (Infobip's IamPersonV2 shape) → keyword arguments of person_create/person_update.
-
-    Read-only fields (as returned by GET) are ignored, so a fetched person can be sent back. Read-only channel
-    profiles in contactInformation are passed on as preview data.
-    """
-    errors = ErrorCollector()
-    if not isinstance(data, dict):
-        raise ValidationError.single(prefix.rstrip(".") or "body", "must be a JSON object")
-    args: dict[str, Any] = {"attributes": {}}
-    for key, value in data.items():
-        if key in PERSON_ATTRIBUTES:
-            args["attributes"][PERSON_ATTRIBUTES[key]] = value
-        elif key == "tags":
-            if not isinstance(value, list):
-                errors.add(f"{prefix}tags", "must be a list of tag names")
-            else:
-                args["tags"] = value
-        elif key == "customAttributes":
-            if not isinstance(value, dict):
-                errors.add(f"{prefix}customAttributes", "must be an object of name → value")
-            else:
-                args["custom_attributes"] = value
-        elif key == "contactInformation":
-            _contact_args(value, args, errors, f"{prefix}contactInformation")
-        elif key not in PERSON_READ_ONLY:
-            errors.add(f"{prefix}{key}", "is not a person field")
-    errors.raise_if_any()
-    return args
-
-
-def _contact_args(value: Any, args: dict[str, Any], errors: ErrorCollector, field: str) -> None:
-    if not isinstance(value, dict):
-        errors.add(field, "must be an object of channel → list")
-        return
-    profiles = {}
-    for channel, items in value.items():
-        if channel not in WRITABLE_CONTACTS and channel not in Channel.values:
-            errors.add(f"{field}.{channel}", "is not a contact information channel")
-        elif not isinstance(items, list):
-            errors.add(f"{field}.{channel}", "must be a list")
-        elif channel == "phone":
-            args["phones"] = items
-        elif channel == "email":
-            args["emails"] = items
-        else:
-            profiles[channel] = items
-    if profiles:
-        args["channel_profiles"] = profiles
 
 
 MERGE_KEYS = {"survivor", "others", "choices", "keep", "dryRun"}
@@ -80,8 +30,6 @@ def merge_args(data: dict[str, Any], *, max_profiles: int) -> dict[str, Any]:
     """A merge body → (survivor id, other ids) and persons_merge's other keyword arguments, with the choices'
     camelCase names translated to the model's (`firstName` → `first_name`; `customAttributes.<name>` as is).
     Ids are checked for shape here; the view resolves them in the key's realm."""
-    from identities.serializers import parse_object_id
-
     errors = ErrorCollector()
     for key in sorted(set(data) - MERGE_KEYS):
         errors.add(key, "is not a merge field; use survivor, others, choices, keep, dryRun")
@@ -207,17 +155,21 @@ class EmailSerializer(serializers.Serializer):
     address = serializers.CharField()
 
 
-class ContactInformationSerializer(serializers.Serializer):
-    phone = PhoneSerializer(many=True, required=False)
-    email = EmailSerializer(many=True, required=False)
-    push = serializers.ListField(child=serializers.DictField(), required=False, help_text="Read-only (preview).")
-    facebook = serializers.ListField(child=serializers.DictField(), required=False, help_text="Read-only.")
-    line = serializers.ListField(child=serializers.DictField(), required=False, help_text="Read-only.")
-    instagram = serializers.ListField(child=serializers.DictField(), required=False, help_text="Read-only.")
-    liveChat = serializers.ListField(child=serializers.DictField(), required=False, help_text="Read-only.")
-    webpush = serializers.ListField(child=serializers.DictField(), required=False, help_text="Read-only.")
-    telegram = serializers.ListField(child=serializers.DictField(), required=False, help_text="Read-only.")
-    whatsapp = serializers.ListField(child=serializers.DictField(), required=False, help_text="Read-only.")
+def _read_only_channel() -> serializers.ListField:
+    return serializers.ListField(child=serializers.DictField(), required=False, help_text="Read-only (preview).")
+
+
+# Phone and email are written; every read-only channel of Channel is accepted as preview data and documented so.
+ContactInformationSerializer = type(
+    "ContactInformationSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "phone": PhoneSerializer(many=True, required=False),
+        "email": EmailSerializer(many=True, required=False),
+        **{channel: _read_only_channel() for channel in Channel.values},
+    },
+)
 
 
 class PersonWriteSerializer(serializers.Serializer):
@@ -239,6 +191,60 @@ class PersonWriteSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "PersonWrite"
+
+    @classmethod
+    def parse(cls, data: Any, *, prefix: str = "") -> dict[str, Any]:
+        """A person body (Infobip's IamPersonV2 shape) → keyword arguments of person_create/person_update.
+
+        Exactly the fields declared above are accepted, so the OpenAPI document (built from them) is the
+        contract. Read-only fields (as returned by GET) are ignored, so a fetched person can be sent back;
+        read-only channel profiles in contactInformation are passed on as preview data. Names and structure
+        only: the services validate values.
+        """
+        errors = ErrorCollector()
+        if not isinstance(data, dict):
+            raise ValidationError.single(prefix.rstrip(".") or "body", "must be a JSON object")
+        args: dict[str, Any] = {"attributes": {}}
+        for key, value in data.items():
+            if key not in cls._declared_fields:
+                if key not in PERSON_READ_ONLY:
+                    errors.add(f"{prefix}{key}", "is not a person field")
+            elif key == "tags":
+                if not isinstance(value, list):
+                    errors.add(f"{prefix}tags", "must be a list of tag names")
+                else:
+                    args["tags"] = value
+            elif key == "customAttributes":
+                if not isinstance(value, dict):
+                    errors.add(f"{prefix}customAttributes", "must be an object of name → value")
+                else:
+                    args["custom_attributes"] = value
+            elif key == "contactInformation":
+                _contact_args(value, args, errors, f"{prefix}contactInformation")
+            else:
+                args["attributes"][PERSON_ATTRIBUTES[key]] = value
+        errors.raise_if_any()
+        return args
+
+
+def _contact_args(value: Any, args: dict[str, Any], errors: ErrorCollector, field: str) -> None:
+    if not isinstance(value, dict):
+        errors.add(field, "must be an object of channel → list")
+        return
+    profiles = {}
+    for channel, items in value.items():
+        if channel not in ContactInformationSerializer._declared_fields:
+            errors.add(f"{field}.{channel}", "is not a contact information channel")
+        elif not isinstance(items, list):
+            errors.add(f"{field}.{channel}", "must be a list")
+        elif channel == "phone":
+            args["phones"] = items
+        elif channel == "email":
+            args["emails"] = items
+        else:
+            profiles[channel] = items
+    if profiles:
+        args["channel_profiles"] = profiles
 
 
 class PersonSerializer(serializers.Serializer):

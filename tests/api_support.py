@@ -14,7 +14,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from jsonschema import Draft202012Validator
 from rest_framework.test import APIClient
 
-from cdpadmin.api.views import canonical_path
+from core.api.views import canonical_path
 
 UNCHECKED = ("/v1/schema/", "/v1/docs/", "/v1/_bench/")
 

@@ -44,7 +44,7 @@ register_converter(Hex24Converter, "hex24")
 register_converter(ObjectIdConverter, "objid")
 
 identity_routes = [
-    path("person", people.PersonIdentityCreateView.as_view(), name="identity-person-create"),
+    path("person", identities.PersonIdentityCreateView.as_view(), name="identity-person-create"),
     path("company", companies.CompanyCreateView.as_view(), name="company-create"),
     path("persons", people.PersonListView.as_view(), name="persons"),
     path("persons/sync", sync.PersonSyncView.as_view(), name="persons-sync"),
@@ -65,23 +65,23 @@ identity_routes = [
         name="event-definition",
     ),
     path("<hex24:identity_id>", identities.IdentityDetailView.as_view(), name="identity"),
-    path("<hex24:identity_id>/person", people.IdentityPersonView.as_view(), name="identity-person"),
+    path("<hex24:identity_id>/person", identities.IdentityPersonView.as_view(), name="identity-person"),
     path(
         "<hex24:identity_id>/person/unassign",
-        people.IdentityPersonUnassignView.as_view(),
+        identities.IdentityPersonUnassignView.as_view(),
         name="identity-person-unassign",
     ),
     path(
         "<hex24:identity_id>/person/<objid:person_id>/assign",
-        people.IdentityPersonAssignView.as_view(),
+        identities.IdentityPersonAssignView.as_view(),
         name="identity-person-assign",
     ),
     path(
         "<hex24:identity_id>/person/event/<str:definition_id>",
-        people.IdentityPersonEventView.as_view(),
+        identities.IdentityPersonEventView.as_view(),
         name="identity-person-event",
     ),
-    path("<hex24:identity_id>/company", companies.IdentityCompanyView.as_view(), name="identity-company"),
+    path("<hex24:identity_id>/company", identities.IdentityCompanyView.as_view(), name="identity-company"),
 ]
 
 

@@ -102,7 +102,7 @@ FILTER_HELP = (
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "cdpadmin.api.authentication.ApiKeyAuthentication"
+    target_class = "identities.authentication.ApiKeyAuthentication"
     name = "ApiKey"
 
     def get_security_definition(self, auto_schema):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from infobip import filters
+from infobip.contract import filters
 from infobip.sandbox import store as st
 
 CLASSIC, V3, PROBLEM = "classic", "v3", "problem"

@@ -29,10 +29,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from infobip.contract.limits import parse_rate_mode
 from infobip.sandbox import handlers as h
 from infobip.sandbox import store as st
 from infobip.sandbox.faults import FaultConfig, FaultInjector
-from infobip.sandbox.ratelimit import SlidingWindowLimiter, parse_rate_mode
+from infobip.sandbox.ratelimit import SlidingWindowLimiter
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infobip import filters
+from infobip.contract import filters
+from infobip.contract.limits import MAX_BATCH, MAX_EVENT_BATCH  # noqa: F401 (the handlers read st.MAX_BATCH)
 
 # --- errors ------------------------------------------------------------------------------------------
 
@@ -99,8 +100,6 @@ GENDERS = ("MALE", "FEMALE")
 PERSON_TYPES = ("CUSTOMER", "LEAD")
 MAX_CONTACTS = 100
 MAX_CUSTOM_VALUE = 4096
-MAX_BATCH = 1000
-MAX_EVENT_BATCH = 5000
 COMPANY_STRING_LIMITS = {
     "name": 255,
     "externalId": 256,

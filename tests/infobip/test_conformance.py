@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from infobip.contract.limits import PUBLISHED_LIMITS
 from infobip.sandbox import ResponseRecorder, SandboxServer
 from infobip.sandbox.conformance import SPEC_PATH, Conformance
 from infobip.sandbox.handlers import Api
-from infobip.sandbox.ratelimit import PUBLISHED_LIMITS
 from infobip.sandbox.store import Store
 
 SPEC = json.loads(SPEC_PATH.read_text())

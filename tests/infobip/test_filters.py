@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from infobip import filters
-from infobip.filters import And, Condition, FieldKind, FilterError, Op, Or, evaluate, parse_company_filter
-from infobip.filters import parse_person_filter as parse
+from infobip.contract import filters
+from infobip.contract.filters import And, Condition, FieldKind, FilterError, Op, Or, evaluate, parse_company_filter
+from infobip.contract.filters import parse_person_filter as parse
 
 JANE = {
     "id": 7,

@@ -9,8 +9,9 @@ from django.db import connection, transaction
 
 from infobip import ratelimit as rl
 from infobip.client import InfobipClient, RateLimited
+from infobip.contract.limits import PUBLISHED_LIMITS, parse_rate_mode
 from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY
-from infobip.sandbox.ratelimit import PUBLISHED_LIMITS, SlidingWindowLimiter, parse_rate_mode
+from infobip.sandbox.ratelimit import SlidingWindowLimiter
 
 ENDPOINT = "GET /people/2/tags"
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from infobip.contract.limits import parse_rate_mode
 from infobip.sandbox import FaultConfig, SandboxServer, StoreOptions
-from infobip.sandbox.ratelimit import parse_rate_mode
 
 
 def _rate(value: str) -> float:

@@ -4,7 +4,7 @@ One parser, shared by the sandbox (which evaluates the tree in Python with :func
 REST API (which translates the same tree into a Django ``Q``). Parsing never guesses: anything it does
 not understand raises :class:`FilterError` naming what is wrong and where (a JSONPath-like location).
 
-The language, as Infobip documents it (CONTRACT-NOTES §8):
+The language, as Infobip's People API documentation describes it:
 
 * logical ``{"#and": [clause, ...]}`` and ``{"#or": [clause, ...]}`` (non-empty arrays of objects);
 * comparisons ``{"#op": {"field": value}}`` with ``#eq #ne #contains #notContain #startsWith #endsWith

@@ -1,16 +1,30 @@
-"""What every realm-scoped ModelAdmin shares: staff see only the realms they are members of."""
+"""What every realm-scoped ModelAdmin shares: staff see only the realms they are members of.
+
+Which realms a user may see is asked of the module the ADMIN_REALM_SCOPE setting names (identities.selectors):
+core imports no app."""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
 
 from core.errors import DomainError
-from identities.selectors import realms_for_user, user_realm_ids
 
 REALM_SCOPED_MODELS = {"person", "company", "tag", "identity", "customattributedefinition", "eventdefinition"}
+
+
+def user_realm_ids(user) -> list[int] | None:
+    """The realm ids the user may see; None means every realm (superusers)."""
+    return import_module(settings.ADMIN_REALM_SCOPE).user_realm_ids(user)
+
+
+def realms_for_user(user):
+    return import_module(settings.ADMIN_REALM_SCOPE).realms_for_user(user)
 
 
 class RealmScopedAdmin(admin.ModelAdmin):

@@ -1,20 +1,23 @@
-"""The base of every API view: API-key authentication, JSON in and out, idempotency keys on writes."""
+"""The base of every API view: JSON in and out, idempotency keys on writes.
+
+Core imports no app: authentication and permission are DRF's DEFAULT_AUTHENTICATION_CLASSES and
+DEFAULT_PERMISSION_CLASSES (identities' API keys), the idempotency store is the module named by the
+IDEMPOTENCY_STORE setting (identities.idempotency)."""
 
 from __future__ import annotations
 
 import json
+from importlib import import_module
 
+from django.conf import settings
 from django.db import transaction
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
-from cdpadmin.api.authentication import MSG_MISSING, ApiKeyAuthentication, HasApiKey
 from core.api.parsers import StrictJSONParser
 from core.errors import ValidationError
-from identities import idempotency
-from identities.models import ApiKey, Realm
 
 IDEMPOTENT_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -29,17 +32,21 @@ def canonical_path(path: str) -> str:
     return path
 
 
+def idempotency_store():
+    """request_fingerprint, idempotency_begin/complete/release: the module the IDEMPOTENCY_STORE setting names."""
+    return import_module(settings.IDEMPOTENCY_STORE)
+
+
 class ApiView(APIView):
-    authentication_classes = [ApiKeyAuthentication]
-    permission_classes = [HasApiKey]
     parser_classes = [StrictJSONParser]
 
     @property
-    def api_key(self) -> ApiKey:
+    def api_key(self):
+        """The authenticated key (request.auth): it carries the realm and the owner."""
         return self.request.auth
 
     @property
-    def realm(self) -> Realm:
+    def realm(self):
         return self.request.auth.realm
 
     @property
@@ -48,7 +55,7 @@ class ApiView(APIView):
 
     def permission_denied(self, request, message=None, code=None):
         if request.authenticators and not request.successful_authenticator:
-            raise exceptions.NotAuthenticated(MSG_MISSING)
+            raise exceptions.NotAuthenticated(message)  # the permission's message: how to authenticate
         super().permission_denied(request, message, code)
 
     def initial(self, request, *args, **kwargs):
@@ -90,6 +97,7 @@ class ApiView(APIView):
         return request._request.body
 
     def _idempotent(self, key, handler, request, *args, **kwargs) -> Response:
+        idempotency = idempotency_store()
         django_request = request._request
         fingerprint = idempotency.request_fingerprint(
             request.method, canonical_path(django_request.path), django_request.META.get("QUERY_STRING", ""),
