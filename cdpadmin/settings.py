@@ -137,6 +137,12 @@ IMPORT_MAX_FILE_BYTES = int(env("IMPORT_MAX_FILE_BYTES", str(15 * 1024 * 1024)))
 IMPORT_MAX_ROWS = int(env("IMPORT_MAX_ROWS", "1000000"))
 # Rows applied per transaction: a crash or a cancel loses at most one batch of work, never half of one.
 IMPORT_BATCH_ROWS = int(env("IMPORT_BATCH_ROWS", "5000"))
+# Workbooks are read by python-calamine in a child process (imports/workbook_child.py) under these limits; a
+# sheet declaring more cells than IMPORT_WORKBOOK_MAX_CELLS is refused before it is read.
+IMPORT_WORKBOOK_MAX_CELLS = int(env("IMPORT_WORKBOOK_MAX_CELLS", str(20_000_000)))
+IMPORT_WORKBOOK_MEMORY_BYTES = int(env("IMPORT_WORKBOOK_MEMORY_BYTES", str(1024 * 1024 * 1024)))
+IMPORT_WORKBOOK_CPU_SECONDS = int(env("IMPORT_WORKBOOK_CPU_SECONDS", "300"))
+IMPORT_WORKBOOK_SECONDS = int(env("IMPORT_WORKBOOK_SECONDS", "120"))  # wall clock until the first row is read
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
