@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from imports import readers, services
+from imports import readers, services, workbooks
 from imports.models import ImportJob
 from imports.readers import FileRefused
 from tests.imports import hostile_files as hostile
@@ -81,7 +81,7 @@ def test_a_reader_out_of_memory_is_refused_not_fatal(realm, settings):
 
 
 def test_the_total_unpacked_size_is_bounded(realm, monkeypatch):
-    monkeypatch.setattr(readers, "XLSX_MAX_UNCOMPRESSED", 1000)
+    monkeypatch.setattr(workbooks, "XLSX_MAX_UNCOMPRESSED", 1000)
     assert _refusal(realm, "people.xlsx", hostile.workbook()).code == "zip_bomb"
 
 
@@ -99,6 +99,6 @@ def test_an_early_stop_kills_the_child(realm, tmp_path):
     path = tmp_path / "long.xlsx"
     path.write_bytes(data)
     assert zipfile.is_zipfile(path)
-    lines = readers._child_lines("rows", path, "long.xlsx")
+    lines = workbooks._child_lines("rows", path, "long.xlsx")
     assert next(lines).startswith(b"[")
     lines.close()  # kills and reaps the child; a leak would show as a ResourceWarning/zombie, not a hang
