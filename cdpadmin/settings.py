@@ -131,7 +131,10 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
 
 # Uploads: bounded at the edge. Import files are at most 15 MB (seed 001); the request may carry a little more.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The API's body limit (a JSON body, or a multipart body's non-file fields): over it the answer is a 413 in
+# the API's error shape. Django's own guard on request.body uses the same figure.
+API_MAX_BODY_BYTES = int(env("API_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_FILE_BYTES = int(env("IMPORT_MAX_FILE_BYTES", str(15 * 1024 * 1024)))
 IMPORT_MAX_ROWS = int(env("IMPORT_MAX_ROWS", "1000000"))

@@ -25,6 +25,8 @@ LANGUAGE_RE = re.compile(r"^[a-z]{2}(-[A-Za-z]{2})?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 MSG_FORBIDDEN_CHARACTER = "contains the forbidden character {char}"
+MSG_CONTROL_CHARACTER = "contains the control character {char}, which no name holds"
+MSG_LONE_SURROGATE = "contains a lone surrogate ({char}), which is not a character"
 MSG_TOO_LONG = "is longer than {limit} characters"
 MSG_INVALID_PHONE = "{value!r} is not a valid phone number"
 MSG_PHONE_NEEDS_COUNTRY = "{value!r} has no country prefix and no default country is known"
@@ -44,13 +46,29 @@ def _describe(char: str) -> str:
     return {"\n": "line break (\\n)", "\r": "carriage return (\\r)"}.get(char, repr(char))
 
 
+def _is_control(char: str) -> bool:
+    """C0 and C1 controls and DEL (ESC, BEL, NUL, tab ...): invisible in a name, and never typed into one."""
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
 def check_name(field: str, value: str, errors: ErrorCollector) -> None:
-    """First, middle and last names reject & < > " / \\ : ( ) { } = ; # and line breaks (Infobip's rule)."""
+    """First, middle and last names reject & < > " / \\ : ( ) { } = ; # and line breaks (Infobip's rule), control
+    characters and lone surrogates (which PostgreSQL cannot store)."""
     seen = []
+    name = API_NAME.get(field, field)
     for char in value:
-        if char in FORBIDDEN_NAME_CHARACTERS and char not in seen:
+        if char in seen:
+            continue
+        if char in FORBIDDEN_NAME_CHARACTERS:
             seen.append(char)
-            errors.add(API_NAME.get(field, field), MSG_FORBIDDEN_CHARACTER.format(char=_describe(char)))
+            errors.add(name, MSG_FORBIDDEN_CHARACTER.format(char=_describe(char)))
+        elif _is_control(char):
+            seen.append(char)
+            errors.add(name, MSG_CONTROL_CHARACTER.format(char=f"U+{ord(char):04X}"))
+        elif "\ud800" <= char <= "\udfff":
+            seen.append(char)
+            errors.add(name, MSG_LONE_SURROGATE.format(char=f"U+{ord(char):04X}"))
 
 
 def normalize_phone(raw: Any, default_country: str | None = None) -> str:

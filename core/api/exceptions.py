@@ -13,11 +13,13 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from core.api.parsers import MSG_TOO_LARGE, PayloadTooLarge, body_limit
 from core.errors import DomainError
 
 log = logging.getLogger("cdpadmin.api")
@@ -32,6 +34,7 @@ DRF_NAMES = {
     drf.UnsupportedMediaType: ("UnsupportedMediaType", "unsupported_media_type"),
     drf.ParseError: ("ParseError", "parse_error"),
     drf.Throttled: ("TooManyRequests", "throttled"),
+    PayloadTooLarge: ("PayloadTooLarge", "payload_too_large"),
 }
 
 
@@ -84,6 +87,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
             headers["WWW-Authenticate"] = auth_header
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
+    elif isinstance(exc, RequestDataTooBig):
+        # Django's own guard on reading the body (DATA_UPLOAD_MAX_MEMORY_SIZE, = API_MAX_BODY_BYTES).
+        status, name, type_, data = 413, "PayloadTooLarge", "payload_too_large", {}
+        message = MSG_TOO_LARGE.format(limit=body_limit())
+    elif isinstance(exc, TooManyFieldsSent):
+        status, name, type_, data = 400, "ValidationError", "too_many_fields", {}
+        message = "The request has more form fields than DATA_UPLOAD_MAX_NUMBER_FIELDS allows."
     elif isinstance(exc, DataError):
         # A value the database cannot store (the services validate first; this is the safety net).
         log.warning("data error reached the API: %s", exc)
