@@ -139,6 +139,9 @@ def tag_create(*, realm, name: str) -> Tag:
 @transaction.atomic
 def tag_delete(*, tag: Tag) -> None:
     """Removes the tag from every person and company, here and (through the outbox) in Infobip."""
+    tag = Tag.objects.select_for_update().filter(pk=tag.pk).first()  # a concurrent delete: one wins, one outbox row
+    if tag is None:
+        raise NotFound("the tag does not exist (any more)")
     outbox_record(realm=tag.realm, entity=OutboxEntity.TAG, entity_id=tag.name, op=OutboxOp.DELETE)
     tag.delete()
 
@@ -184,6 +187,9 @@ def custom_attribute_definition_create(
 @transaction.atomic
 def custom_attribute_definition_delete(*, definition: CustomAttributeDefinition) -> int:
     """Deletes the definition and removes its values from every person. Returns how many persons changed."""
+    definition = CustomAttributeDefinition.objects.select_for_update().filter(pk=definition.pk).first()
+    if definition is None:  # a concurrent delete won: one outbox row
+        raise NotFound("the custom attribute does not exist (any more)")
     realm, name = definition.realm, definition.name
     holders = Person.objects.filter(realm=realm, custom_attributes__has_key=name)
     changed = 0
