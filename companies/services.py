@@ -40,6 +40,9 @@ def _clean_company_attributes(attributes: dict[str, Any], errors: ErrorCollector
                 cleaned[field] = []
             elif not isinstance(value, list) or not all(isinstance(d, str) and d.strip() for d in value):
                 errors.add(name, "must be a list of domain names")
+            elif len({d.strip().lower() for d in value}) > validation.MAX_DOMAINS:
+                count = len({d.strip().lower() for d in value})
+                errors.add(name, validation.MSG_TOO_MANY_DOMAINS.format(count=count, limit=validation.MAX_DOMAINS))
             else:
                 cleaned[field] = sorted({d.strip().lower() for d in value})
             continue

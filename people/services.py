@@ -92,6 +92,7 @@ def _clean_tag_names(names: Iterable[Any], errors: ErrorCollector) -> dict[str, 
         name = _clean_tag_name(raw, errors)
         if name:
             wanted.setdefault(name.lower(), name)
+    validation.check_tag_count(len(wanted), "tags", errors)
     return wanted
 
 
@@ -546,6 +547,11 @@ def person_update(
                     drop |= set(current) - {t.name.lower() for t in wanted}
                 to_remove = [current[name] for name in drop if name in current]
                 to_add = [t for t in wanted if t.name.lower() not in current]
+                count_errors = ErrorCollector()  # PATCH appends: the person's total counts against the cap
+                validation.check_tag_count(
+                    len(current) - len(set(drop) & set(current)) + len(to_add), "tags", count_errors
+                )
+                count_errors.raise_if_any()
                 if to_remove:
                     locked.tags.remove(*to_remove)
                     removed_tags = [t.name for t in to_remove]

@@ -5,6 +5,8 @@ import json
 import pytest
 
 from people.models import Person, Tag
+from tests.identities.factories import IdentityFactory
+from tests.people.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +106,41 @@ def test_a_unicode_filter_is_never_a_500(api, path, raw):
         assert list(response.json()["data"]["fields"]) == ["filter"]
     if "\\ud800" in raw or "\\udc00" in raw:
         assert "lone surrogate" in response.json()["message"]
+
+
+# ------------------------------------------------------------------------------------------- caps (item 7)
+
+
+def test_a_person_with_more_than_100_tags_is_refused_and_no_tag_is_made(api):
+    body = {"person": {"firstName": "Ana", "tags": [f"t{n}" for n in range(101)], "contactInformation": EMAIL}}
+    fields = _fields(_post(api, "/v1/identities/person", body))
+    assert any("at most 100" in reason for reasons in fields.values() for reason in reasons), fields
+    assert not Tag.objects.exists()
+
+
+def test_a_patch_cannot_append_past_100_tags(api, realm):
+    person = PersonFactory(realm=realm, tags=[f"old{n}" for n in range(90)])
+    identity = IdentityFactory(realm=realm, person=person)
+    path = f"/v1/identities/{identity.pk}/person"
+    response = api.patch(path, {"tags": [f"new{n}" for n in range(11)]}, format="json")
+    assert response.status_code == 400, response.json()
+    assert "has 101 tags" in response.json()["message"]
+    assert person.tags.count() == 90
+    fine = api.patch(path, {"tags": [f"new{n}" for n in range(10)]}, format="json")
+    assert fine.status_code == 200, fine.json()
+    assert person.tags.count() == 100
+
+
+def test_a_company_with_more_than_100_domains_is_refused(api):
+    body = {"name": "Acme", "domains": [f"d{n}.example.com" for n in range(101)]}
+    fields = _fields(_post(api, "/v1/identities/company", body))
+    assert fields == {"domains": ["has 101 domains; at most 100 per company"]}
+    body["domains"] = body["domains"][:100]
+    assert _post(api, "/v1/identities/company", body).status_code == 201
+
+
+def test_identity_data_over_512000_bytes_is_refused(api):
+    fields = _fields(_post(api, "/v1/identities", {"type": "neutral", "data": {"blob": "é" * 256_000}}))
+    assert list(fields) == ["data"]
+    assert "at most 512,000" in fields["data"][0]
+    assert _post(api, "/v1/identities", {"type": "neutral", "data": {"blob": "x" * 500_000}}).status_code == 201
