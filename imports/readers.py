@@ -64,6 +64,11 @@ MSG_ZIP_RATIO = "The file inside the zip is compressed {ratio:.0f}:1, which only
 MSG_ZIP_MEMBER = "The zip holds {name!r}, which is not a .csv, .txt, .xls or .xlsx file."
 MSG_MISMATCH = "{name!r} is named like a text file but is a {kind}; rename it or export it as CSV."
 MSG_TOO_MANY_ROWS = "The file has more than {limit} rows."
+MSG_MIXED = (
+    "The file mixes encodings: line {utf8} is UTF-8 but line {other} is not (Windows-1250 or another legacy "
+    "code page), so one of them would import garbled; line {bad} is the first that differs. Save the whole file "
+    "in one encoding (UTF-8) and upload it again."
+)
 MSG_DECODE = "The file cannot be read as {encoding}: choose another encoding."
 
 
@@ -296,6 +301,7 @@ def inspect_table(path: Path, name: str, *, country: str | None = None) -> Table
     if not sample.strip():
         raise FileRefused(MSG_EMPTY, code="empty")
     encoding = detect_encoding(sample, country=country)
+    check_one_encoding(path, encoding)
     text = sample.decode(encoding, errors="ignore")
     if _control_ratio(text) > 0.05:
         raise FileRefused(MSG_BINARY, code="binary")
@@ -371,8 +377,32 @@ def preview(path: Path, info: TableInfo, *, rows: int = 5) -> tuple[list[str], l
     return headers, sample
 
 
+def check_one_encoding(path: Path, encoding: str) -> None:
+    """Refuse a file whose lines mix UTF-8 with a legacy code page (pasted together from two exports), naming the
+    first line that differs from the first non-ASCII one: read as either, one part would import as mojibake.
+    Lines are classified by their bytes alone (valid UTF-8 with non-ASCII characters, or not), in one pass."""
+    if encoding.startswith("utf-16"):
+        return
+    first: tuple[int, bool] | None = None
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+                is_utf8 = True
+            except UnicodeDecodeError:
+                is_utf8 = False
+            if first is None:
+                first = (number, is_utf8)
+            elif is_utf8 != first[1]:
+                utf8_line, other_line = (first[0], number) if first[1] else (number, first[0])
+                raise FileRefused(MSG_MIXED.format(bad=number, utf8=utf8_line, other=other_line), code="mixed_encoding")
+
+
 def decode_check(path: Path, encoding: str) -> None:
-    """Refuse an encoding override the whole file cannot be read with."""
+    """Refuse an encoding override the whole file cannot be read with, or that a part of it is not in."""
+    check_one_encoding(path, encoding)
     with open(path, encoding=encoding, errors="strict") as handle:
         try:
             while handle.read(1024 * 1024):
