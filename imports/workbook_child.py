@@ -79,8 +79,11 @@ def main(argv: list[str]) -> int:
         else:
             sheet_name = argv[4] if len(argv) > 4 else ""
             sheet = workbook.get_sheet_by_name(sheet_name) if sheet_name else workbook.get_sheet_by_index(0)
+            import orjson  # the project's JSON encoder; several times faster than json for rows of text
+
+            write = out.buffer.write
             for row in sheet.iter_rows():
-                out.write(json.dumps([cell_text(cell) for cell in row], ensure_ascii=False) + "\n")
+                write(orjson.dumps([cell_text(cell) for cell in row]) + b"\n")
         out.flush()
     except BrokenPipeError:
         return 0  # the parent read what it needed (a preview) and closed the pipe

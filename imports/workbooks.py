@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from django.conf import settings
 
 from imports import workbook_child
@@ -245,6 +246,6 @@ def workbook_rows(path: Path, sheet_name: str) -> Iterator[list[str]]:
     lines = _child_lines("rows", path, path.name, *([sheet_name] if sheet_name else []))
     try:
         for line in lines:
-            yield json.loads(line)
+            yield orjson.loads(line)
     finally:
         lines.close()

@@ -102,3 +102,14 @@ def test_an_early_stop_kills_the_child(realm, tmp_path):
     lines = workbooks._child_lines("rows", path, "long.xlsx")
     assert next(lines).startswith(b"[")
     lines.close()  # kills and reaps the child; a leak would show as a ResourceWarning/zombie, not a hang
+
+
+def test_an_upload_declaring_more_than_the_limits_is_a_413_before_it_is_read(api, settings):
+    settings.IMPORT_MAX_FILE_BYTES, settings.API_MAX_BODY_BYTES = 1000, 1000
+    response = api.post(
+        "/v1/imports", {"file": SimpleUploadedFile("big.csv", b"a,b\n" + b"1,2\n" * 1000), "duplicates": "resolve"},
+        format="multipart",
+    )  # fmt: skip
+    body = response.json()
+    assert (response.status_code, body["type"], "2,000 bytes" in body["message"]) == (413, "payload_too_large", True)
+    assert not ImportJob.objects.exists()
