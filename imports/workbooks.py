@@ -178,8 +178,9 @@ def _child_refusal(process: subprocess.Popen, stderr: bytes, name: str, *, timed
     if status == workbook_child.EXIT_READER_ERROR and report.get("kind") != "MemoryError":
         problem = f"{report.get('kind', 'error')}: {report.get('message', '')}".strip()
         return FileRefused(MSG_READER_ERROR.format(name=name, problem=problem[:300]), code="not_excel")
-    if status in (-signal.SIGXCPU, -signal.SIGKILL):
-        return FileRefused(MSG_READER_TIMEOUT.format(name=name, seconds=seconds), code="reader_timeout")
+    if status == -signal.SIGXCPU:  # RLIMIT_CPU: the reader computed for longer than allowed
+        cpu = settings.IMPORT_WORKBOOK_CPU_SECONDS
+        return FileRefused(MSG_READER_TIMEOUT.format(name=name, seconds=cpu), code="reader_timeout")
     memory = settings.IMPORT_WORKBOOK_MEMORY_BYTES
     return FileRefused(MSG_READER_CRASH.format(name=name, limit=mb(memory), status=status), code="reader_crash")
 
