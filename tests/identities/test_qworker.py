@@ -14,11 +14,20 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.models import OrmQ, Task
 
-from tests.infobip.test_cluster import ROOT, database_url, kill, wait_for
+from infobip.models import OutboxEntry, OutboxStatus
+from infobip.outbox import enqueue_drain, wakeup_clear
+from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY
+from tests.identities.factories import RealmFactory
+from tests.infobip.conftest import bulk_person_creates
+from tests.infobip.test_cluster import ROOT, database_url, done_count, kill, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 LONG_TASK_SECONDS = 300  # far longer than the test waits for anything
+
+
+TOTAL = 800
+LEASE = 3  # seconds: how long a stopped worker's rows stay leased
 
 
 def start_worker(**env: str) -> subprocess.Popen:
@@ -28,6 +37,10 @@ def start_worker(**env: str) -> subprocess.Popen:
         "Q_WORKERS": "1",
         "Q_USE_REDIS": "false",
         "LOG_LEVEL": "WARNING",
+        "INFOBIP_RATE_LIMITS": "off",
+        "INFOBIP_OUTBOX_LEASE_SECONDS": str(LEASE),
+        "INFOBIP_OUTBOX_CLAIM": "50",
+        "INFOBIP_BACKOFF": "0.01",
         **env,
     }
     return subprocess.Popen(
@@ -78,3 +91,36 @@ def test_the_interactive_queue_runs_while_the_default_queue_is_busy():
         kill(interactive)
     assert Task.objects.get(name="import").result == 4.0
     assert not Task.objects.filter(name="push-backlog").exists()
+
+
+def test_sigterm_mid_drain_stops_the_cluster_and_a_restart_delivers_the_rest_once(infobip_sandbox):
+    """The drain's own budget (240 s) would hold a plain qcluster that long; qworker is gone within
+    Q_STOP_SECONDS, and the rows its drain had leased are delivered by the next cluster, none twice."""
+    realm = RealmFactory(
+        name="Stop", cdp_enabled=True, infobip_base_url=infobip_sandbox.url, infobip_api_key=SANDBOX_API_KEY
+    )
+    infobip_sandbox.faults.configure(latency_ms=150)
+    bulk_person_creates(realm, 0, TOTAL)
+    wakeup_clear()
+    # One call per person (no batch endpoints): the first drain alone would need TOTAL x 150 ms = 2 minutes.
+    first = start_worker(Q_STOP_SECONDS="1", INFOBIP_OUTBOX_BATCH_MIN="100000")
+    try:
+        enqueue_drain()
+        wait_for(lambda: done_count() >= 30, 60, "the first cluster to deliver some rows")
+        os.kill(first.pid, signal.SIGTERM)
+        first.wait(timeout=60)  # a plain qcluster waits for its drain here (about two minutes) and fails
+    finally:
+        kill(first)
+    at_stop = done_count()
+    assert at_stop < TOTAL
+    infobip_sandbox.faults.configure(latency_ms=0)
+    second = start_worker()
+    try:
+        wait_for(lambda: OutboxEntry.objects.filter(locked_until__gt=timezone.now()).count() == 0, 30, "leases")
+        enqueue_drain()
+        wait_for(lambda: done_count() == TOTAL, 120, "the restarted cluster to deliver everything")
+    finally:
+        kill(second)
+    assert infobip_sandbox.stats()["effects"]["persons_created"] == TOTAL  # none twice
+    assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
+    print(f"stopped with {at_stop}/{TOTAL} delivered")
