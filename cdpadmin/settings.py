@@ -155,12 +155,21 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
 
 # Uploads: bounded at the edge. Import files are at most 15 MB (seed 001); the request may carry a little more.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The API's body limit (a JSON body, or a multipart body's non-file fields): over it the answer is a 413 in
+# the API's error shape. Django's own guard on request.body uses the same figure.
+API_MAX_BODY_BYTES = int(env("API_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_FILE_BYTES = int(env("IMPORT_MAX_FILE_BYTES", str(15 * 1024 * 1024)))
 IMPORT_MAX_ROWS = int(env("IMPORT_MAX_ROWS", "1000000"))
 # Rows applied per transaction: a crash or a cancel loses at most one batch of work, never half of one.
 IMPORT_BATCH_ROWS = int(env("IMPORT_BATCH_ROWS", "5000"))
+# Workbooks are read by python-calamine in a child process (imports/workbook_child.py) under these limits; a
+# sheet declaring more cells than IMPORT_WORKBOOK_MAX_CELLS is refused before it is read.
+IMPORT_WORKBOOK_MAX_CELLS = int(env("IMPORT_WORKBOOK_MAX_CELLS", str(20_000_000)))
+IMPORT_WORKBOOK_MEMORY_BYTES = int(env("IMPORT_WORKBOOK_MEMORY_BYTES", str(1024 * 1024 * 1024)))
+IMPORT_WORKBOOK_CPU_SECONDS = int(env("IMPORT_WORKBOOK_CPU_SECONDS", "300"))
+IMPORT_WORKBOOK_SECONDS = int(env("IMPORT_WORKBOOK_SECONDS", "120"))  # wall clock until the first row is read
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -272,6 +281,14 @@ INFOBIP_SYNC_TASK_SECONDS = float(env("INFOBIP_SYNC_TASK_SECONDS", "600"))
 
 # django-q2: ORM broker on PostgreSQL by default (enqueueing inside atomic() is then transactional);
 # Redis when REDIS_URL is set. retry > timeout and max_attempts > 0 so a lost worker's task is re-run.
+# Two clusters, two queues: the default one ("cdpadmin": the outbox drain, sync runs, the schedules) talks to
+# Infobip; the interactive one (Q_INTERACTIVE_CLUSTER: imports and duplicate scans) never waits behind a push
+# backlog. `manage.py runstack` starts both; by hand: `manage.py qcluster` and
+# `Q_CLUSTER_NAME=cdpadmin-interactive manage.py qcluster`.
+Q_INTERACTIVE_CLUSTER = "cdpadmin-interactive"
+# `manage.py qworker` (what runstack starts) stops within this many seconds of SIGTERM: workers finish their task
+# gracefully until then, and are killed after it (their leased rows are reclaimed when the lease lapses).
+Q_STOP_SECONDS = float(env("Q_STOP_SECONDS", "30"))
 Q_CLUSTER = {
     "name": "cdpadmin",
     "workers": int(env("Q_WORKERS", "2")),
@@ -285,6 +302,7 @@ Q_CLUSTER = {
     "ack_failures": True,
     "poll": 0.2,
     "label": "Task queue",
+    "ALT_CLUSTERS": {Q_INTERACTIVE_CLUSTER: {"workers": int(env("Q_INTERACTIVE_WORKERS", "1"))}},
 }
 if REDIS_URL and env_bool("Q_USE_REDIS", True):
     Q_CLUSTER["redis"] = REDIS_URL

@@ -8,7 +8,7 @@ from django.db.models.functions import Lower
 from companies.models import Company
 from infobip.contract import filters
 from infobip.contract.filters import FilterError
-from people.filtering import FilterTranslator, definitions_for, invalid_filter
+from people.filtering import FilterTranslator, check_filter_text, definitions_for, invalid_filter
 
 COMPANY_COLUMNS = {
     "id": "pk",
@@ -41,6 +41,7 @@ def company_has_domain(domain: str) -> Q:
 
 
 def company_filter_q(realm, raw: str) -> Q:
+    check_filter_text(raw)
     try:
         node = filters.parse_company_filter(raw)
     except FilterError as exc:

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from companies.models import COMPANY_NAME_MAX, COMPANY_NOTES_MAX, COMPANY_TEXT_MAX, Company
-from core.errors import ErrorCollector
+from core.errors import ErrorCollector, NotFound
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
 from people import validation
@@ -28,6 +28,7 @@ _LIMITS = {
     "segment": COMPANY_TEXT_MAX,
 }
 MSG_NAME_TAKEN = "a company named {name!r} already exists (id {company_id})"
+MSG_GONE = "the company does not exist (any more)"
 
 
 def _clean_company_attributes(attributes: dict[str, Any], errors: ErrorCollector) -> dict[str, Any]:
@@ -39,6 +40,9 @@ def _clean_company_attributes(attributes: dict[str, Any], errors: ErrorCollector
                 cleaned[field] = []
             elif not isinstance(value, list) or not all(isinstance(d, str) and d.strip() for d in value):
                 errors.add(name, "must be a list of domain names")
+            elif len({d.strip().lower() for d in value}) > validation.MAX_DOMAINS:
+                count = len({d.strip().lower() for d in value})
+                errors.add(name, validation.MSG_TOO_MANY_DOMAINS.format(count=count, limit=validation.MAX_DOMAINS))
             else:
                 cleaned[field] = sorted({d.strip().lower() for d in value})
             continue
@@ -161,7 +165,11 @@ def company_update(
 
 @transaction.atomic
 def company_delete(*, company: Company) -> None:
-    """Delete the company; persons and identities linked to it stay, unlinked."""
+    """Delete the company; persons and identities linked to it stay, unlinked. Of concurrent deletes one wins
+    (one outbox row); the others are a NotFound."""
+    company = Company.objects.select_for_update().filter(pk=company.pk).first()
+    if company is None:
+        raise NotFound(MSG_GONE)
     outbox_record(
         realm=company.realm,
         entity=OutboxEntity.COMPANY,

@@ -14,6 +14,7 @@ from core.errors import Conflict, ErrorCollector, ValidationError
 from identities import keycache
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType, Realm, hash_api_key
+from people import validation
 from people.services import person_create
 
 IDENTITY_FIELDS = ("type", "country", "currency", "alias", "data", "owner")
@@ -149,6 +150,9 @@ def _clean_identity_fields(realm: Realm, fields: dict[str, Any], errors: ErrorCo
                 value = {}
             if not isinstance(value, dict):
                 errors.add("data", "must be a JSON object")
+                continue
+            validation.check_json_size(value, "data", validation.IDENTITY_DATA_MAX_BYTES, errors)
+            if "data" in errors.fields:
                 continue
         elif name == "owner":
             if not is_hex24(value):

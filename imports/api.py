@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.http import FileResponse
@@ -24,6 +25,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from core.api.listing import list_envelope, list_params, paginate
+from core.api.parsers import PayloadTooLarge
 from core.api.schema import IDEMPOTENCY_KEY, READ_ERRORS, WRITE_ERRORS, ErrorSerializer, list_parameters
 from core.api.views import ApiView
 from core.errors import ErrorCollector, ValidationError
@@ -46,6 +48,10 @@ MSG_MAPPING_JSON = "is not valid JSON ({error})"
 MSG_MAPPING_OBJECT = 'must be a JSON object: column header → field name or null, e.g. {"Mobile": "phone"}'
 MSG_UNKNOWN = "is not a field of an import (fields: {fields})"
 MSG_NUL = "must not contain NUL characters"
+MSG_UPLOAD_TOO_LARGE = (
+    "The upload is larger than {limit:,} bytes (IMPORT_MAX_FILE_BYTES for the file plus API_MAX_BODY_BYTES for the "
+    "form fields)."
+)
 
 
 def job_path(job: ImportJob) -> str:
@@ -311,6 +317,18 @@ DONE_EXAMPLE = {
 
 class ImportListView(ApiView):
     parser_classes = [MultiPartParser]
+
+    def initial(self, request, *args, **kwargs):
+        """An upload whose declared length exceeds the file limit plus the form fields' is refused (413) before
+        any of it is read or spooled to disk."""
+        super().initial(request, *args, **kwargs)
+        limit = settings.IMPORT_MAX_FILE_BYTES + settings.API_MAX_BODY_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if request.method == "POST" and length > limit:
+            raise PayloadTooLarge(MSG_UPLOAD_TOO_LARGE.format(limit=limit))
 
     @extend_schema(
         tags=[TAG],

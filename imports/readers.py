@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
-import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +23,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.errors import DomainError
+from imports import workbooks
+from imports.refusals import MSG_EMPTY, MSG_NOT_EXCEL, MSG_ZIP_BOMB, FileRefused, mb
+from imports.workbook_child import cell_text
+
+__all__ = ["MSG_EMPTY", "FileRefused", "cell_text"]  # re-exported: what callers and tests know readers by
 
 ALLOWED_EXTENSIONS = (".csv", ".txt", ".xls", ".xlsx", ".zip")
 TABLE_EXTENSIONS = (".csv", ".txt", ".xls", ".xlsx")
@@ -46,47 +48,32 @@ CENTRAL_EUROPEAN_COUNTRIES = {"HR", "SI", "BA", "RS", "ME", "CZ", "SK", "PL", "H
 COMMON_LETTERS = set("čćšžđČĆŠŽĐáéíóúýàèìòùâêîôûäëïöüÿÄÖÜÉÁÍÓÚÝßñÑçÇãõåÅøØłŁńśźżąęŃŚŹŻĄĘőűŐŰěřůťďňĚŘŮŤĎŇľĺŕĽĹŔăşţĂŞŢ")
 ZIP_IGNORED = ("__MACOSX/",)
 ZIP_MAX_RATIO = 200  # no real table compresses 200:1; a bomb does
-XLSX_MAX_UNCOMPRESSED = 400 * 1024 * 1024
 SNIFF_BYTES = 256 * 1024
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGIC = b"PK\x03\x04"
 
 MSG_TOO_BIG = "The file is larger than {limit:g} MB ({size:.1f} MB)."
 MSG_EXTENSION = "Only .csv, .txt, .xls, .xlsx or .zip files can be imported (got {name!r})."
-MSG_EMPTY = "The file is empty."
 MSG_HEADER_ONLY = "The file has a header row but no data rows."
 MSG_BINARY = "The file is not a text table (it contains binary data); use .csv, .txt, .xls or .xlsx."
 MSG_ZIP_BAD = "The zip archive is damaged and cannot be read."
 MSG_ZIP_COUNT = "A zip must hold exactly one .csv, .txt, .xls or .xlsx file; this one holds {count}: {names}."
 MSG_ZIP_NESTED = "A zip inside a zip is not accepted ({name})."
 MSG_ZIP_ENCRYPTED = "The zip is password-protected; upload it without a password."
-MSG_ZIP_BOMB = "The file inside the zip would unpack to more than {limit:g} MB ({name}); the limit applies unpacked."
 MSG_ZIP_RATIO = "The file inside the zip is compressed {ratio:.0f}:1, which only zip bombs are; refused."
 MSG_ZIP_MEMBER = "The zip holds {name!r}, which is not a .csv, .txt, .xls or .xlsx file."
-MSG_NOT_EXCEL = "{name!r} is not a readable Excel workbook (damaged or password-protected)."
 MSG_MISMATCH = "{name!r} is named like a text file but is a {kind}; rename it or export it as CSV."
-MSG_SHEETS = "The workbook has data on {count} sheets ({names}): keep the people on one sheet and upload again."
-MSG_FORMULAS = (
-    "The workbook has formulas without a saved result (cells {cells}): open it in Excel or LibreOffice, "
-    "save it, and upload it again."
-)
 MSG_TOO_MANY_ROWS = "The file has more than {limit} rows."
+MSG_MIXED = (
+    "The file mixes encodings: line {utf8} is UTF-8 but line {other} is not (Windows-1250 or another legacy "
+    "code page), so one of them would import garbled; line {bad} is the first that differs. Save the whole file "
+    "in one encoding (UTF-8) and upload it again."
+)
 MSG_DECODE = "The file cannot be read as {encoding}: choose another encoding."
-
-
-class FileRefused(DomainError):
-    """The upload cannot be imported; `message` says why in words a user can act on."""
-
-    status = 400
-    code = "file_refused"
 
 
 def max_bytes() -> int:
     return settings.IMPORT_MAX_FILE_BYTES
-
-
-def _mb(value: int) -> float:
-    return value / (1024 * 1024)
 
 
 def check_upload_name_and_size(name: str, size: int) -> str:
@@ -97,10 +84,10 @@ def check_upload_name_and_size(name: str, size: int) -> str:
     if size == 0:
         raise FileRefused(MSG_EMPTY, code="empty")
     if ext != ".zip" and size > max_bytes():
-        raise FileRefused(MSG_TOO_BIG.format(limit=_mb(max_bytes()), size=_mb(size)), code="too_big")
+        raise FileRefused(MSG_TOO_BIG.format(limit=mb(max_bytes()), size=mb(size)), code="too_big")
     if ext == ".zip" and size > max_bytes():
         # A zip can never be larger than its content plus a little; no need to open a huge one.
-        raise FileRefused(MSG_TOO_BIG.format(limit=_mb(max_bytes()), size=_mb(size)), code="too_big")
+        raise FileRefused(MSG_TOO_BIG.format(limit=mb(max_bytes()), size=mb(size)), code="too_big")
     return ext
 
 
@@ -126,7 +113,7 @@ def zip_member(path: Path) -> zipfile.ZipInfo:
         if ext not in TABLE_EXTENSIONS:
             raise FileRefused(MSG_ZIP_MEMBER.format(name=info.filename), code="zip_member")
         if info.file_size > max_bytes():
-            raise FileRefused(MSG_ZIP_BOMB.format(limit=_mb(max_bytes()), name=info.filename), code="zip_bomb")
+            raise FileRefused(MSG_ZIP_BOMB.format(limit=mb(max_bytes()), name=info.filename), code="zip_bomb")
         if info.compress_size and info.file_size / info.compress_size > ZIP_MAX_RATIO:
             raise FileRefused(MSG_ZIP_RATIO.format(ratio=info.file_size / info.compress_size), code="zip_bomb")
         return info
@@ -141,7 +128,7 @@ def zip_extract(path: Path, info: zipfile.ZipInfo, out) -> int:
             while chunk := member.read(1024 * 1024):
                 written += len(chunk)
                 if written > limit:
-                    raise FileRefused(MSG_ZIP_BOMB.format(limit=_mb(limit), name=info.filename), code="zip_bomb")
+                    raise FileRefused(MSG_ZIP_BOMB.format(limit=mb(limit), name=info.filename), code="zip_bomb")
                 out.write(chunk)
     except (zipfile.BadZipFile, RuntimeError, OSError, EOFError) as exc:
         if isinstance(exc, RuntimeError) and "encrypted" in str(exc).lower():
@@ -288,115 +275,6 @@ def _text_rows(path: Path, encoding: str, delimiter: str) -> Iterator[list[str]]
             raise FileRefused(f"The file is not a valid delimited text file: {exc}", code="csv") from None
 
 
-# ------------------------------------------------------------------------------------------- workbooks
-
-
-def cell_text(value) -> str:
-    """A workbook cell as the text a user would type: 385991234567 not 385991234567.0, dates as YYYY-MM-DD."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e16:
-            return str(int(value))
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0):
-            return value.date().isoformat()
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta | dt.time):
-        return str(value)
-    return str(value)
-
-
-def _open_workbook(path: Path, name: str):
-    from python_calamine import CalamineWorkbook
-
-    try:
-        return CalamineWorkbook.from_path(str(path))
-    except Exception:  # calamine raises several error types (password, xml, zip): all mean "cannot read"
-        raise FileRefused(MSG_NOT_EXCEL.format(name=name), code="not_excel") from None
-
-
-def _check_xlsx_container(path: Path, name: str) -> None:
-    """Bound the unpacked size of an xlsx (a zip too) and refuse formulas that carry no saved result."""
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        raise FileRefused(MSG_NOT_EXCEL.format(name=name), code="not_excel") from None
-    with archive:
-        infos = archive.infolist()
-        if sum(info.file_size for info in infos) > XLSX_MAX_UNCOMPRESSED:
-            raise FileRefused(MSG_ZIP_BOMB.format(limit=_mb(XLSX_MAX_UNCOMPRESSED), name=name), code="zip_bomb")
-        missing: list[str] = []
-        for info in infos:
-            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
-                missing += _formulas_without_value(archive, info)
-        if missing:
-            raise FileRefused(MSG_FORMULAS.format(cells=", ".join(missing[:5])), code="formulas")
-
-
-_CELL_WITH_FORMULA = re.compile(rb"<c\b([^>]*)>(.*?)</c>", re.S)
-_REF = re.compile(rb'\br="([A-Z]+[0-9]+)"')
-
-
-def _formulas_without_value(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> list[str]:
-    """Cells of one worksheet that hold a formula with no cached value. A sheet without `<f` costs one scan."""
-    missing: list[str] = []
-    tail = b""
-    with archive.open(info) as member:
-        while chunk := member.read(4 * 1024 * 1024):
-            data = tail + chunk
-            if b"<f" not in data:
-                tail = data[-16:]
-                continue
-            # Only complete cells are examined; the unfinished end carries over to the next chunk.
-            cut = data.rfind(b"</c>")
-            cut = len(data) if cut < 0 else cut + 4
-            for match in _CELL_WITH_FORMULA.finditer(data[:cut]):
-                body = match.group(2)
-                if (b"<f>" in body or b"<f " in body) and (b"<v>" not in body or b"<v></v>" in body):
-                    ref = _REF.search(match.group(1))
-                    missing.append(ref.group(1).decode() if ref else "?")
-                    if len(missing) >= 5:
-                        return missing
-            tail = data[cut:]
-    return missing
-
-
-@dataclass
-class WorkbookChoice:
-    sheet_index: int
-    sheet_name: str
-    notes: list[str] = field(default_factory=list)
-
-
-def choose_sheet(workbook, name: str) -> WorkbookChoice:
-    from python_calamine import SheetVisibleEnum
-
-    with_data, notes = [], []
-    for index, meta in enumerate(workbook.sheets_metadata):
-        sheet = workbook.get_sheet_by_index(index)
-        has_data = any(any(cell not in ("", None) for cell in row) for row in sheet.iter_rows())
-        if meta.visible != SheetVisibleEnum.Visible:
-            if has_data:
-                notes.append(f"Hidden sheet {meta.name!r} was ignored.")
-            continue
-        if has_data:
-            with_data.append((index, meta.name))
-        else:
-            notes.append(f"Empty sheet {meta.name!r} was ignored.")
-    if not with_data:
-        raise FileRefused(MSG_EMPTY, code="empty")
-    if len(with_data) > 1:
-        names = ", ".join(repr(sheet_name) for _, sheet_name in with_data)
-        raise FileRefused(MSG_SHEETS.format(count=len(with_data), names=names), code="sheets")
-    return WorkbookChoice(with_data[0][0], with_data[0][1], notes)
-
-
 # ------------------------------------------------------------------------------------------- the table
 
 
@@ -415,15 +293,15 @@ def inspect_table(path: Path, name: str, *, country: str | None = None) -> Table
     """Detect the format, and for text its encoding and delimiter. Refuses what cannot be imported."""
     file_format = sniff_format(path, name)
     if file_format == "xlsx":
-        _check_xlsx_container(path, name)
+        workbooks.check_xlsx_container(path, name)
     if file_format in ("xls", "xlsx"):
-        workbook = _open_workbook(path, name)
-        choice = choose_sheet(workbook, name)
+        choice = workbooks.choose_sheet(path, name)
         return TableInfo(file_format, sheet_name=choice.sheet_name, notes=choice.notes)
     sample = read_sample(path)
     if not sample.strip():
         raise FileRefused(MSG_EMPTY, code="empty")
     encoding = detect_encoding(sample, country=country)
+    check_one_encoding(path, encoding)
     text = sample.decode(encoding, errors="ignore")
     if _control_ratio(text) > 0.05:
         raise FileRefused(MSG_BINARY, code="binary")
@@ -435,10 +313,7 @@ def raw_rows(path: Path, info: TableInfo) -> Iterator[list[str]]:
     if info.file_format == "csv":
         yield from _text_rows(path, info.encoding, info.delimiter or ",")
         return
-    workbook = _open_workbook(path, path.name)
-    sheet = workbook.get_sheet_by_name(info.sheet_name) if info.sheet_name else workbook.get_sheet_by_index(0)
-    for row in sheet.iter_rows():
-        yield [cell_text(cell) for cell in row]
+    yield from workbooks.workbook_rows(path, info.sheet_name)
 
 
 def unique_headers(cells: list[str]) -> list[str]:
@@ -502,8 +377,32 @@ def preview(path: Path, info: TableInfo, *, rows: int = 5) -> tuple[list[str], l
     return headers, sample
 
 
+def check_one_encoding(path: Path, encoding: str) -> None:
+    """Refuse a file whose lines mix UTF-8 with a legacy code page (pasted together from two exports), naming the
+    first line that differs from the first non-ASCII one: read as either, one part would import as mojibake.
+    Lines are classified by their bytes alone (valid UTF-8 with non-ASCII characters, or not), in one pass."""
+    if encoding.startswith("utf-16"):
+        return
+    first: tuple[int, bool] | None = None
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.isascii():
+                continue
+            try:
+                line.decode("utf-8")
+                is_utf8 = True
+            except UnicodeDecodeError:
+                is_utf8 = False
+            if first is None:
+                first = (number, is_utf8)
+            elif is_utf8 != first[1]:
+                utf8_line, other_line = (first[0], number) if first[1] else (number, first[0])
+                raise FileRefused(MSG_MIXED.format(bad=number, utf8=utf8_line, other=other_line), code="mixed_encoding")
+
+
 def decode_check(path: Path, encoding: str) -> None:
-    """Refuse an encoding override the whole file cannot be read with."""
+    """Refuse an encoding override the whole file cannot be read with, or that a part of it is not in."""
+    check_one_encoding(path, encoding)
     with open(path, encoding=encoding, errors="strict") as handle:
         try:
             while handle.read(1024 * 1024):

@@ -333,7 +333,8 @@ def _enqueue(func: str, job_id: int) -> None:
 
     # `sync` is read here rather than from django-q2's import-time Conf, so a test's settings override counts.
     sync = bool(settings.Q_CLUSTER.get("sync", False))
-    async_task(func, job_id, task_name=f"{func.rsplit('.', 1)[-1]}-{job_id}", group="imports", sync=sync)
+    name = f"{func.rsplit('.', 1)[-1]}-{job_id}"
+    async_task(func, job_id, task_name=name, group="imports", sync=sync, cluster=settings.Q_INTERACTIVE_CLUSTER)
 
 
 def _delete_staged(job_id: int) -> None:

@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 import phonenumbers
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -373,7 +374,11 @@ def duplicate_scan_request(*, realm, started_by: str) -> DuplicateScan:
     with transaction.atomic():
         scan = DuplicateScan.objects.create(realm=realm, started_by=started_by)
         # After commit: with a Redis broker the task could otherwise run before the row exists.
-        transaction.on_commit(lambda: async_task("people.tasks.duplicate_scan_run", scan.pk, group="duplicates"))
+        transaction.on_commit(
+            lambda: async_task(
+                "people.tasks.duplicate_scan_run", scan.pk, group="duplicates", cluster=settings.Q_INTERACTIVE_CLUSTER
+            )
+        )
     return scan
 
 

@@ -11,6 +11,7 @@ must fit the definition's data type.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -29,6 +30,7 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 
+from core.api.parsers import bad_text
 from core.errors import ValidationError
 from infobip.contract import filters
 from infobip.contract.filters import And, Condition, FieldKind, FilterError, Node, Op
@@ -70,6 +72,30 @@ PERSON_COLUMNS = {
 
 def invalid_filter(message: str) -> ValidationError:
     return ValidationError({"filter": [message]}, message=f"Invalid filter: {message}", code="invalid_filter")
+
+
+def check_filter_text(raw: str) -> None:
+    """Refuse a filter whose JSON holds a string PostgreSQL cannot take (a lone surrogate such as "\\ud800", a
+    NUL), before the parser echoes it into a message or a query: 400 on `filter`."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return  # malformed: the filter parser says how
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            reasons = [bad_text(item)]
+        elif isinstance(item, dict):
+            reasons = [bad_text(key) for key in item]
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            reasons = []
+            stack.extend(item)
+        else:
+            reasons = []
+        if reason := next((reason for reason in reasons if reason), None):
+            raise invalid_filter(f"a value {reason}")
 
 
 def _conditions(node: Node) -> Iterator[Condition]:
@@ -214,6 +240,7 @@ class FilterTranslator:
 
 
 def _parse(raw: str, parser: Callable[[str], Node]) -> Node:
+    check_filter_text(raw)
     try:
         return parser(raw)
     except FilterError as exc:
@@ -261,4 +288,4 @@ def person_filter_q(realm, raw: str) -> Q:
     return translator.q(node)
 
 
-__all__ = ["FilterTranslator", "definitions_for", "invalid_filter", "person_filter_q"]
+__all__ = ["FilterTranslator", "check_filter_text", "definitions_for", "invalid_filter", "person_filter_q"]

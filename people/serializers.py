@@ -109,6 +109,8 @@ def custom_attribute_args(data: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(data) - {"name", "dataType", "objectSchema", "createdAt", "modifiedAt"})
     if unknown:
         raise ValidationError({key: ["is not a custom attribute field"] for key in unknown})
+    if not isinstance(data.get("name", ""), str):
+        raise ValidationError.single("name", "must be a string")
     return {"name": data.get("name"), "data_type": data.get("dataType"), "object_schema": data.get("objectSchema")}
 
 

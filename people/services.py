@@ -92,6 +92,7 @@ def _clean_tag_names(names: Iterable[Any], errors: ErrorCollector) -> dict[str, 
         name = _clean_tag_name(raw, errors)
         if name:
             wanted.setdefault(name.lower(), name)
+    validation.check_tag_count(len(wanted), "tags", errors)
     return wanted
 
 
@@ -139,6 +140,9 @@ def tag_create(*, realm, name: str) -> Tag:
 @transaction.atomic
 def tag_delete(*, tag: Tag) -> None:
     """Removes the tag from every person and company, here and (through the outbox) in Infobip."""
+    tag = Tag.objects.select_for_update().filter(pk=tag.pk).first()  # a concurrent delete: one wins, one outbox row
+    if tag is None:
+        raise NotFound("the tag does not exist (any more)")
     outbox_record(realm=tag.realm, entity=OutboxEntity.TAG, entity_id=tag.name, op=OutboxOp.DELETE)
     tag.delete()
 
@@ -184,6 +188,9 @@ def custom_attribute_definition_create(
 @transaction.atomic
 def custom_attribute_definition_delete(*, definition: CustomAttributeDefinition) -> int:
     """Deletes the definition and removes its values from every person. Returns how many persons changed."""
+    definition = CustomAttributeDefinition.objects.select_for_update().filter(pk=definition.pk).first()
+    if definition is None:  # a concurrent delete won: one outbox row
+        raise NotFound("the custom attribute does not exist (any more)")
     realm, name = definition.realm, definition.name
     holders = Person.objects.filter(realm=realm, custom_attributes__has_key=name)
     changed = 0
@@ -540,6 +547,11 @@ def person_update(
                     drop |= set(current) - {t.name.lower() for t in wanted}
                 to_remove = [current[name] for name in drop if name in current]
                 to_add = [t for t in wanted if t.name.lower() not in current]
+                count_errors = ErrorCollector()  # PATCH appends: the person's total counts against the cap
+                validation.check_tag_count(
+                    len(current) - len(set(drop) & set(current)) + len(to_add), "tags", count_errors
+                )
+                count_errors.raise_if_any()
                 if to_remove:
                     locked.tags.remove(*to_remove)
                     removed_tags = [t.name for t in to_remove]

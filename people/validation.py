@@ -24,7 +24,18 @@ CUSTOM_ATTRIBUTE_NAME_FORBIDDEN = "{}[]"
 LANGUAGE_RE = re.compile(r"^[a-z]{2}(-[A-Za-z]{2})?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
+# Caps on the way in, so one request cannot queue thousands of pushes. Infobip documents 100 phones and 100 emails
+# per person and none for tags or domains; we hold tags per person/company and domains per company to the same 100.
+MAX_TAGS = 100
+MAX_DOMAINS = 100
+IDENTITY_DATA_MAX_BYTES = 512_000  # Infobip's bound on one event's payload (batch events: 512,000 B per item)
+MSG_TOO_MANY_TAGS = "has {count} tags; at most {limit} per person or company"
+MSG_TOO_MANY_DOMAINS = "has {count} domains; at most {limit} per company"
+MSG_DATA_TOO_BIG = "is {size:,} bytes as JSON; at most {limit:,}"
+
 MSG_FORBIDDEN_CHARACTER = "contains the forbidden character {char}"
+MSG_CONTROL_CHARACTER = "contains the control character {char}, which no name holds"
+MSG_LONE_SURROGATE = "contains a lone surrogate ({char}), which is not a character"
 MSG_TOO_LONG = "is longer than {limit} characters"
 MSG_INVALID_PHONE = "{value!r} is not a valid phone number"
 MSG_PHONE_NEEDS_COUNTRY = "{value!r} has no country prefix and no default country is known"
@@ -40,17 +51,45 @@ MSG_VALUE_TOO_LONG = "value is longer than 4096 characters"
 MSG_NOT_A_STRING = "must be a string"
 
 
+def check_tag_count(count: int, field: str, errors: ErrorCollector) -> None:
+    if count > MAX_TAGS:
+        errors.add(field, MSG_TOO_MANY_TAGS.format(count=count, limit=MAX_TAGS))
+
+
+def check_json_size(value: Any, field: str, limit: int, errors: ErrorCollector) -> None:
+    """A JSON value over `limit` bytes (UTF-8, compact) is refused on `field`."""
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+    if size > limit:
+        errors.add(field, MSG_DATA_TOO_BIG.format(size=size, limit=limit))
+
+
 def _describe(char: str) -> str:
     return {"\n": "line break (\\n)", "\r": "carriage return (\\r)"}.get(char, repr(char))
 
 
+def _is_control(char: str) -> bool:
+    """C0 and C1 controls and DEL (ESC, BEL, NUL, tab ...): invisible in a name, and never typed into one."""
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F
+
+
 def check_name(field: str, value: str, errors: ErrorCollector) -> None:
-    """First, middle and last names reject & < > " / \\ : ( ) { } = ; # and line breaks (Infobip's rule)."""
+    """First, middle and last names reject & < > " / \\ : ( ) { } = ; # and line breaks (Infobip's rule), control
+    characters and lone surrogates (which PostgreSQL cannot store)."""
     seen = []
+    name = API_NAME.get(field, field)
     for char in value:
-        if char in FORBIDDEN_NAME_CHARACTERS and char not in seen:
+        if char in seen:
+            continue
+        if char in FORBIDDEN_NAME_CHARACTERS:
             seen.append(char)
-            errors.add(API_NAME.get(field, field), MSG_FORBIDDEN_CHARACTER.format(char=_describe(char)))
+            errors.add(name, MSG_FORBIDDEN_CHARACTER.format(char=_describe(char)))
+        elif _is_control(char):
+            seen.append(char)
+            errors.add(name, MSG_CONTROL_CHARACTER.format(char=f"U+{ord(char):04X}"))
+        elif "\ud800" <= char <= "\udfff":
+            seen.append(char)
+            errors.add(name, MSG_LONE_SURROGATE.format(char=f"U+{ord(char):04X}"))
 
 
 def normalize_phone(raw: Any, default_country: str | None = None) -> str:

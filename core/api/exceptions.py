@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DataError
+from django.db import DataError, IntegrityError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from core.api.parsers import MSG_TOO_LARGE, PayloadTooLarge, body_limit
 from core.errors import DomainError
 
 log = logging.getLogger("cdpadmin.api")
@@ -32,6 +34,7 @@ DRF_NAMES = {
     drf.UnsupportedMediaType: ("UnsupportedMediaType", "unsupported_media_type"),
     drf.ParseError: ("ParseError", "parse_error"),
     drf.Throttled: ("TooManyRequests", "throttled"),
+    PayloadTooLarge: ("PayloadTooLarge", "payload_too_large"),
 }
 
 
@@ -68,7 +71,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
         parts = [f"{key}: {'; '.join(reasons)}" for key, reasons in fields.items()]
         status, name, type_ = 400, "ValidationError", "validation_error"
         message, data = "Invalid input. " + " | ".join(parts), {"fields": fields}
-    elif isinstance(exc, Http404):
+    elif isinstance(exc, Http404 | ObjectDoesNotExist):
+        # ObjectDoesNotExist: the row was there when the request looked it up, and a concurrent request deleted it.
         status, name, type_, message, data = 404, "NotFound", "not_found", "Not found.", {}
     elif isinstance(exc, DjangoPermissionDenied):
         status, name, type_, message, data = 403, "Forbidden", "forbidden", "Permission denied.", {}
@@ -84,6 +88,18 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
             headers["WWW-Authenticate"] = auth_header
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
+    elif isinstance(exc, RequestDataTooBig):
+        # Django's own guard on reading the body (DATA_UPLOAD_MAX_MEMORY_SIZE, = API_MAX_BODY_BYTES).
+        status, name, type_, data = 413, "PayloadTooLarge", "payload_too_large", {}
+        message = MSG_TOO_LARGE.format(limit=body_limit())
+    elif isinstance(exc, TooManyFieldsSent):
+        status, name, type_, data = 400, "ValidationError", "too_many_fields", {}
+        message = "The request has more form fields than DATA_UPLOAD_MAX_NUMBER_FIELDS allows."
+    elif isinstance(exc, IntegrityError):
+        # A concurrent request wrote the same unique value first (the services checked before; this is the race).
+        log.info("integrity error reached the API (a race): %s", exc)
+        status, name, type_, data = 409, "Conflict", "conflict", {}
+        message = "A concurrent change conflicts with this request (the same name or identifier); retry it."
     elif isinstance(exc, DataError):
         # A value the database cannot store (the services validate first; this is the safety net).
         log.warning("data error reached the API: %s", exc)

@@ -47,6 +47,7 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         401: "Missing, wrong or revoked API key.",
         404: "No such object in the key's realm.",
         409: "Conflict: the object's state forbids it, or the same idempotency-key is still in flight.",
+        413: "The body is larger than API_MAX_BODY_BYTES (5 MB by default; for an upload, its non-file fields).",
         415: "The body is not application/json.",
         422: "The idempotency-key was first used with another method, path or body.",
         429: "Too many invalid API keys from this address or for this key: locked for a while (Retry-After).",
@@ -62,7 +63,7 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
 
 
 READ_ERRORS = error_responses(400, 401, 404)
-WRITE_ERRORS = error_responses(400, 401, 404, 409, 415, 422)
+WRITE_ERRORS = error_responses(400, 401, 404, 409, 413, 415, 422)
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "idempotency-key",

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from imports.readers import FileRefused, detect_delimiter, detect_encoding
+from imports.readers import FileRefused, decode_check, detect_delimiter, detect_encoding
 from people.models import Person
 from tests.imports.helpers import csv_bytes, fields, import_file, upload, xls_bytes, xlsx_bytes, zip_bytes
 
@@ -207,3 +207,28 @@ def test_headers_are_made_unique_and_named(realm):
     job = upload(realm, "people.csv", csv_bytes([["Phone", "Phone", ""], ["0911234567", "0991234567", "x"]]))
     assert job.headers == ["Phone", "Phone (2)", "Column 3"]
     assert fields(job)["Phone (2)"] == "phone"
+
+
+@pytest.mark.parametrize("first", ["utf-8", "cp1250"])
+def test_a_file_mixing_utf8_and_cp1250_lines_is_refused_naming_the_first_bad_line(realm, first):
+    second = "cp1250" if first == "utf-8" else "utf-8"
+    lines = [
+        ("Ime,Prezime,Mobitel\r\n", "ascii"),
+        ("Ivan,Jurić,0911111111\r\n", first),
+        ("Ana,Horvat,0912222222\r\n", "ascii"),
+        ("Marko,Čačić,0913333333\r\n", first),
+        ("Petra,Šimić,0914444444\r\n", second),
+        ("Luka,Đurić,0915555555\r\n", first),
+    ]
+    content = b"".join(text.encode(encoding) for text, encoding in lines)
+    message = _refused(realm, "mixed.csv", content, "mixed_encoding")
+    assert "line 5 is the first that differs" in message
+    assert ("line 2 is UTF-8 but line 5" if first == "utf-8" else "line 5 is UTF-8 but line 2") in message
+
+
+def test_an_encoding_chosen_by_hand_does_not_let_a_mixed_file_through(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_bytes("Ime,Mobitel\r\nJurić,0911111111\r\n".encode() + "Šimić,0914444444\r\n".encode("cp1250"))
+    with pytest.raises(FileRefused) as info:
+        decode_check(path, "cp1250")
+    assert info.value.code == "mixed_encoding"

@@ -1,7 +1,9 @@
-"""Run the whole product in the foreground: Infobip sandbox, django-q2 cluster and the web server (gunicorn,
-threaded workers a slow client cannot pin: see web_command).
+"""Run the whole product in the foreground: Infobip sandbox, the two django-q2 clusters and the web server
+(gunicorn, threaded workers a slow client cannot pin: see web_command).
 
-Ctrl-C (or any of them exiting) stops all of them.
+The clusters: `worker` (the default queue: outbox drains, sync runs, schedules) and `interactive` (imports and
+duplicate scans, settings.Q_INTERACTIVE_CLUSTER), so imports never wait behind a push backlog.
+Ctrl-C (or any of them exiting) stops all of them: SIGTERM to each process group, SIGKILL 10 s later.
 """
 
 import os
@@ -35,7 +37,7 @@ def web_command(host: str, port: int, workers: int = 2, threads: int = THREADS) 
 
 
 class Command(BaseCommand):
-    help = "Start the Infobip sandbox, the django-q2 cluster and gunicorn together; Ctrl-C stops them all."
+    help = "Start the Infobip sandbox, the two django-q2 clusters and gunicorn together; Ctrl-C stops them all."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -48,16 +50,18 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, sandbox_port, no_sandbox, workers, threads, **options):
         call_command("collectstatic", interactive=False, verbosity=0)
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
-        commands: list[tuple[str, list[str]]] = []
+        commands: list[tuple[str, list[str], dict[str, str]]] = []
         if not no_sandbox and "infobip_sandbox" in get_commands():
             commands.append(
                 (
                     "sandbox",
                     [*manage, "infobip_sandbox", "--port", str(sandbox_port), "--api-key", settings.INFOBIP_API_KEY],
+                    {},
                 )
             )
-        commands.append(("worker", [*manage, "qcluster"]))
-        commands.append(("web", [*web_command(host, port, workers, threads), "--access-logfile", "-"]))
+        commands.append(("worker", [*manage, "qworker"], {}))
+        commands.append(("interactive", [*manage, "qworker"], {"Q_CLUSTER_NAME": settings.Q_INTERACTIVE_CLUSTER}))
+        commands.append(("web", [*web_command(host, port, workers, threads), "--access-logfile", "-"], {}))
 
         children: dict[str, subprocess.Popen] = {}
         stopping = False
@@ -68,8 +72,10 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        for name, argv in commands:
-            children[name] = subprocess.Popen(argv, cwd=settings.BASE_DIR, start_new_session=True)
+        for name, argv, env in commands:
+            children[name] = subprocess.Popen(
+                argv, cwd=settings.BASE_DIR, start_new_session=True, env={**os.environ, **env}
+            )
             self.stdout.write(f"started {name} (pid {children[name].pid})")
         self.stdout.write(f"cdpadmin is at http://{host}:{port}/admin/ - Ctrl-C stops everything")
         try:
