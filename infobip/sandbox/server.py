@@ -8,8 +8,13 @@
     server.stats()                  # calls per endpoint, statuses, faults, effects (or GET /_sandbox/stats)
     server.stop()
 
+With ``state_file=Path(...)`` the state survives restarts: it is loaded at construction (a bad file raises
+``StateFileError``), saved in the background at most every ``state_interval`` seconds when it changed, on
+``reset()`` and on shutdown (``persistence.py``). Without it the state lives in memory only.
+
 Control endpoints (no auth, never faulted, never rate limited): ``GET /_sandbox/health``,
-``GET /_sandbox/stats``, ``POST /_sandbox/reset``, ``GET|POST|DELETE /_sandbox/faults``,
+``GET /_sandbox/stats``, ``POST /_sandbox/reset``, ``POST /_sandbox/flush`` (save the state file now),
+``GET|POST|DELETE /_sandbox/faults``,
 ``POST /_sandbox/ratelimits`` ``{"mode": "off"|"real"|<multiplier>}``, ``POST /_sandbox/seed``
 ``{"count": N, "prefix": "seed", "tags": [...]}`` or ``{"persons": [<person JSON>, ...]}``.
 """
@@ -26,12 +31,14 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from infobip.sandbox import handlers as h
 from infobip.sandbox import store as st
 from infobip.sandbox.faults import FaultConfig, FaultInjector
+from infobip.sandbox.persistence import StateKeeper
 from infobip.sandbox.ratelimit import SlidingWindowLimiter, parse_rate_mode
 
 logger = logging.getLogger(__name__)
@@ -241,9 +248,15 @@ class SandboxServer:
         store_options: st.StoreOptions | None = None,
         recorder: ResponseRecorder | None = None,
         tags_list_style: str = "envelope",
+        state_file: str | Path | None = None,
+        state_interval: float = 1.0,
     ) -> None:
         self.api_keys = frozenset(api_keys or ())
         self.store = st.Store(store_options)
+        self.state: StateKeeper | None = None
+        if state_file:
+            self.state = StateKeeper(self.store, Path(state_file), interval=state_interval)
+            self.state.load()
         self.api = h.Api(self.store, tags_list_style=tags_list_style)
         self.faults = FaultInjector(faults or FaultConfig())
         self.limiter = SlidingWindowLimiter(parse_rate_mode(rate_limits))
@@ -272,6 +285,8 @@ class SandboxServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> SandboxServer:
+        if self.state is not None:
+            self.state.start()
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="infobip-sandbox", daemon=True
         )
@@ -280,11 +295,15 @@ class SandboxServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until KeyboardInterrupt (used by the management command)."""
+        if self.state is not None:
+            self.state.start()
         try:
             self._httpd.serve_forever(poll_interval=0.2)
         finally:
             self._close_connections()
             self._httpd.server_close()
+            if self.state is not None:
+                self.state.stop()
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -293,6 +312,8 @@ class SandboxServer:
             self._thread = None
         self._close_connections()
         self._httpd.server_close()
+        if self.state is not None:
+            self.state.stop()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -323,8 +344,10 @@ class SandboxServer:
     # ----- configuration -----
 
     def reset(self) -> None:
-        """Back to an empty sandbox: state, statistics, faults and rate-limit windows."""
+        """Back to an empty sandbox: state (and its file), statistics, faults and rate-limit windows."""
         self.store.reset()
+        if self.state is not None:
+            self.state.flush(force=True)
         self.faults.clear()
         self.limiter.reset()
         self._reset_stats()
@@ -410,12 +433,17 @@ class SandboxServer:
         action = path[len("/_sandbox/") :].strip("/")
         try:
             if action == "health" and method == "GET":
-                return 200, {"ok": True, "persons": len(self.store.persons)}
+                state_file = str(self.state.path) if self.state else None
+                return 200, {"ok": True, "persons": len(self.store.persons), "stateFile": state_file}
             if action == "stats" and method == "GET":
                 return 200, self.stats()
             if action == "reset" and method == "POST":
                 self.reset()
                 return 200, {"ok": True}
+            if action == "flush" and method == "POST":
+                if self.state is None:
+                    return 409, {"error": "this sandbox has no state file (start it with --state-file)"}
+                return 200, {"saved": self.state.flush(), "stateFile": str(self.state.path)}
             if action == "faults":
                 if method == "DELETE":
                     self.faults.clear()

@@ -11,7 +11,8 @@ and uniqueness check is O(1). Companies are indexed by id, lower-cased name, ext
 tags by name (with the set of persons carrying each tag). Only records are state: ``state.py`` saves
 them and rebuilds every index on load.
 
-One module per entity (``persons``, ``person_input``, ``companies``, ``tags``, ``events``, ``seeding``);
+One module per entity (``persons``, ``person_input``, ``companies``, ``tags``, ``events``, ``seeding``)
+and ``state`` (export/import for the state file);
 ``Store`` is their composition over ``StoreBase`` (lock, ids, reset).
 """
 
@@ -38,10 +39,13 @@ from infobip.sandbox.store.events import EventsMixin
 from infobip.sandbox.store.person_input import PersonInputMixin
 from infobip.sandbox.store.persons import PersonsMixin
 from infobip.sandbox.store.seeding import SeedingMixin
+from infobip.sandbox.store.state import StateError, StateMixin
 from infobip.sandbox.store.tags import TagsMixin
 
 
-class Store(PersonsMixin, PersonInputMixin, CompaniesMixin, TagsMixin, EventsMixin, SeedingMixin, StoreBase):
+class Store(
+    PersonsMixin, PersonInputMixin, CompaniesMixin, TagsMixin, EventsMixin, SeedingMixin, StateMixin, StoreBase
+):
     """The whole People database of one sandbox."""
 
 
@@ -58,6 +62,7 @@ __all__ = [
     "Invalid",
     "NotFound",
     "PersonInput",
+    "StateError",
     "Store",
     "StoreError",
     "StoreOptions",

@@ -46,7 +46,8 @@ class StoreBase:
             self.events: dict[int, list[dict[str, Any]]] = {}
             self._event_keys: dict[tuple[int, str], dict[str, Any]] = {}
             self.effects: Counter[str] = Counter()
-            self.version = 0
+            self.version = 0  # bumped by writes that change what a list shows (its cache key)
+            self.changes = getattr(self, "changes", 0) + 1  # bumped by every write: the state file is stale
             self._list_cache: dict[tuple, tuple[int, list[int]]] = {}
             self._seed_internal_definitions()
 
@@ -63,6 +64,13 @@ class StoreBase:
 
     def _touch(self) -> None:
         self.version += 1
+        self.changes += 1
+
+    @staticmethod
+    def _peek(counter: itertools.count) -> tuple[int, itertools.count]:
+        """The next value of an id counter without losing it: (value, an equivalent fresh counter)."""
+        value = next(counter)
+        return value, itertools.count(value)
 
     # ----- introspection for tests -----
 

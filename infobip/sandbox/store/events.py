@@ -97,6 +97,7 @@ class EventsMixin:
                 "fields": fields,
             }
             self.definitions[definition_id] = definition
+            self.changes += 1
             self.effects["definitions_created"] += 1
             return definition
 
@@ -133,6 +134,7 @@ class EventsMixin:
                 raise Invalid(errors.map, "The event definition is invalid")
             definition = {**old, "title": title, "description": description, "fields": merged}
             self.definitions[definition_id] = definition
+            self.changes += 1
             return definition
 
     @staticmethod
@@ -202,4 +204,5 @@ class EventsMixin:
             self.events.setdefault(person_id, []).append(event)
             self._event_keys[(person_id, event["eventId"])] = event
             self.effects["events_recorded"] += 1
+            self.changes += 1
             return event, True
