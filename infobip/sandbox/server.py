@@ -106,6 +106,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        """Every other method (TRACE, OPTIONS, HEAD, made-up ones) is routed too, to answer 405 or 404 in
+        Infobip's error shape instead of http.server's HTML 501."""
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     def _read_body(self) -> bytes | None:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks = []
@@ -134,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if payload:
+        if payload and self.command != "HEAD":
             self.wfile.write(payload)
         return payload, content_type
 
@@ -213,7 +220,9 @@ class _Handler(BaseHTTPRequestHandler):
             return h.ApiError(401)
         if route is None:
             if path_known:
-                return h.ApiError(405, f"Method {self.command} is not allowed on {urlsplit(self.path).path}")
+                path = urlsplit(self.path).path
+                allow = ", ".join(sandbox.api.methods_for(path))
+                return h.ApiError(405, f"Method {self.command} is not allowed on {path}", headers={"Allow": allow})
             return h.ApiError(404, f"No endpoint {urlsplit(self.path).path}")
         wait = sandbox.limiter.check(key, endpoint)
         if wait is not None:

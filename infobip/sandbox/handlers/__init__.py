@@ -87,3 +87,7 @@ class Api(PersonsHandlers, CompaniesHandlers, TagsHandlers, EventsHandlers):
                 if route.method == method:
                     return route, {k: unquote(v) for k, v in found.groupdict().items()}, True
         return None, {}, path_known
+
+    def methods_for(self, path: str) -> list[str]:
+        """The methods served on ``path`` (the ``Allow`` header of a 405)."""
+        return [route.method for route in self.routes if route.regex.match(path)]

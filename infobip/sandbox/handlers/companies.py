@@ -78,22 +78,22 @@ class CompaniesHandlers:
                 results.append({"errors": _batch_errors(exc), "status": status, "index": index})
         return batch_response(results, failed)
 
-    def _batch_company(self, item: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _batch_company(self, item: Any) -> dict[str, Any]:
         query = item.get("query") if isinstance(item, dict) else None
         if not isinstance(query, dict):
             raise st.Invalid({"query": ["must not be null"]}, "query is required")
         company = self.store.company_by_selector(query)
         if company is None:
             raise st.StoreError(409, self.store.describe_selector(query))
-        return company, query
+        return company
 
     def companies_batch_update(self, req: Request) -> Response:
         companies = _items(req.json_object(), "companies")
         results = []
         for index, item in enumerate(companies):
-            query = item.get("query") if isinstance(item, dict) and isinstance(item.get("query"), dict) else {}
+            query = _company_query(item)
             try:
-                company, query = self._batch_company(item)
+                company = self._batch_company(item)
                 data = self.store.parse_company(item.get("update") or {}, require_name=False, prefix="update.")
                 self.store.update_company(company["id"], data)
             except st.StoreError as exc:
@@ -105,9 +105,9 @@ class CompaniesHandlers:
         companies = _items(req.json_object(), "companies")
         results = []
         for item in companies:
-            query = item.get("query") if isinstance(item, dict) and isinstance(item.get("query"), dict) else {}
+            query = _company_query(item)
             try:
-                company, query = self._batch_company(item)
+                company = self._batch_company(item)
                 self.store.delete_company(company["id"])
             except st.StoreError as exc:
                 results.append({"errors": _batch_errors(exc), "status": exc.status, "query": query})
@@ -134,3 +134,11 @@ class CompaniesHandlers:
         company = self._company(req.query)
         self.store.company_remove_persons(company["id"], self._people_ids(req))
         return Response(200, None)
+
+
+def _company_query(item: Any) -> dict[str, Any]:
+    """The query echoed in a batch result: the item's company selectors (id, externalId, name, domain) only."""
+    query = item.get("query") if isinstance(item, dict) else None
+    if not isinstance(query, dict):
+        return {}
+    return {k: v for k, v in query.items() if k in st.COMPANY_SELECTORS and v not in (None, "")}

@@ -146,8 +146,8 @@ class PersonsHandlers:
         query = item.get("query") if isinstance(item, dict) else None
         if not isinstance(query, dict):
             raise st.Invalid({"query": ["must not be null"]}, "query is required")
-        clean = {k: query[k] for k in ("type", "identifier", "sender") if query.get(k) is not None}
-        return self.store.find_person(query.get("type"), query.get("identifier"), query.get("sender")), clean
+        person = self.store.find_person(query.get("type"), query.get("identifier"), query.get("sender"))
+        return person, _identity_query(query)
 
     def persons_batch_update(self, req: Request) -> Response:
         people = _items(req.json_object(), "people")
@@ -260,3 +260,9 @@ class PersonsHandlers:
             except st.StoreError as exc:
                 errors.append(self._v3_error(index, exc))
         return Response(207, {"errors": errors, "results": results})
+
+
+def _identity_query(query: dict[str, Any]) -> dict[str, str]:
+    """The spec's ``IdentityQuery`` echoed in a batch result: strings only, whatever JSON type was sent
+    (``{"type": "ID", "identifier": 5}`` is echoed with ``"5"``). Call after the query was found valid."""
+    return {k: str(query[k]) for k in ("type", "identifier", "sender") if query.get(k) is not None}
