@@ -19,6 +19,8 @@ own examples (documented in README.md, "Spec errata"):
    ``ApiException`` on every endpoint, also where an operation does not list that status.
 8. ``GET /peopleevents/2/definitions`` and ``GET /peopleevents/2/definitions/{definitionId}`` answer 400 to a
    malformed query parameter (``limit=-1``) although only their POST siblings declare a 400.
+9. Deletes whose 200 declares a bare ``{"type": "string"}`` body (tags, a tag's persons, custom attributes)
+   answer an empty body, like every other delete: the declared content is dropped.
 
 ``schemathesis_spec()`` is the spec with these errata: the document the schemathesis run tests the
 sandbox against (``tests/infobip/test_conformance.py``).
@@ -85,6 +87,11 @@ def apply_errata(spec: dict[str, Any]) -> dict[str, Any]:
             prop.pop("type")
             prop["anyOf"] = [{"type": "null"}, {"allOf": prop.pop("allOf")}]
     _list_errata(spec)
+    for op in (op for ops in spec["paths"].values() for op in ops.values() if isinstance(op, dict)):
+        ok = op.get("responses", {}).get("200", {})
+        schemas_of_200 = [media.get("schema") for media in (ok.get("content") or {}).values()]
+        if schemas_of_200 and all(schema == {"type": "string"} for schema in schemas_of_200):
+            del ok["content"]
     return spec
 
 

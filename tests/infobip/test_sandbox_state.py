@@ -202,3 +202,33 @@ def test_without_a_state_file_the_sandbox_keeps_nothing(tmp_path, monkeypatch):
         assert server.state is None
         assert requests.post(server.url + "/_sandbox/flush", timeout=10).status_code == 409
     assert list(tmp_path.iterdir()) == []
+
+
+def test_runstack_starts_the_sandbox_with_a_state_file(monkeypatch, settings):
+    """``make run`` (runstack) keeps the sandbox's persons across restarts: it passes a state file under var/."""
+    from identities.management.commands import runstack
+
+    started = []
+
+    class FakeChild:
+        def __init__(self, argv, **kwargs):
+            started.append(argv)
+            self.pid = 0
+            self.returncode = 0
+
+        def poll(self):
+            return 0  # exits at once: runstack stops the rest and returns
+
+        def wait(self, timeout=None):
+            return 0
+
+    monkeypatch.setattr(runstack.subprocess, "Popen", FakeChild)
+    monkeypatch.setattr(runstack, "call_command", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runstack.signal, "signal", lambda *args: None)
+    call_command("runstack")
+    [sandbox] = [argv for argv in started if "infobip_sandbox" in argv]
+    assert sandbox[sandbox.index("--state-file") + 1] == str(settings.BASE_DIR / "var" / "infobip-sandbox-state.json")
+    started.clear()
+    call_command("runstack", sandbox_state_file="")
+    [sandbox] = [argv for argv in started if "infobip_sandbox" in argv]
+    assert sandbox[sandbox.index("--state-file") + 1] == ""  # in memory, as before
