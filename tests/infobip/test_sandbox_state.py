@@ -80,9 +80,10 @@ def test_a_flushed_state_survives_a_sigkill(tmp_path):
     finally:
         os.kill(sandbox.pid, signal.SIGKILL)
         sandbox.process.wait(timeout=10)
-    sandbox = start_sandbox_process("--rate-limits", "off", "--state-file", str(state))
+    sandbox = start_sandbox_process("--rate-limits", "off", "--state-file", str(state), "--seed-persons", "5")
     try:
         assert _get(sandbox.url, "ID", record["id"]).json() == record
+        assert sandbox.control("GET", "health")["persons"] == 1  # a kept state is not seeded again
     finally:
         stop_sandbox_process(sandbox)
 

@@ -45,7 +45,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--retry-after", type=float, default=None, help="send Retry-After (s) with 429s")
         parser.add_argument("--seed", type=int, default=None, help="seed for reproducible random faults")
-        parser.add_argument("--seed-persons", type=int, default=0, help="load N generated persons at start")
+        parser.add_argument(
+            "--seed-persons",
+            type=int,
+            default=0,
+            help="load N generated persons at start (not onto a state file's persons)",
+        )
         parser.add_argument("--auto-create-tags", action="store_true", help="create unknown tags used on persons")
         parser.add_argument("--tags-list-style", choices=("envelope", "array"), default="envelope")
         parser.add_argument(
@@ -87,7 +92,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except OSError as exc:
             raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from exc
-        if options["seed_persons"]:
+        if options["seed_persons"] and not server.store.persons:  # a kept state is not seeded again
             server.seed_persons(options["seed_persons"])
 
         def stop(signum: int, frame: Any) -> None:
