@@ -155,6 +155,19 @@ def test_sandbox_reset_removes_the_state_file_of_a_stopped_sandbox(tmp_path):
         (b'{"persons": []}', "not an Infobip sandbox state"),
         (b'{"format": "infobip-sandbox-state", "version": 99}', "state version 99"),
         (b'{"format": "infobip-sandbox-state", "version": 1, "persons": [{"id": 1}]}', "malformed state"),
+        (
+            json.dumps(
+                {
+                    "format": "infobip-sandbox-state",
+                    "version": 1,
+                    "nextIds": {"person": 3, "company": 1, "tag": 1},
+                    "persons": [{"id": 1, "externalId": "x", "tags": []}, {"id": 2, "externalId": "x", "tags": []}],
+                    **{key: [] for key in ("companies", "personCompany", "tags", "customAttributes", "definitions")},
+                    "events": [],
+                }
+            ).encode(),
+            r"identifier \('EXTERNAL_ID', 'x'\) of person 2 belongs to person 1",
+        ),
     ],
 )
 def test_an_unusable_state_file_is_refused_by_name(tmp_path, content, reason):
@@ -233,3 +246,16 @@ def test_runstack_starts_the_sandbox_with_a_state_file(monkeypatch, settings):
     call_command("runstack", sandbox_state_file="")
     [sandbox] = [argv for argv in started if "infobip_sandbox" in argv]
     assert sandbox[sandbox.index("--state-file") + 1] == ""  # in memory, as before
+
+
+def test_a_write_whose_response_was_lost_is_kept_across_a_restart(tmp_path):
+    """Fault injection stays: "lose" applies the write, drops the response, and the write is in the state."""
+    state = tmp_path / "state.json"
+    with SandboxServer(rate_limits="off", state_file=state, api_keys=[SANDBOX_API_KEY]) as server:
+        server.store.create_tag("VIP")
+        server.faults.script("POST /people/2/persons", "lose")
+        with pytest.raises(requests.ConnectionError):
+            _create(server.url, 1)
+        assert server.stats()["faults"]["lost_responses"] == {"POST /people/2/persons": 1}
+    with SandboxServer(rate_limits="off", state_file=state) as server:
+        assert server.store.find_person("EXTERNAL_ID", "p1")["id"] == 1

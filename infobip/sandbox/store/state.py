@@ -64,7 +64,7 @@ class StateMixin:
         for definition in data["definitions"]:
             self.definitions[definition["definitionId"]] = definition
         for record in data["persons"]:
-            self._store(record, None)
+            self._load_person(record)
         for record in data["companies"]:
             self._store_company(record, None)
             self.company_members[record["id"]] = set()
@@ -75,7 +75,21 @@ class StateMixin:
             self.events[int(person_id)] = list(events)
             for event in events:
                 self._event_keys[(int(person_id), event["eventId"])] = event
+        self._touch()
         ids = data["nextIds"]
         self._person_ids = itertools.count(int(ids["person"]))
         self._company_ids = itertools.count(int(ids["company"]))
         self._tag_ids = itertools.count(int(ids["tag"]))
+
+    def _load_person(self, record: dict[str, Any]) -> None:
+        """``_store`` for a record from a state: no old version, tags already exist; refuses a record whose
+        identifier another record holds (the file was edited or is corrupt)."""
+        person_id = record["id"]
+        if not isinstance(person_id, int) or person_id in self.persons:
+            raise ValueError(f"person id {person_id!r} is not a new integer")
+        for key in self.person_identifiers(record):
+            if self._ident.setdefault(key, person_id) != person_id:
+                raise ValueError(f"identifier {key} of person {person_id} belongs to person {self._ident[key]}")
+        for tag in record["tags"]:
+            self.tag_members.setdefault(tag, set()).add(person_id)
+        self.persons[person_id] = record
