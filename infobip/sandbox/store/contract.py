@@ -7,8 +7,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from infobip.sandbox.store.errors import Duplicate, Invalid, NotFound, StoreError  # noqa: F401
-
 FORBIDDEN_NAME_CHARS = frozenset('&<>"/\\\n\r:(){}=;#')
 PERSON_STRING_LIMITS = {
     "externalId": 256,
