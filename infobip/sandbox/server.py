@@ -182,8 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         error = self._gate(sandbox, route, endpoint, path_known, decision.before)
         if error is not None:
+            sandbox._count_status(endpoint, error.status)  # before sending: a client that has it sees it counted
             payload, content_type = self._send(error.status, error.body(), error.headers)
-            sandbox._count_status(endpoint, error.status)
             sandbox._record(self.command, route, error.status, content_type, payload)
             return
         assert route is not None
@@ -200,8 +200,8 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox._count_fault("lost_responses", endpoint)
             self._drop()
             return
-        payload, content_type = self._send(response.status, response.body, response.headers)
         sandbox._count_status(endpoint, response.status)
+        payload, content_type = self._send(response.status, response.body, response.headers)
         sandbox._record(self.command, route, response.status, content_type, payload)
 
     def _gate(
