@@ -7,14 +7,16 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8099
+SANDBOX_STATE ?= var/infobip-sandbox-state.json
 PYTEST_ARGS ?= --create-db
 
-.PHONY: run test lint format venv env db migrate demo bench clean help
+.PHONY: run test lint format venv env db migrate demo bench clean help sandbox-reset
 
 help:
 	@echo "make run   - install, migrate, create the demo realm/admin/API key, start sandbox + worker + web"
 	@echo "make test  - install and run the whole suite on PostgreSQL (and Debian's chromium)"
 	@echo "make lint  - ruff check, ruff format --check, the import layers, makemigrations --check"
+	@echo "make sandbox-reset - empty the Infobip sandbox (running or not) and its state file $(SANDBOX_STATE)"
 
 venv: $(STAMP)
 
@@ -37,7 +39,11 @@ demo: migrate
 	$(PY) manage.py bootstrap_demo --sandbox-url http://127.0.0.1:$(SANDBOX_PORT)
 
 run: demo
-	$(PY) manage.py runstack --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
+	$(PY) manage.py runstack --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT) \
+		--sandbox-state-file $(SANDBOX_STATE)
+
+sandbox-reset: $(STAMP)
+	$(PY) manage.py sandbox_reset --url http://127.0.0.1:$(SANDBOX_PORT) --state-file $(SANDBOX_STATE)
 
 test: $(STAMP)
 	@bash scripts/ensure_chromium.sh

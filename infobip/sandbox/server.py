@@ -8,8 +8,13 @@
     server.stats()                  # calls per endpoint, statuses, faults, effects (or GET /_sandbox/stats)
     server.stop()
 
+With ``state_file=Path(...)`` the state survives restarts: it is loaded at construction (a bad file raises
+``StateFileError``), saved in the background at most every ``state_interval`` seconds when it changed, on
+``reset()`` and on shutdown (``persistence.py``). Without it the state lives in memory only.
+
 Control endpoints (no auth, never faulted, never rate limited): ``GET /_sandbox/health``,
-``GET /_sandbox/stats``, ``POST /_sandbox/reset``, ``GET|POST|DELETE /_sandbox/faults``,
+``GET /_sandbox/stats``, ``POST /_sandbox/reset``, ``POST /_sandbox/flush`` (save the state file now),
+``GET|POST|DELETE /_sandbox/faults``,
 ``POST /_sandbox/ratelimits`` ``{"mode": "off"|"real"|<multiplier>}``, ``POST /_sandbox/seed``
 ``{"count": N, "prefix": "seed", "tags": [...]}`` or ``{"persons": [<person JSON>, ...]}``.
 """
@@ -26,6 +31,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +39,7 @@ from infobip.contract.limits import parse_rate_mode
 from infobip.sandbox import handlers as h
 from infobip.sandbox import store as st
 from infobip.sandbox.faults import FaultConfig, FaultInjector
+from infobip.sandbox.persistence import StateKeeper
 from infobip.sandbox.ratelimit import SlidingWindowLimiter
 
 logger = logging.getLogger(__name__)
@@ -100,6 +107,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
+    def __getattr__(self, name: str) -> Any:
+        """Every other method (TRACE, OPTIONS, HEAD, made-up ones) is routed too, to answer 405 or 404 in
+        Infobip's error shape instead of http.server's HTML 501."""
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
+
     def _read_body(self) -> bytes | None:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks = []
@@ -128,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if payload:
+        if payload and self.command != "HEAD":
             self.wfile.write(payload)
         return payload, content_type
 
@@ -169,8 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         error = self._gate(sandbox, route, endpoint, path_known, decision.before)
         if error is not None:
+            sandbox._count_status(endpoint, error.status)  # before sending: a client that has it sees it counted
             payload, content_type = self._send(error.status, error.body(), error.headers)
-            sandbox._count_status(endpoint, error.status)
             sandbox._record(self.command, route, error.status, content_type, payload)
             return
         assert route is not None
@@ -187,8 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox._count_fault("lost_responses", endpoint)
             self._drop()
             return
-        payload, content_type = self._send(response.status, response.body, response.headers)
         sandbox._count_status(endpoint, response.status)
+        payload, content_type = self._send(response.status, response.body, response.headers)
         sandbox._record(self.command, route, response.status, content_type, payload)
 
     def _gate(
@@ -207,7 +221,9 @@ class _Handler(BaseHTTPRequestHandler):
             return h.ApiError(401)
         if route is None:
             if path_known:
-                return h.ApiError(405, f"Method {self.command} is not allowed on {urlsplit(self.path).path}")
+                path = urlsplit(self.path).path
+                allow = ", ".join(sandbox.api.methods_for(path))
+                return h.ApiError(405, f"Method {self.command} is not allowed on {path}", headers={"Allow": allow})
             return h.ApiError(404, f"No endpoint {urlsplit(self.path).path}")
         wait = sandbox.limiter.check(key, endpoint)
         if wait is not None:
@@ -242,9 +258,15 @@ class SandboxServer:
         store_options: st.StoreOptions | None = None,
         recorder: ResponseRecorder | None = None,
         tags_list_style: str = "envelope",
+        state_file: str | Path | None = None,
+        state_interval: float = 1.0,
     ) -> None:
         self.api_keys = frozenset(api_keys or ())
         self.store = st.Store(store_options)
+        self.state: StateKeeper | None = None
+        if state_file:
+            self.state = StateKeeper(self.store, Path(state_file), interval=state_interval)
+            self.state.load()
         self.api = h.Api(self.store, tags_list_style=tags_list_style)
         self.faults = FaultInjector(faults or FaultConfig())
         self.limiter = SlidingWindowLimiter(parse_rate_mode(rate_limits))
@@ -273,6 +295,8 @@ class SandboxServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> SandboxServer:
+        if self.state is not None:
+            self.state.start()
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="infobip-sandbox", daemon=True
         )
@@ -281,11 +305,15 @@ class SandboxServer:
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until KeyboardInterrupt (used by the management command)."""
+        if self.state is not None:
+            self.state.start()
         try:
             self._httpd.serve_forever(poll_interval=0.2)
         finally:
             self._close_connections()
             self._httpd.server_close()
+            if self.state is not None:
+                self.state.stop()
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -294,6 +322,8 @@ class SandboxServer:
             self._thread = None
         self._close_connections()
         self._httpd.server_close()
+        if self.state is not None:
+            self.state.stop()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -324,8 +354,10 @@ class SandboxServer:
     # ----- configuration -----
 
     def reset(self) -> None:
-        """Back to an empty sandbox: state, statistics, faults and rate-limit windows."""
+        """Back to an empty sandbox: state (and its file), statistics, faults and rate-limit windows."""
         self.store.reset()
+        if self.state is not None:
+            self.state.flush(force=True)
         self.faults.clear()
         self.limiter.reset()
         self._reset_stats()
@@ -411,12 +443,17 @@ class SandboxServer:
         action = path[len("/_sandbox/") :].strip("/")
         try:
             if action == "health" and method == "GET":
-                return 200, {"ok": True, "persons": len(self.store.persons)}
+                state_file = str(self.state.path) if self.state else None
+                return 200, {"ok": True, "persons": len(self.store.persons), "stateFile": state_file}
             if action == "stats" and method == "GET":
                 return 200, self.stats()
             if action == "reset" and method == "POST":
                 self.reset()
                 return 200, {"ok": True}
+            if action == "flush" and method == "POST":
+                if self.state is None:
+                    return 409, {"error": "this sandbox has no state file (start it with --state-file)"}
+                return 200, {"saved": self.state.flush(), "stateFile": str(self.state.path)}
             if action == "faults":
                 if method == "DELETE":
                     self.faults.clear()

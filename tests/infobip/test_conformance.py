@@ -8,7 +8,7 @@ import requests
 
 from infobip.contract.limits import PUBLISHED_LIMITS
 from infobip.sandbox import ResponseRecorder, SandboxServer
-from infobip.sandbox.conformance import SPEC_PATH, Conformance
+from infobip.sandbox.conformance import SPEC_PATH, Conformance, schemathesis_spec
 from infobip.sandbox.handlers import Api
 from infobip.sandbox.store import Store
 
@@ -276,3 +276,149 @@ def test_every_response_recorded_so_far_in_this_session_conforms(conformance, in
     """Everything the in-process sandboxes answered in the tests that ran before this one (the session-end
     hook in the pytest plugin checks the rest)."""
     assert conformance.check_all(list(infobip_response_recorder.entries)) == []
+
+
+def test_methods_the_sandbox_does_not_serve_are_405_in_infobips_error_shape(conformance):
+    with SandboxServer(rate_limits="off") as server:
+        for method in ("TRACE", "OPTIONS", "HEAD", "CONNECT", "PROPFIND", "PUT"):
+            response = requests.request(
+                method, server.url + "/people/2/persons/batch", headers={"Authorization": "App k"}, timeout=10
+            )
+            assert response.status_code == 405, method
+            assert response.headers["Allow"] == "POST, PATCH, DELETE"
+            if method != "HEAD":
+                assert response.json() == {
+                    "requestError": {
+                        "serviceException": {
+                            "messageId": "METHOD_NOT_ALLOWED",
+                            "text": f"Method {method} is not allowed on /people/2/persons/batch",
+                        }
+                    }
+                }
+        response = requests.request("TRACE", server.url + "/nowhere", headers={"Authorization": "App k"}, timeout=10)
+        assert response.status_code == 404
+        assert response.json()["requestError"]["serviceException"]["messageId"] == "NOT_FOUND"
+        assert requests.request("TRACE", server.url + "/people/2/tags", timeout=10).status_code == 401
+
+
+def test_batch_results_echo_the_query_in_the_specs_shape():
+    """BatchUpdateResult/BatchDeleteResult: a person's ``query`` is an IdentityQuery (strings), checked against
+    Infobip's spec without errata; a company's is its selectors only."""
+    strict = Conformance(SPEC, errata=False)
+    with SandboxServer(rate_limits="off") as server:
+        s = requests.Session()
+        s.headers["Authorization"] = "App key"
+        missing = {"type": "ID", "identifier": 5}
+        answers = {
+            "PATCH": s.patch(server.url + "/people/2/persons/batch", json={"people": [{"query": missing}]}, timeout=10),
+            "DELETE": s.delete(
+                server.url + "/people/2/persons/batch", json={"people": [{"query": missing}]}, timeout=10
+            ),
+        }
+        for method, response in answers.items():
+            assert response.status_code == 207
+            [result] = response.json()["results"]
+            assert result["query"] == {"type": "ID", "identifier": "5"}
+            assert strict.check(method, "/people/2/persons/batch", 207, response.content) == []
+        body = {"companies": [{"query": {"name": "Nope", "colour": ["blue"]}, "update": {}}]}
+        response = s.patch(server.url + "/people/2/companies/batch", json=body, timeout=10)
+        assert response.json()["results"][0]["query"] == {"name": "Nope"}
+        body = {"companies": [{"query": {"domain": "nope.com", "x": 1}}, {"query": "name"}]}
+        response = s.delete(server.url + "/people/2/companies/batch", json=body, timeout=10)
+        assert [r["query"] for r in response.json()["results"]] == [{"domain": "nope.com"}, {}]
+
+
+SCHEMATHESIS_EXAMPLES = {"positive": 6, "negative": 2}  # per operation (40 of them): a few hundred calls
+
+
+def _schemathesis_run(server, operation, mode, failures, statuses):
+    """Up to SCHEMATHESIS_EXAMPLES[mode] generated calls of one operation, problems appended to ``failures``."""
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=SCHEMATHESIS_EXAMPLES[mode.value],
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case):
+        case.headers = {**(case.headers or {}), "Authorization": "App key"}
+        response = case.call(base_url=server.url, timeout=10)
+        statuses.append(response.status_code)
+        try:
+            case.validate_response(response, checks=checks)
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis' FailureGroup is a BaseExceptionGroup
+            failures.append(f"{mode.value} {case.method} {operation.path}: {str(exc)[:400]}")
+
+    run()
+
+
+def _existing_deletes(schema, server):
+    """Generated names rarely exist: delete an existing tag (from a person too) and custom attribute explicitly."""
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    server.store.create_tag("Gone")
+    server.store.create_custom_attribute({"name": "Gone", "dataType": "STRING"})
+    people = {"people": [{"query": {"type": "EXTERNAL_ID", "identifier": "p1"}}]}
+    cases = [
+        schema["/people/2/tags/{name}/persons"]["DELETE"].Case(
+            path_parameters={"name": "VIP"}, body=people, media_type="application/json"
+        ),
+        schema["/people/2/tags/{name}"]["DELETE"].Case(path_parameters={"name": "Gone"}),
+        schema["/people/2/customAttributes/{name}"]["DELETE"].Case(path_parameters={"name": "Gone"}),
+    ]
+    failures = []
+    for case in cases:
+        case.headers = {"Authorization": "App key"}
+        response = case.call(base_url=server.url, timeout=10)
+        assert response.status_code == 200, case.formatted_path
+        try:
+            case.validate_response(
+                response, checks=[status_code_conformance, content_type_conformance, response_schema_conformance]
+            )
+        except (Exception, BaseExceptionGroup) as exc:
+            failures.append(f"DELETE {case.formatted_path}: {str(exc)[:400]}")
+    return failures
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_nothing_against_infobips_spec():
+    """Schemathesis generates requests from Infobip's spec (with the errata of conformance.py) for every
+    operation the sandbox serves, in both modes: no 5xx, only declared statuses and content types, every
+    body conforming. Failures are collected so one run names every failing operation."""
+    import schemathesis
+    from schemathesis import GenerationMode
+
+    schema = schemathesis.openapi.from_dict(schemathesis_spec())
+    recorder = ResponseRecorder()
+    failures, statuses = [], []
+    with SandboxServer(rate_limits="off", recorder=recorder) as server:
+        server.store.options.auto_create_tags = True
+        server.load_persons([{"externalId": "p1", "tags": ["VIP"], "customAttributes": {"Tier": "gold"}}])
+        server.store.create_company({"name": "Acme", "domains": ["acme.com"]})
+        served = {route.endpoint for route in server.api.routes}
+        operations = [result.ok() for result in schema.get_all_operations()]
+        operations = [op for op in operations if f"{op.method.upper()} {op.path}" in served]
+        assert len(operations) == len(served)
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            for operation in operations:
+                _schemathesis_run(server, operation, mode, failures, statuses)
+        failures += _existing_deletes(schema, server)
+    assert failures == []
+    assert len(statuses) >= 2 * len(operations)
+    assert {200, 400, 404} <= set(statuses)
+    assert Conformance(SPEC).check_all(recorder.entries) == []

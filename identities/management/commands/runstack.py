@@ -44,10 +44,15 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--sandbox-port", type=int, default=8099)
         parser.add_argument("--no-sandbox", action="store_true", help="Use a real Infobip account instead")
+        parser.add_argument(
+            "--sandbox-state-file",
+            default=str(settings.BASE_DIR / "var" / "infobip-sandbox-state.json"),
+            help="the sandbox keeps its persons here across restarts (manage.py sandbox_reset empties it)",
+        )
         parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
         parser.add_argument("--threads", type=int, default=THREADS, help="threads per gunicorn worker")
 
-    def handle(self, *args, host, port, sandbox_port, no_sandbox, workers, threads, **options):
+    def handle(self, *args, host, port, sandbox_port, no_sandbox, sandbox_state_file, workers, threads, **options):
         call_command("collectstatic", interactive=False, verbosity=0)
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         commands: list[tuple[str, list[str], dict[str, str]]] = []
@@ -55,7 +60,16 @@ class Command(BaseCommand):
             commands.append(
                 (
                     "sandbox",
-                    [*manage, "infobip_sandbox", "--port", str(sandbox_port), "--api-key", settings.INFOBIP_API_KEY],
+                    [
+                        *manage,
+                        "infobip_sandbox",
+                        "--port",
+                        str(sandbox_port),
+                        "--api-key",
+                        settings.INFOBIP_API_KEY,
+                        "--state-file",
+                        sandbox_state_file,
+                    ],
                     {},
                 )
             )

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from infobip.contract.limits import parse_rate_mode
 from infobip.sandbox import FaultConfig, SandboxServer, StoreOptions
+from infobip.sandbox.persistence import StateFileError
 
 
 def _rate(value: str) -> float:
@@ -19,7 +20,7 @@ def _rate(value: str) -> float:
 
 
 class Command(BaseCommand):
-    help = "Run a local Infobip People API sandbox (in-memory, with rate limits and fault injection)."
+    help = "Run a local Infobip People API sandbox (in memory or kept in a state file; rate limits, faults)."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -44,9 +45,23 @@ class Command(BaseCommand):
         )
         parser.add_argument("--retry-after", type=float, default=None, help="send Retry-After (s) with 429s")
         parser.add_argument("--seed", type=int, default=None, help="seed for reproducible random faults")
-        parser.add_argument("--seed-persons", type=int, default=0, help="load N generated persons at start")
+        parser.add_argument(
+            "--seed-persons",
+            type=int,
+            default=0,
+            help="load N generated persons at start (not onto a state file's persons)",
+        )
         parser.add_argument("--auto-create-tags", action="store_true", help="create unknown tags used on persons")
         parser.add_argument("--tags-list-style", choices=("envelope", "array"), default="envelope")
+        parser.add_argument(
+            "--state-file",
+            default=None,
+            help="keep the state in this JSON file across restarts (loaded at start, saved atomically); "
+            "without it the sandbox forgets everything when it stops",
+        )
+        parser.add_argument(
+            "--state-interval", type=float, default=1.0, help="save the state file at most every N seconds"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -70,10 +85,14 @@ class Command(BaseCommand):
                 rate_limits=options["rate_limits"],
                 store_options=StoreOptions(auto_create_tags=options["auto_create_tags"]),
                 tags_list_style=options["tags_list_style"],
+                state_file=options["state_file"],
+                state_interval=options["state_interval"],
             )
+        except StateFileError as exc:
+            raise CommandError(str(exc)) from exc
         except OSError as exc:
             raise CommandError(f"cannot listen on {options['host']}:{options['port']}: {exc}") from exc
-        if options["seed_persons"]:
+        if options["seed_persons"] and not server.store.persons:  # a kept state is not seeded again
             server.seed_persons(options["seed_persons"])
 
         def stop(signum: int, frame: Any) -> None:
@@ -81,6 +100,8 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         keys = ", ".join(options["api_keys"]) or "any non-empty key"
+        if server.state is not None:
+            self.stdout.write(f"state file {server.state.path}: {len(server.store.persons)} persons")
         self.stdout.write(f"Infobip sandbox listening on {server.url} (App keys: {keys}; Ctrl-C to stop)")
         self.stdout.flush()
         try:
