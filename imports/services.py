@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from companies.models import Company
 from companies.services import company_create
+from core.bulk import copy_rows, reserve_ids
 from core.errors import Conflict, DomainError, ErrorCollector, ValidationError
 from imports import mapping as mapping_rules
 from imports import readers
@@ -56,7 +57,6 @@ from infobip.outbox import outbox_record_many
 from people.fields import API_NAME
 from people.merging import default_survivor, persons_merge
 from people.models import CONTACTS_PER_PERSON_MAX, Origin, Person, SyncStatus
-from people.seeding import copy_rows, reserve_ids
 from people.services import _clean_tag_name, custom_attribute_definitions, tags_get_or_create
 
 log = logging.getLogger(__name__)

@@ -75,10 +75,10 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core import iso
+from core.bulk import bulk_set, copy_insert, reserve_ids
 from core.errors import ValidationError
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType
-from infobip.bulk import bulk_set, copy_insert, reserve_ids
 from infobip.client import InfobipClient, client_for_realm
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus, SyncRun, SyncRunStatus
 from infobip.outbox import _kick_drain

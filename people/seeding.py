@@ -12,13 +12,14 @@ import datetime as dt
 import json
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from companies.models import Company
+from core.bulk import copy_rows, reserve_ids, statistics_refresh
 from identities.ids import new_object_id
 from people.models import CustomAttributeDefinition, DataType, EventDefinition, Origin, Person, SyncStatus, Tag
 
@@ -44,6 +45,10 @@ TAGS = [
     "Mobile App", "Webshop", "Store Visitors", "B2B", "Partners", "Beta Testers", "Event 2026", "Survey",
     "Sneakers", "Outdoor", "Kids", "Premium", "Inactive",
 ]  # fmt: skip
+SEED_TABLES = (
+    "people_person", "people_personphone", "people_personemail", "people_person_tags", "identities_identity",
+    "people_personevent",
+)  # fmt: skip
 INDUSTRIES = ["IT", "Retail", "Finance", "Telecom", "Travel", "Health", "Education", "Logistics"]
 
 
@@ -75,28 +80,6 @@ class SeedResult:
     events: int = 0
     seconds: float = 0.0
     person_ids: list[int] = field(default_factory=list)
-
-
-def reserve_ids(table: str, count: int) -> list[int]:
-    if count <= 0:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def copy_rows(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
-    """COPY `rows` into `table` inside the current transaction; returns how many were written."""
-    count = 0
-    names = ", ".join(f'"{name}"' for name in columns)  # quoted: "row", "column" are column names too
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
 
 
 def seed_reference_data(realm) -> tuple[list[Tag], dict, list[EventDefinition], list[Company]]:
@@ -155,7 +138,8 @@ def seed_persons(
     companies = companies if companies is not None else max(10, persons // 1000)
     company_ids = reserve_ids(Company._meta.db_table, companies)
     now = timezone.now()
-    sync_status = SyncStatus.SYNCED if realm.cdp_enabled else SyncStatus.LOCAL
+    # Nothing here reaches Infobip, and only an observed Infobip answer may say "in sync": seeded rows are local.
+    sync_status = SyncStatus.LOCAL
     with transaction.atomic():
         result.companies = copy_rows(
             Company._meta.db_table,
@@ -236,14 +220,12 @@ def seed_persons(
                 iter(event_rows),
             )  # fmt: skip
         done += size
+        statistics_refresh(SEED_TABLES)  # after the first batch and whenever the tables doubled since
         if persons <= 200_000:
             result.person_ids.extend(ids)
         if progress:
             progress(done)
     result.persons = done
-    with connection.cursor() as cursor:
-        for table in ("people_person", "people_personphone", "people_personemail", "people_person_tags",
-                      "identities_identity", "people_personevent", "companies_company"):  # fmt: skip
-            cursor.execute(f"ANALYZE {table}")
+    statistics_refresh([*SEED_TABLES, "companies_company"])
     result.seconds = time.monotonic() - started
     return result
