@@ -7,6 +7,7 @@ the caller's constant column lists go into SQL text); nothing here commits; noth
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -115,8 +116,10 @@ def update_from_rows(
     ``columns[0]`` (the key). Any column type (JSON as text), one statement whatever the row count.
 
     ``also`` is extra SQL for the SET list (the caller's constants, e.g. ``modified = %s``) with ``params``."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("update_from_rows needs a transaction (its staging table lives until the commit)")
     qn = connection.ops.quote_name
-    staging = f"bulk_update_{table}"
+    staging = f"bulk_{table}_{zlib.crc32(','.join(columns).encode()):08x}"  # one per column list
     names = ", ".join(qn(c) for c in columns)
     with connection.cursor() as cursor:
         cursor.execute(

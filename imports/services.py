@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from companies.models import Company
 from companies.services import company_create
-from core.bulk import copy_rows, reserve_ids
+from core.bulk import copy_rows
 from core.errors import Conflict, DomainError, ErrorCollector, ValidationError
 from imports import mapping as mapping_rules
 from imports import readers
@@ -54,6 +54,7 @@ from imports.models import (
 from imports.parsing import Problem, RowParser, row_keys
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record_many
+from people import bulk as person_bulk
 from people.fields import API_NAME
 from people.merging import default_survivor, persons_merge
 from people.models import CONTACTS_PER_PERSON_MAX, Origin, Person, SyncStatus
@@ -1116,28 +1117,13 @@ def _write(context: _RunContext, targets: list[_Target], outcome: _Outcome) -> N
             ],
         )
     targets_with_contacts = [*created, *changed]
-    copy_rows(
-        "people_personphone",
-        ["realm_id", "person_id", "number", "created"],
-        ((realm.pk, t.person_id, n, now) for t in targets_with_contacts for n in t.new_phones),
+    person_bulk.contacts_add(
+        realm=realm,
+        now=now,
+        phones=((t.person_id, n) for t in targets_with_contacts for n in t.new_phones),
+        emails=((t.person_id, a) for t in targets_with_contacts for a in t.new_emails),
+        tags=((t.person_id, tag.pk) for t in targets_with_contacts for tag in t.new_tags),
     )
-    copy_rows(
-        "people_personemail",
-        ["realm_id", "person_id", "address", "created"],
-        ((realm.pk, t.person_id, a, now) for t in targets_with_contacts for a in t.new_emails),
-    )
-    copy_rows(
-        "people_person_tags",
-        ["person_id", "tag_id"],
-        ((t.person_id, tag.pk) for t in targets_with_contacts for tag in t.new_tags),
-    )
-
-
-PERSON_COPY_COLUMNS = [
-    "id", "realm_id", "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date",
-    "address", "city", "country", "preferred_language", "profile_picture", "origin", "modified_from",
-    "custom_attributes", "company_id", "sync_status", "sync_error", "created", "modified",
-]  # fmt: skip
 
 
 def _person_values(target: _Target) -> dict[str, Any]:
@@ -1146,64 +1132,41 @@ def _person_values(target: _Target) -> dict[str, Any]:
         value = target.attributes.get(name)
         values[name] = value if value not in ("", None) else (None if name in NULLABLE else "")
     values["type"] = values["type"] or "CUSTOMER"
+    values["custom_attributes"] = target.custom
+    values["company_id"] = target.company_id
     return values
 
 
 def _insert_persons(context: _RunContext, created: list[_Target], now: dt.datetime) -> None:
     realm = context.realm
-    ids = reserve_ids(Person._meta.db_table, len(created))
     sync_status = SyncStatus.PENDING if realm.cdp_enabled else SyncStatus.LOCAL
-    rows = []
+    ids = person_bulk.persons_insert(
+        realm=realm, rows=[_person_values(t) for t in created], now=now, origin=Origin.IMPORT, sync_status=sync_status
+    )
     for person_id, target in zip(ids, created, strict=True):
         target.person_id = person_id
-        v = _person_values(target)
-        rows.append(
-            (person_id, realm.pk, v["type"], v["external_id"], v["first_name"], v["middle_name"], v["last_name"],
-             v["gender"], v["birth_date"], v["address"], v["city"], v["country"], v["preferred_language"], "",
-             Origin.IMPORT, Origin.IMPORT, json.dumps(target.custom, ensure_ascii=False), target.company_id,
-             sync_status, "", now, now)
-        )  # fmt: skip
-    copy_rows(Person._meta.db_table, PERSON_COPY_COLUMNS, rows)
 
 
-UPDATE_COLUMNS = [
-    "id", "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date", "address", "city",
-    "country", "preferred_language", "custom_attributes", "company_id",
-]  # fmt: skip
+UPDATE_FIELDS = (*ATTRIBUTE_FIELDS, "custom_attributes", "company_id")
 
 
 def _update_persons(context: _RunContext, changed: list[_Target], now: dt.datetime) -> None:
     realm = context.realm
     external_ids = [t.attributes["external_id"] for t in changed if "external_id" in t.changed_fields]
-    with connection.cursor() as cursor:
-        if external_ids:
-            # An alias (absorbed person) may still carry the externalId the file gives its survivor.
+    if external_ids:
+        # An alias (absorbed person) may still carry the externalId the file gives its survivor.
+        with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE people_person SET external_id = NULL WHERE realm_id = %s AND external_id = ANY(%s) "
                 "AND merged_into_id IS NOT NULL",
                 [realm.pk, external_ids],
             )
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS import_person_update ON COMMIT DROP AS "  # noqa: S608 - our constants
-            f"SELECT {', '.join(UPDATE_COLUMNS)} FROM people_person WITH NO DATA"
-        )
-        cursor.execute("TRUNCATE import_person_update")
-    rows = []
-    for target in changed:
-        v = _person_values(target)
-        rows.append(
-            (target.person_id, *(v[name] for name in ATTRIBUTE_FIELDS),
-             json.dumps(target.custom, ensure_ascii=False), target.company_id)
-        )  # fmt: skip
-    copy_rows("import_person_update", UPDATE_COLUMNS, rows)
-    assignments = ", ".join(f"{name} = u.{name}" for name in UPDATE_COLUMNS[1:])
-    sync = ", sync_status = 'pending'" if realm.cdp_enabled else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE people_person p SET {assignments}, modified_from = %s, modified = %s{sync} "  # noqa: S608
-            "FROM import_person_update u WHERE p.id = u.id",
-            [Origin.IMPORT, now],
-        )
+    also: dict[str, Any] = {"modified_from": Origin.IMPORT, "modified": now}
+    if realm.cdp_enabled:
+        also["sync_status"] = SyncStatus.PENDING
+    person_bulk.persons_update(
+        rows=[{"id": t.person_id, **_person_values(t)} for t in changed], fields=UPDATE_FIELDS, also=also
+    )
 
 
 # ------------------------------------------------------------------------------------------- notices
