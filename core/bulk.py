@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db import connection, models
 
-GROWTH_FACTOR = 2  # ANALYZE a table again once it has grown past this many times its size at the last ANALYZE
-MIN_PAGES = 8  # …and is bigger than this (64 kB): smaller tables are read whole whatever the plan
+GROWTH_FACTOR = 2  # ANALYZE a table again once it has grown past this many times its rows at the last ANALYZE
+MIN_ROWS = 500  # …counting at least this many then: a few pages are read whole whatever the plan
 
 
 def _table(model_or_table: type[models.Model] | str) -> str:
@@ -141,27 +141,32 @@ def update_from_rows(
 
 
 def statistics_refresh(tables: Iterable[str]) -> list[str]:
-    """ANALYZE those of ``tables`` that were never analyzed, or have grown past ``GROWTH_FACTOR`` times their
-    size at their last ANALYZE; returns the ones analyzed.
+    """ANALYZE those of ``tables`` that were never analyzed, or whose rows have grown past ``GROWTH_FACTOR``
+    times the count of their last ANALYZE; returns the ones analyzed.
 
     A new database has no statistics: the planner then believes a table empty, and the per-row checks of
     foreign keys (COPY of contacts into a table whose person table was just filled) scan instead of using an
-    index, so a bulk path goes quadratic. Never analyzed is ``pg_class.reltuples = -1``; sizes are the relation's
-    pages now (this transaction's own rows count) against ``pg_class.relpages`` of the last ANALYZE (both are
-    updated at once by ANALYZE, unlike ``pg_stat_user_tables``). A sampled ANALYZE costs milliseconds."""
+    index, so a bulk path goes quadratic. Never analyzed is ``pg_class.reltuples = -1``; the rows now are the
+    shared statistics' live rows plus this backend's not yet reported inserts and deletes (its open
+    transaction's included, which ANALYZE counts too), against ``reltuples`` of the last ANALYZE. Physical
+    size would mislead: a table of dead rows analyzed as empty looks big. A sampled ANALYZE costs milliseconds.
+    """
     tables = list(dict.fromkeys(tables))
     if not tables:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT relname, reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int "
-            "FROM pg_class WHERE relname = ANY(%s) AND relkind = 'r' AND relnamespace = current_schema()::regnamespace",
+            "SELECT c.relname, c.reltuples, "
+            "coalesce(s.n_live_tup, 0) + coalesce(x.n_tup_ins, 0) - coalesce(x.n_tup_del, 0) "
+            "FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid "
+            "LEFT JOIN pg_stat_xact_user_tables x ON x.relid = c.oid "
+            "WHERE c.relname = ANY(%s) AND c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace",
             [tables],
         )
         stale = [
             name
-            for name, reltuples, relpages, pages in cursor.fetchall()
-            if pages > 0 and (reltuples < 0 or (pages >= MIN_PAGES and pages > GROWTH_FACTOR * max(relpages, 1)))
+            for name, reltuples, rows in cursor.fetchall()
+            if rows > 0 and (reltuples < 0 or rows > GROWTH_FACTOR * max(reltuples, MIN_ROWS))
         ]
         for name in stale:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(name)}")

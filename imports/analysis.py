@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from core.bulk import copy_rows
+from core.bulk import copy_rows, statistics_refresh
 from core.errors import ValidationError
 from imports import mapping as mapping_rules
 from imports import readers
@@ -30,6 +30,7 @@ from imports.models import (
     IssueKind,
 )
 from imports.parsing import Problem, RowParser
+from people.bulk import PERSON_TABLES
 from people.fields import API_NAME
 from people.services import custom_attribute_definitions
 
@@ -105,6 +106,41 @@ def analyze_job(job: ImportJob, started: float) -> None:
     ImportBatch.objects.filter(job=job).delete()
 
     result = Analysis()
+    roots = _stage(job, parser, rows, result)
+    # The staged rows and the persons' contact tables are read next (and by every batch): a new database has
+    # no statistics for them yet.
+    statistics_refresh(["imports_importrow", "imports_importissue", *PERSON_TABLES])
+    owners = key_owners(realm.pk, result.key_ids)
+    group_size, matching_rows, discard, resolve = _strategy_counts(result, roots, owners)
+    count = len(result.numbers)
+    duplicate_groups = sum(1 for size in group_size.values() if size > 1)
+    job.rows_total = result.rows
+    job.rows_valid = count
+    job.rows_invalid = result.invalid
+    job.analysis = {
+        "rows": result.rows,
+        "valid": count,
+        "invalid": result.invalid,
+        "invalid_reasons": sorted(result.reasons.items(), key=lambda item: -item[1])[:10],
+        "duplicate_groups": duplicate_groups,
+        "rows_in_duplicate_groups": sum(size for size in group_size.values() if size > 1),
+        "matching_rows": matching_rows,
+        "matching_persons": len(set(owners.values())),
+        "discard": {**discard, "invalid": result.invalid},
+        "resolve": {**resolve, "invalid": result.invalid},
+        "sample": result.sample,
+        "mapping": job.mapping,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    job.status = ImportStatus.ANALYZED
+    job.analyzed_at = timezone.now()
+    job.error = ""
+    job.save()
+
+
+def _stage(job: ImportJob, parser: RowParser, rows, result: Analysis) -> array:
+    """Parse every row, COPY the problems of invalid ones and the valid ones with their duplicate group (rows
+    sharing a phone, an email or an externalId, transitively); returns each valid row's group root."""
     # Staged data waits in a temporary file (not in memory) until the duplicate groups are known.
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n") as staged_file:
 
@@ -145,8 +181,13 @@ def analyze_job(job: ImportJob, started: float) -> None:
             ((job.pk, numbers[i], numbers[roots[i]], line.rstrip("\n")) for i, line in enumerate(staged_file)),
         )
 
-    # Existing persons holding any of the keys, and what each strategy would do with them.
-    owners = key_owners(realm.pk, result.key_ids)
+    return roots
+
+
+def _strategy_counts(result: Analysis, roots: array, owners: dict[str, int]) -> tuple[dict, int, dict, dict]:
+    """Existing persons holding any of the keys, and what each strategy would do with them:
+    (group sizes, rows matching a person, DISCARD's counts, RESOLVE's counts)."""
+    count = len(result.numbers)
     key_owner = {result.key_ids[key]: person_id for key, person_id in owners.items()}
     group_persons: dict[int, set[int]] = {}
     group_size: dict[int, int] = {}
@@ -184,29 +225,7 @@ def analyze_job(job: ImportJob, started: float) -> None:
         resolve["merged"] += size - 1
         resolve["persons_merged"] += max(len(persons) - 1, 0)
 
-    duplicate_groups = sum(1 for size in group_size.values() if size > 1)
-    job.rows_total = result.rows
-    job.rows_valid = count
-    job.rows_invalid = result.invalid
-    job.analysis = {
-        "rows": result.rows,
-        "valid": count,
-        "invalid": result.invalid,
-        "invalid_reasons": sorted(result.reasons.items(), key=lambda item: -item[1])[:10],
-        "duplicate_groups": duplicate_groups,
-        "rows_in_duplicate_groups": sum(size for size in group_size.values() if size > 1),
-        "matching_rows": matching_rows,
-        "matching_persons": len(set(owners.values())),
-        "discard": {**discard, "invalid": result.invalid},
-        "resolve": {**resolve, "invalid": result.invalid},
-        "sample": result.sample,
-        "mapping": job.mapping,
-        "seconds": round(time.monotonic() - started, 2),
-    }
-    job.status = ImportStatus.ANALYZED
-    job.analyzed_at = timezone.now()
-    job.error = ""
-    job.save()
+    return group_size, matching_rows, discard, resolve
 
 
 def display_row(data: dict[str, Any]) -> list[list[Any]]:

@@ -293,6 +293,44 @@ def company_ids(context: RunContext, names: list[str]) -> dict[str, int]:
     return {name: context.companies[name.lower()] for name in names}
 
 
+def fold(target: Target, tags: dict[str, Any], companies: dict[str, int], extra_tags: list[Any]) -> None:
+    """A target's rows, in order, folded into it: later rows win, empty never erases, contacts and tags are
+    unioned; an existing person's ``changed_fields`` say what differs from before."""
+    before_attributes = dict(target.attributes)
+    before_custom = dict(target.custom)
+    before_company = target.company_id
+    known_phones = set(target.phones)
+    known_emails = {a.lower() for a in target.emails}
+    for _, data in target.rows:
+        target.attributes.update(data.get("a", {}))
+        target.custom.update(data.get("c", {}))
+        if data.get("co"):
+            target.company_id = companies[data["co"]]
+        for number in data.get("p", ()):
+            if number not in known_phones:
+                known_phones.add(number)
+                target.new_phones.append(number)
+        for address in data.get("e", ()):
+            if address.lower() not in known_emails:
+                known_emails.add(address.lower())
+                target.new_emails.append(address)
+        for name in data.get("t", ()):
+            tag = tags[name.lower()]
+            if tag.pk not in target.tag_ids and tag not in target.new_tags:
+                target.new_tags.append(tag)
+    for tag in extra_tags:
+        if tag.pk not in target.tag_ids and tag not in target.new_tags:
+            target.new_tags.append(tag)
+    if target.person_id is not None:
+        target.changed_fields = [
+            name for name in ATTRIBUTE_FIELDS if target.attributes.get(name) != before_attributes.get(name)
+        ]
+        if target.custom != before_custom:
+            target.changed_fields.append("custom_attributes")
+        if target.company_id != before_company:
+            target.changed_fields.append("company")
+
+
 def write(context: RunContext, targets: list[Target], outcome: Outcome) -> None:
     """Fold the rows into each target (later rows win, empty never erases, contacts and tags unioned), then
     write everything that changed in bulk, with one outbox row per created or changed person."""
@@ -303,39 +341,7 @@ def write(context: RunContext, targets: list[Target], outcome: Outcome) -> None:
     extra_tags = [tags[name.lower()] for name in context.tags]
 
     for target in targets:
-        before_attributes = dict(target.attributes)
-        before_custom = dict(target.custom)
-        before_company = target.company_id
-        known_phones = set(target.phones)
-        known_emails = {a.lower() for a in target.emails}
-        for _, data in target.rows:
-            target.attributes.update(data.get("a", {}))
-            target.custom.update(data.get("c", {}))
-            if data.get("co"):
-                target.company_id = companies[data["co"]]
-            for number in data.get("p", ()):
-                if number not in known_phones:
-                    known_phones.add(number)
-                    target.new_phones.append(number)
-            for address in data.get("e", ()):
-                if address.lower() not in known_emails:
-                    known_emails.add(address.lower())
-                    target.new_emails.append(address)
-            for name in data.get("t", ()):
-                tag = tags[name.lower()]
-                if tag.pk not in target.tag_ids and tag not in target.new_tags:
-                    target.new_tags.append(tag)
-        for tag in extra_tags:
-            if tag.pk not in target.tag_ids and tag not in target.new_tags:
-                target.new_tags.append(tag)
-        if target.person_id is not None:
-            target.changed_fields = [
-                name for name in ATTRIBUTE_FIELDS if target.attributes.get(name) != before_attributes.get(name)
-            ]
-            if target.custom != before_custom:
-                target.changed_fields.append("custom_attributes")
-            if target.company_id != before_company:
-                target.changed_fields.append("company")
+        fold(target, tags, companies, extra_tags)
 
     created = [t for t in targets if t.person_id is None]
     changed = [

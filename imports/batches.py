@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from core.bulk import copy_rows
+from core.bulk import copy_rows, statistics_refresh
 from imports import apply
 from imports.analysis import ISSUE_COLUMNS, staged_delete
 from imports.apply import RunContext
@@ -24,8 +24,10 @@ from imports.models import (
     ImportJob,
     ImportStatus,
 )
+from people.bulk import PERSON_TABLES
 
 log = logging.getLogger(__name__)
+APPLY_TABLES = (*PERSON_TABLES, "infobip_outboxentry", "imports_importissue", "imports_importbatch")
 RUN_LOCK, REALM_LOCK = 81_002, 81_001  # advisory lock namespaces: one runner per job, one batch per realm
 
 
@@ -84,6 +86,7 @@ def run_job(job: ImportJob) -> ImportJob:
             if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                 return finish(job, ImportStatus.CANCELLED)
             run_rows += run_batch(job, context, batch)
+            statistics_refresh(APPLY_TABLES)  # after the first batch into a new database, then as the tables grow
             elapsed = max(time.monotonic() - run_started, 1e-6)
             ImportJob.objects.filter(pk=job.pk).update(rate=round(run_rows / elapsed, 1))
     except Exception as exc:
