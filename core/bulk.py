@@ -14,7 +14,7 @@ from typing import Any
 from django.db import connection, models
 
 GROWTH_FACTOR = 2  # ANALYZE a table again once it has grown past this many times its rows at the last ANALYZE
-MIN_ROWS = 500  # …counting at least this many then: a few pages are read whole whatever the plan
+MIN_ROWS = 500  # …and by at least this many rows: a few pages are read whole whatever the plan
 
 
 def _table(model_or_table: type[models.Model] | str) -> str:
@@ -141,12 +141,14 @@ def update_from_rows(
 
 
 def statistics_refresh(tables: Iterable[str]) -> list[str]:
-    """ANALYZE those of ``tables`` that were never analyzed, or whose rows have grown past ``GROWTH_FACTOR``
-    times the count of their last ANALYZE; returns the ones analyzed.
+    """ANALYZE those of ``tables`` that hold rows but were never analyzed or were analyzed empty, or whose rows
+    have grown past ``GROWTH_FACTOR`` times (and ``MIN_ROWS`` more than) the count of their last ANALYZE;
+    returns the ones analyzed.
 
     A new database has no statistics: the planner then believes a table empty, and the per-row checks of
     foreign keys (COPY of contacts into a table whose person table was just filled) scan instead of using an
-    index, so a bulk path goes quadratic. Never analyzed is ``pg_class.reltuples = -1``; the rows now are the
+    index, so a bulk path goes quadratic (a table analyzed while empty, as autovacuum or a setup step leaves a
+    new one, is the worst case). Never analyzed is ``pg_class.reltuples = -1``; the rows now are the
     shared statistics' live rows plus this backend's not yet reported inserts and deletes (its open
     transaction's included, which ANALYZE counts too), against ``reltuples`` of the last ANALYZE. Physical
     size would mislead: a table of dead rows analyzed as empty looks big. A sampled ANALYZE costs milliseconds.
@@ -166,7 +168,7 @@ def statistics_refresh(tables: Iterable[str]) -> list[str]:
         stale = [
             name
             for name, reltuples, rows in cursor.fetchall()
-            if rows > 0 and (reltuples < 0 or rows > GROWTH_FACTOR * max(reltuples, MIN_ROWS))
+            if rows > 0 and (reltuples <= 0 or (rows > GROWTH_FACTOR * reltuples and rows - reltuples >= MIN_ROWS))
         ]
         for name in stale:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(name)}")

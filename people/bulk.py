@@ -140,16 +140,20 @@ def contacts_add(
     for _, address in emails:
         if not isinstance(address, str) or not validation.email_fits(address):
             raise ValidationError.single("email", validation.MSG_INVALID_EMAIL.format(value=address))
-    written_phones = copy_rows(
-        PersonPhone._meta.db_table,
-        ["realm_id", "person_id", "number", "created"],
-        ((realm.pk, pid, number, now) for pid, number in phones),
-    )
-    written_emails = copy_rows(
-        PersonEmail._meta.db_table,
-        ["realm_id", "person_id", "address", "created"],
-        ((realm.pk, pid, address, now) for pid, address in emails),
-    )
+    # Nothing to write costs nothing: the sync calls this for every merged person.
+    written_phones = written_emails = 0
+    if phones:
+        written_phones = copy_rows(
+            PersonPhone._meta.db_table,
+            ["realm_id", "person_id", "number", "created"],
+            ((realm.pk, pid, number, now) for pid, number in phones),
+        )
+    if emails:
+        written_emails = copy_rows(
+            PersonEmail._meta.db_table,
+            ["realm_id", "person_id", "address", "created"],
+            ((realm.pk, pid, address, now) for pid, address in emails),
+        )
     linked = 0
     if tags:
         with connection.cursor() as cursor:
