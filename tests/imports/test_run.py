@@ -78,8 +78,9 @@ def _import_per_batch(realm, settings, monkeypatch) -> tuple[list[int], list[int
     assert ImportBatch.objects.filter(job=job).count() == len(scanned) >= 5
     assert Person.objects.filter(realm=realm).count() == ROWS - ROWS // 10
     # The check a contact's foreign key makes for every row (as PostgreSQL's RI trigger words it) is an index
-    # lookup after every batch: the planner knows the person table is not empty.
-    assert set(plans) <= {"Index Scan", "Index Only Scan"}, plans
+    # lookup once the table has grown past its first batch (a few hundred rows may be read whole): the planner
+    # knows the person table is not empty.
+    assert set(plans[1:]) <= {"Index Scan", "Index Only Scan"}, plans
     return scanned, statements
 
 
