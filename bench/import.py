@@ -38,8 +38,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DB_NAME = "cdpadmin_bench_import"
-TEMPLATE_NAME = "cdpadmin_bench_import_tpl"
+DB_NAME = os.environ.get("BENCH_IMPORT_DB", "cdpadmin_bench_import")  # distinct names let runs share a server
+TEMPLATE_NAME = f"{DB_NAME}_tpl"
 HEADER = [
     "First name", "Last name", "Phone", "Phone 2", "Email", "City", "Country", "Birth date", "Loyalty Points",
     "Favourite Store", "Tags",
@@ -143,12 +143,15 @@ def write_files(rows: list[list[str]], folder: Path) -> tuple[Path, Path]:
 # -------------------------------------------------------------------------------------------------- ours
 
 
-def _ours_child(path: str, queue) -> None:
+def _ours_child(path: str, queue, without_refresh: bool = False) -> None:
     import django
 
     django.setup()
     from identities.models import Realm
-    from imports import services
+    from imports import analysis, batches, services
+
+    if without_refresh:  # the way it was before statistics_refresh: to compare, in the same run
+        analysis.statistics_refresh = batches.statistics_refresh = lambda tables: []
 
     realm = Realm.objects.get(name="Bench")
     started = time.perf_counter()
@@ -162,6 +165,7 @@ def _ours_child(path: str, queue) -> None:
     queue.put(
         {
             "status": job.status,
+            "job_id": job.pk,
             "error": job.error,
             "analyze": analyzed - started,
             "import": done - analyzed,
@@ -172,14 +176,14 @@ def _ours_child(path: str, queue) -> None:
     )
 
 
-def run_ours(path: Path) -> dict:
+def run_ours(path: Path, *, without_refresh: bool = False) -> dict:
     from django.db import connections
 
     connections.close_all()
     # A fresh interpreter, so its peak RSS is the import's own (a forked child would count the parent's rows).
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_ours_child, args=(str(path), queue))
+    child = context.Process(target=_ours_child, args=(str(path), queue, without_refresh))
     child.start()
     result = queue.get()
     child.join()
@@ -334,6 +338,57 @@ def run_schema_floor() -> tuple[float, int]:
     return time.perf_counter() - started, persons
 
 
+# ------------------------------------------------------------------------------------------------ fresh
+
+
+def batch_seconds(job_id: int) -> list[float]:
+    """Each batch's wall time, from the job's start and the batches' commit times."""
+    from imports.models import ImportBatch, ImportJob
+
+    job = ImportJob.objects.get(pk=job_id)
+    previous, out = job.started_at, []
+    for committed in ImportBatch.objects.filter(job=job).order_by("number").values_list("committed_at", flat=True):
+        out.append((committed - previous).total_seconds())
+        previous = committed
+    return out
+
+
+def quarter_ratio(times: list[float]) -> float:
+    """Mean batch time of the last quarter over that of the first (the first batch, into empty tables, left out
+    when there are enough batches)."""
+    body = times[1:] if len(times) >= 5 else times
+    quarter = max(len(body) // 4, 1)
+    first = sum(body[:quarter]) / quarter
+    return (sum(body[-quarter:]) / quarter) / first if first else float("nan")
+
+
+def run_fresh(rows: int, batch_rows: int, compare: bool) -> None:
+    """The first import of a new realm into a brand-new database (migrated, nothing analyzed), per batch."""
+    import django
+
+    os.environ["IMPORT_BATCH_ROWS"] = str(batch_rows)
+    runs = [("ours", False)] + ([("ours without statistics_refresh", True)] if compare else [])
+    results = []
+    for label, without in runs:
+        _recreate(DB_NAME)
+        django.setup()
+        from django.core.management import call_command
+
+        from identities.models import Realm
+
+        call_command("migrate", verbosity=0)
+        realm = Realm.objects.create(name="Bench", slug="bench", default_country="HR", default_currency="EUR")
+        csv_path, _ = write_files(build_rows(realm, rows), ROOT / "var" / "bench")
+        result = run_ours(csv_path, without_refresh=without)
+        results.append((label, result, batch_seconds(result["job_id"])))
+    print(f"first import of a new realm into a new database: {rows:,} rows, batches of {batch_rows:,} rows")
+    for label, result, times in results:
+        print(f"{label}: {result['status']} {result['counts']}")
+        print(f"  analyze {result['analyze']:.2f} s, import {result['import']:.2f} s, peak {result['peak_mb']:.0f} MB")
+        print("  per batch (s): " + " ".join(f"{t:.2f}" for t in times))
+        print(f"  last quarter / first quarter: {quarter_ratio(times):.2f}x   (aim: at most 1.5x)")
+
+
 # ------------------------------------------------------------------------------------------------- main
 
 
@@ -343,7 +398,20 @@ def main() -> None:
     parser.add_argument("--existing", type=int, default=200_000)
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--skip-baseline", action="store_true", help="skip django-import-export (slow)")
+    parser.add_argument("--fresh", action="store_true", help="only the first import into a brand-new database")
+    parser.add_argument("--batch-rows", type=int, default=5000, help="rows per batch (--fresh)")
+    parser.add_argument("--compare", action="store_true", help="--fresh also without statistics_refresh")
     args = parser.parse_args()
+    if args.fresh:
+        try:
+            run_fresh(args.rows, args.batch_rows, args.compare)
+        finally:
+            if not args.keep_db:
+                from django.db import connections
+
+                connections.close_all()
+                _admin_execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        return
 
     _recreate(DB_NAME)
     import django

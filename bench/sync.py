@@ -130,7 +130,9 @@ def main() -> None:
     from infobip import sync
     from infobip.client import InfobipClient, clear_client_cache
     from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus, SyncRun
+    from infobip.records import record_keys
     from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY, start_sandbox_process, stop_sandbox_process
+    from infobip.sync.matching import OrphanIndex
     from people.models import Person, PersonEmail, PersonPhone, SyncStatus
     from people.representation import person_as_infobip
 
@@ -273,10 +275,10 @@ def main() -> None:
         def naive_sync(index: int) -> None:
             """Per Infobip person: GET it, write it and its identity link one transaction each, PATCH it back."""
             naive_client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
-            orphans = sync.OrphanIndex(naive_realm)  # the same in-memory matching as ours: only the I/O differs
+            orphans = OrphanIndex(naive_realm)  # the same in-memory matching as ours: only the I/O differs
             for infobip_id in range(first_id + index, first_id + s, workers):
                 record = naive_client.get_person("ID", infobip_id)
-                external_id, emails, phones = sync.record_keys(record)
+                external_id, emails, phones = record_keys(record)
                 with transaction.atomic():
                     person = Person.objects.create(
                         realm=naive_realm, infobip_id=infobip_id, first_name=record.get("firstName", ""),

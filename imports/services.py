@@ -15,62 +15,34 @@ through `people.merging.persons_merge` (Infobip's merge rules, survivor = `defau
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
 import logging
-import re
-import tempfile
 import time
-from array import array
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
-from django.db.models.functions import Lower
+from django.db import connection, transaction
 from django.utils import timezone
 
-from companies.models import Company
-from companies.services import company_create
 from core.errors import Conflict, DomainError, ErrorCollector, ValidationError
 from imports import mapping as mapping_rules
 from imports import readers
+from imports.analysis import analyze_job, data_path, staged_delete, table_info
+from imports.batches import RUN_LOCK, batch_rows, run_job
+from imports.grouping import ranges_text
 from imports.models import (
     FINISHED_STATUSES,
     DuplicateStrategy,
-    ImportBatch,
-    ImportIssue,
     ImportJob,
     ImportStatus,
-    IssueKind,
     SavedMapping,
 )
-from imports.parsing import Problem, RowParser, row_keys
-from infobip.models import OutboxEntity, OutboxOp
-from infobip.outbox import outbox_record_many
-from people.fields import API_NAME
-from people.merging import default_survivor, persons_merge
-from people.models import CONTACTS_PER_PERSON_MAX, Origin, Person, SyncStatus
-from people.seeding import copy_rows, reserve_ids
-from people.services import _clean_tag_name, custom_attribute_definitions, tags_get_or_create
+from people.services import _clean_tag_name, custom_attribute_definitions
 
 log = logging.getLogger(__name__)
-QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-
-SAMPLE_ROWS = 10
-RUN_LOCK, REALM_LOCK = 81_002, 81_001  # advisory lock namespaces: one runner per job, one batch per realm
-LOOKUP_CHUNK = 20_000
-# Single-valued attributes the file can set (model fields), in Person's column order.
-ATTRIBUTE_FIELDS = (
-    "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date", "address", "city",
-    "country", "preferred_language",
-)  # fmt: skip
-NULLABLE = {"external_id", "birth_date"}
 
 MSG_NOT_MAPPABLE = "Import #{pk} is {status}: its mapping can no longer change."
 MSG_NOT_ANALYZED = "Import #{pk} must be analyzed (with its current mapping) before it can start."
@@ -78,113 +50,11 @@ MSG_ALREADY = "Import #{pk} is already {status}."
 MSG_STRATEGY = "Choose how duplicates are resolved: discard or resolve."
 MSG_ENCODING = "{value!r} is not an encoding this import can read."
 MSG_DELIMITER = "{value!r} is not a delimiter this import can read (comma, semicolon, tab or pipe)."
-MSG_DUPLICATE_OF = "duplicate of row {first}: shares {key} with row {other}"
-MSG_MATCHES_PERSON = "matches existing person {person_id} ({key}); DISCARD does not change existing persons"
-MSG_CONTACT_LIMIT = "the person would have more than {limit} {kind}s (rows {rows})"
-MSG_MERGE_FAILED = "the persons this row matches ({ids}) could not be merged: {reason}"
-MSG_HEADERS_CHANGED = "The file's columns changed since it was mapped; map it again."
 MSG_NOT_CANCELLABLE = "Import #{pk} is {status}: only a queued or running import can be cancelled."
 MSG_NOT_RESUMABLE = "Import #{pk} failed before its rows were analyzed: there is nothing to resume."
 
 
-def batch_rows() -> int:
-    return settings.IMPORT_BATCH_ROWS
-
-
-# -------------------------------------------------------------------------------------------- helpers
-
-
-def _describe_key(key: str) -> str:
-    kind, _, value = key.partition(":")
-    return {"p": "phone", "e": "email", "x": "externalId"}[kind] + f" {value}"
-
-
-def _ranges(numbers: Iterable[int]) -> list[list[int]]:
-    """[2, 3, 4, 7] → [[2, 4], [7, 7]]"""
-    out: list[list[int]] = []
-    for n in sorted(numbers):
-        if out and n == out[-1][1] + 1:
-            out[-1][1] = n
-        else:
-            out.append([n, n])
-    return out
-
-
-def ranges_text(ranges: list[list[int]]) -> str:
-    return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in ranges)
-
-
-def _owners(realm_id: int, keys: Iterable[str]) -> dict[str, int]:
-    """key (`p:…`, `e:…` lower-cased, `x:…`) → id of the active person holding it, in bulk."""
-    phones, emails, externals = [], [], []
-    for key in keys:
-        kind, _, value = key.partition(":")
-        (phones if kind == "p" else emails if kind == "e" else externals).append(value)
-    found: dict[str, int] = {}
-    queries = (
-        ("p", phones, "SELECT number, person_id FROM people_personphone WHERE realm_id = %s AND number = ANY(%s)"),
-        (
-            "e",
-            emails,
-            "SELECT lower(address), person_id FROM people_personemail WHERE realm_id = %s AND lower(address) = ANY(%s)",
-        ),
-        (
-            "x",
-            externals,
-            # An absorbed person's externalId leads to its survivor, as everywhere else.
-            "SELECT external_id, COALESCE(merged_into_id, id) FROM people_person "
-            "WHERE realm_id = %s AND external_id = ANY(%s)",
-        ),
-    )
-    with connection.cursor() as cursor:
-        for kind, values, sql in queries:
-            for start in range(0, len(values), LOOKUP_CHUNK):
-                cursor.execute(sql, [realm_id, values[start : start + LOOKUP_CHUNK]])
-                for value, person_id in cursor.fetchall():
-                    found[f"{kind}:{value}"] = person_id
-    return found
-
-
-class _UnionFind:
-    """Over dense indexes 0..n-1 (an array, not a list of ints); a set's root is its smallest index."""
-
-    def __init__(self, size: int = 0) -> None:
-        self.parent = array("q", range(size))
-
-    def add(self) -> int:
-        self.parent.append(len(self.parent))
-        return len(self.parent) - 1
-
-    def find(self, i: int) -> int:
-        parent = self.parent
-        root = i
-        while parent[root] != root:
-            root = parent[root]
-        while parent[i] != root:
-            parent[i], i = root, parent[i]
-        return root
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            if ra < rb:
-                self.parent[rb] = ra
-            else:
-                self.parent[ra] = rb
-
-
 # --------------------------------------------------------------------------------------- upload & map
-
-
-def _data_path(job: ImportJob) -> Path:
-    return Path(job.data_file.path)
-
-
-def table_info(job: ImportJob) -> readers.TableInfo:
-    """How the job's table is read: its format and the encoding, delimiter and sheet in force."""
-    return readers.TableInfo(
-        job.file_format, encoding=job.effective_encoding, delimiter=job.effective_delimiter, sheet_name=job.sheet_name
-    )
 
 
 def _saved_mapping(realm, headers: list[str]) -> dict[str, Any] | None:
@@ -228,10 +98,10 @@ def import_job_create(
             job.data_file.name = job.file.name
             job.file_size = uploaded_file.size
             table_name = name
-        info = readers.inspect_table(_data_path(job), table_name, country=realm.default_country)
+        info = readers.inspect_table(data_path(job), table_name, country=realm.default_country)
         job.file_format, job.sheet_name, job.notes = info.file_format, info.sheet_name, info.notes
         job.detected_encoding, job.detected_delimiter = info.encoding, info.delimiter
-        headers, sample = readers.preview(_data_path(job), info)
+        headers, sample = readers.preview(data_path(job), info)
         job.headers = headers
         definitions = custom_attribute_definitions(realm)
         if mapping is not None:
@@ -256,7 +126,7 @@ def import_job_delete_files(job: ImportJob) -> None:
 
 def import_job_preview(job: ImportJob, *, rows: int = 5) -> tuple[list[str], list[list[str]]]:
     """Headers and the first rows as the current encoding and delimiter read them (for the mapping page)."""
-    return readers.preview(_data_path(job), table_info(job), rows=rows)
+    return readers.preview(data_path(job), table_info(job), rows=rows)
 
 
 @transaction.atomic
@@ -272,7 +142,7 @@ def import_job_configure(*, job: ImportJob, encoding: str = "", delimiter: str =
     if job.file_format != "csv":
         return job
     if encoding:
-        readers.decode_check(_data_path(job), encoding)
+        readers.decode_check(data_path(job), encoding)
     job.encoding = "" if encoding == job.detected_encoding else encoding
     job.delimiter = "" if delimiter == job.detected_delimiter else delimiter
     headers, sample = import_job_preview(job)
@@ -337,49 +207,6 @@ def _enqueue(func: str, job_id: int) -> None:
     async_task(func, job_id, task_name=name, group="imports", sync=sync, cluster=settings.Q_INTERACTIVE_CLUSTER)
 
 
-def _delete_staged(job_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM imports_importrow WHERE job_id = %s", [job_id])
-
-
-def _issue_rows(job_id: int, kind: str, number: int, cells: list[str], problems: list[Problem]) -> Iterator[tuple]:
-    values = json.dumps(cells, ensure_ascii=False)
-    for problem in problems:
-        yield (job_id, number, kind, problem.column[:255], problem.value, problem.reason, values)
-
-
-ISSUE_COLUMNS = ["job_id", "row", "kind", "column", "value", "reason", "values"]
-
-
-@dataclass
-class _Analysis:
-    """What the analysis keeps per valid row, compactly: 150,000 rows must fit in well under 500 MB.
-    Staged data waits in a temporary file until the duplicate groups are known; keys are interned."""
-
-    rows: int = 0
-    invalid: int = 0
-    numbers: array = field(default_factory=lambda: array("q"))  # row number per valid row
-    key_ids: dict[str, int] = field(default_factory=dict)  # key → key id, in order of first appearance
-    key_first: array = field(default_factory=lambda: array("q"))  # key id → index of the first row holding it
-    row_keys: array = field(default_factory=lambda: array("q"))  # key ids of all rows, back to back
-    row_start: array = field(default_factory=lambda: array("q", [0]))  # row index → offset in row_keys
-    sample: list[dict[str, Any]] = field(default_factory=list)
-    reasons: dict[str, int] = field(default_factory=dict)
-
-    def add(self, keys: list[str]) -> int:
-        index = len(self.numbers) - 1
-        for key in keys:
-            key_id = self.key_ids.setdefault(key, len(self.key_ids))
-            if key_id == len(self.key_first):
-                self.key_first.append(index)
-            self.row_keys.append(key_id)
-        self.row_start.append(len(self.row_keys))
-        return index
-
-    def keys_of(self, index: int) -> array:
-        return self.row_keys[self.row_start[index] : self.row_start[index + 1]]
-
-
 def import_job_analyze(*, job: ImportJob) -> ImportJob:
     """Read every row once, validate it with people/validation.py, stage the valid ones (COPY) with their
     duplicate group, store the problems of the invalid ones, and count what each strategy would do.
@@ -391,7 +218,7 @@ def import_job_analyze(*, job: ImportJob) -> ImportJob:
             job = ImportJob.objects.select_for_update().get(pk=job.pk)
             if job.status not in (ImportStatus.ANALYZING, ImportStatus.UPLOADED, ImportStatus.ANALYZED):
                 raise Conflict(MSG_ALREADY.format(pk=job.pk, status=job.get_status_display()), code="status")
-            _analyze(job, started)
+            analyze_job(job, started)
     except DomainError as exc:
         ImportJob.objects.filter(pk=job.pk, status=ImportStatus.ANALYZING).update(
             status=ImportStatus.UPLOADED, error=exc.message
@@ -399,135 +226,6 @@ def import_job_analyze(*, job: ImportJob) -> ImportJob:
         raise
     job.refresh_from_db()
     return job
-
-
-def _analyze(job: ImportJob, started: float) -> None:
-    realm = job.realm
-    definitions = custom_attribute_definitions(realm)
-    mapping_rules.clean_mapping(job.mapping, job.headers, definitions)
-    parser = RowParser(job.mapping, definitions, default_country=realm.default_country)
-    headers, rows = readers.table_rows(_data_path(job), table_info(job))
-    if headers != job.headers:
-        raise ValidationError.single("mapping", MSG_HEADERS_CHANGED)
-    _delete_staged(job.pk)
-    ImportIssue.objects.filter(job=job).delete()
-    ImportBatch.objects.filter(job=job).delete()
-
-    result = _Analysis()
-    # Staged data waits in a temporary file (not in memory) until the duplicate groups are known.
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n") as staged_file:
-
-        def issues() -> Iterator[tuple]:
-            for number, cells in rows:
-                result.rows += 1
-                parsed, problems = parser.parse(number, cells)
-                if parsed is None:
-                    result.invalid += 1
-                    for problem in problems:
-                        label = f"{problem.column or 'row'}: {QUOTED.sub('…', problem.reason)}"[:120]
-                        result.reasons[label] = result.reasons.get(label, 0) + 1
-                    yield from _issue_rows(job.pk, IssueKind.INVALID, number, cells, problems)
-                    continue
-                staged_file.write(json.dumps(parsed.data, ensure_ascii=False))
-                staged_file.write("\n")
-                result.numbers.append(number)
-                result.add(parsed.keys)
-                if len(result.sample) < SAMPLE_ROWS:
-                    result.sample.append({"row": number, "cells": _display(parsed.data)})
-
-        copy_rows("imports_importissue", ISSUE_COLUMNS, issues())
-        count = len(result.numbers)
-        # Duplicate groups inside the file: rows sharing a phone, an email or an externalId, transitively.
-        groups = _UnionFind(count)
-        for index in range(count):
-            for key_id in result.keys_of(index):
-                holder = result.key_first[key_id]
-                if holder != index:
-                    groups.union(holder, index)
-        roots = array("q", (groups.find(i) for i in range(count)))
-        del groups
-        staged_file.seek(0)
-        numbers = result.numbers
-        copy_rows(
-            "imports_importrow",
-            ["job_id", "row", "grp", "data"],
-            ((job.pk, numbers[i], numbers[roots[i]], line.rstrip("\n")) for i, line in enumerate(staged_file)),
-        )
-
-    # Existing persons holding any of the keys, and what each strategy would do with them.
-    owners = _owners(realm.pk, result.key_ids)
-    key_owner = {result.key_ids[key]: person_id for key, person_id in owners.items()}
-    group_persons: dict[int, set[int]] = {}
-    group_size: dict[int, int] = {}
-    matching_rows = 0
-    discard = {"created": 0, "discarded": 0}
-    for index in range(count):
-        root = roots[index]
-        group_size[root] = group_size.get(root, 0) + 1
-        persons = {key_owner[k] for k in result.keys_of(index) if k in key_owner}
-        if persons:
-            matching_rows += 1
-            group_persons.setdefault(root, set()).update(persons)
-        if root == index:
-            discard["discarded" if persons else "created"] += 1
-        else:
-            discard["discarded"] += 1
-    # RESOLVE: groups touching the same person become one person too.
-    components = _UnionFind(count)
-    person_group: dict[int, int] = {}
-    for root, persons in group_persons.items():
-        for person_id in persons:
-            other = person_group.setdefault(person_id, root)
-            if other != root:
-                components.union(other, root)
-    resolve = {"created": 0, "updated": 0, "merged": 0, "persons_merged": 0}
-    component_persons: dict[int, set[int]] = {}
-    component_rows: dict[int, int] = {}
-    for root, size in group_size.items():
-        top = components.find(root)
-        component_rows[top] = component_rows.get(top, 0) + size
-        component_persons.setdefault(top, set()).update(group_persons.get(root, ()))
-    for top, size in component_rows.items():
-        persons = component_persons[top]
-        resolve["updated" if persons else "created"] += 1
-        resolve["merged"] += size - 1
-        resolve["persons_merged"] += max(len(persons) - 1, 0)
-
-    duplicate_groups = sum(1 for size in group_size.values() if size > 1)
-    job.rows_total = result.rows
-    job.rows_valid = count
-    job.rows_invalid = result.invalid
-    job.analysis = {
-        "rows": result.rows,
-        "valid": count,
-        "invalid": result.invalid,
-        "invalid_reasons": sorted(result.reasons.items(), key=lambda item: -item[1])[:10],
-        "duplicate_groups": duplicate_groups,
-        "rows_in_duplicate_groups": sum(size for size in group_size.values() if size > 1),
-        "matching_rows": matching_rows,
-        "matching_persons": len(set(owners.values())),
-        "discard": {**discard, "invalid": result.invalid},
-        "resolve": {**resolve, "invalid": result.invalid},
-        "sample": result.sample,
-        "mapping": job.mapping,
-        "seconds": round(time.monotonic() - started, 2),
-    }
-    job.status = ImportStatus.ANALYZED
-    job.analyzed_at = timezone.now()
-    job.error = ""
-    job.save()
-
-
-def _display(data: dict[str, Any]) -> list[list[Any]]:
-    """A staged row as [API field name, value] pairs in the mapping's field order (jsonb would reorder a dict)."""
-    cells: list[list[Any]] = [[API_NAME.get(k, k), v] for k, v in data.get("a", {}).items()]
-    for key, name in (("p", "phone"), ("e", "email"), ("t", "tags")):
-        if data.get(key):
-            cells.append([name, ", ".join(data[key])])
-    cells += [[f"{mapping_rules.CUSTOM_PREFIX}{name}", value] for name, value in data.get("c", {}).items()]
-    if data.get("co"):
-        cells.append(["company", data["co"]])
-    return cells
 
 
 # ---------------------------------------------------------------------------------------------- start
@@ -618,7 +316,7 @@ def import_job_cancel(*, job: ImportJob) -> ImportJob:
         job.finished_at = timezone.now()
         job.cancel_requested = True
         job.save(update_fields=["status", "finished_at", "cancel_requested"])
-        _delete_staged(job.pk)
+        staged_delete(job.pk)
     elif job.status == ImportStatus.RUNNING:
         job.cancel_requested = True
         job.save(update_fields=["cancel_requested"])
@@ -648,34 +346,6 @@ def import_job_resume(*, job: ImportJob) -> ImportJob:
 # ------------------------------------------------------------------------------------------------ run
 
 
-@dataclass
-class _Batch:
-    number: int
-    grp_from: int
-    grp_to: int
-    rows: int
-
-
-def _plan_batches(job: ImportJob, after_grp: int, first_number: int) -> list[_Batch]:
-    """Whole duplicate groups, in order of their first row, about `batch_rows()` rows each."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT grp, count(*) FROM imports_importrow WHERE job_id = %s AND grp > %s GROUP BY grp ORDER BY grp",
-            [job.pk, after_grp],
-        )
-        sizes = cursor.fetchall()
-    size = batch_rows()
-    batches: list[_Batch] = []
-    current: _Batch | None = None
-    for grp, count in sizes:
-        if current is None or current.rows >= size:
-            current = _Batch(first_number + len(batches), grp, grp, 0)
-            batches.append(current)
-        current.grp_to = grp
-        current.rows += count
-    return batches
-
-
 def import_job_run(*, job: ImportJob) -> ImportJob:
     """Apply the staged rows, one transaction per batch. Safe to run again: committed batches are skipped,
     so a retried or resumed run continues where the last one stopped; a second runner of the same job while
@@ -686,525 +356,10 @@ def import_job_run(*, job: ImportJob) -> ImportJob:
             job.refresh_from_db()
             return job
     try:
-        return _run(job)
+        return run_job(job)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK, job.pk])
-
-
-def _run(job: ImportJob) -> ImportJob:
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job.pk)
-        if job.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING, ImportStatus.FAILED):
-            return job
-        if job.status == ImportStatus.FAILED and not job.strategy:
-            return job
-        job.status = ImportStatus.RUNNING
-        job.started_at = job.started_at or timezone.now()
-        job.attempts += 1
-        job.error = ""
-        job.save(update_fields=["status", "started_at", "attempts", "error"])
-        if job.invalid_count == 0 and job.rows_invalid:
-            ImportJob.objects.filter(pk=job.pk).update(invalid_count=job.rows_invalid)
-    last = ImportBatch.objects.filter(job=job).order_by("-number").first()
-    batches = _plan_batches(job, last.grp_to if last else 0, (last.number + 1) if last else 1)
-    context = _RunContext.for_job(job)
-    run_started, run_rows = time.monotonic(), 0
-    try:
-        for batch in batches:
-            if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-                return _finish(job, ImportStatus.CANCELLED)
-            run_rows += _run_batch(job, context, batch)
-            elapsed = max(time.monotonic() - run_started, 1e-6)
-            ImportJob.objects.filter(pk=job.pk).update(rate=round(run_rows / elapsed, 1))
-    except Exception as exc:
-        log.exception("import %s failed", job.pk)
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
-        )
-        job.refresh_from_db()
-        return job
-    return _finish(job, ImportStatus.SUCCEEDED)
-
-
-def _finish(job: ImportJob, status: str) -> ImportJob:
-    with transaction.atomic():
-        ImportJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now())
-        _delete_staged(job.pk)
-    job.refresh_from_db()
-    return job
-
-
-@dataclass
-class _RunContext:
-    job: ImportJob
-    realm: Any
-    discard: bool
-    tags: list[str]
-    companies: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def for_job(cls, job: ImportJob) -> _RunContext:
-        return cls(job=job, realm=job.realm, discard=job.strategy == DuplicateStrategy.DISCARD, tags=list(job.tags))
-
-
-def _run_batch(job: ImportJob, context: _RunContext, batch: _Batch, *, attempts: int = 3) -> int:
-    """One batch in one transaction; a unique violation (someone added the same phone meanwhile) retries."""
-    for attempt in range(1, attempts + 1):
-        context.companies.clear()  # ids cached by a rolled-back attempt may not exist
-        try:
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    # One import batch per realm at a time: two imports never race for the same new phone.
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REALM_LOCK, context.realm.pk])
-                    cursor.execute(
-                        "SELECT row, grp, data FROM imports_importrow WHERE job_id = %s AND grp BETWEEN %s AND %s "
-                        "ORDER BY grp, row",
-                        [job.pk, batch.grp_from, batch.grp_to],
-                    )
-                    # Django's connection hands jsonb over as text: decode it here, once.
-                    staged = [(number, grp, json.loads(data)) for number, grp, data in cursor.fetchall()]
-                outcome = _apply_batch(context, staged)
-                copy_rows("imports_importissue", ISSUE_COLUMNS, outcome.issue_rows(job.pk))
-                counts = outcome.counts
-                ImportBatch.objects.create(
-                    job=job,
-                    number=batch.number,
-                    grp_from=batch.grp_from,
-                    grp_to=batch.grp_to,
-                    rows=_ranges(number for number, _, _ in staged),
-                    row_count=len(staged),
-                    counts=counts,
-                )
-                ImportJob.objects.filter(pk=job.pk).update(
-                    rows_done=F("rows_done") + len(staged),
-                    created_count=F("created_count") + counts["created"],
-                    updated_count=F("updated_count") + counts["updated"],
-                    unchanged_count=F("unchanged_count") + counts["unchanged"],
-                    merged_count=F("merged_count") + counts["merged"],
-                    discarded_count=F("discarded_count") + counts["discarded"],
-                    invalid_count=F("invalid_count") + counts["invalid"],
-                    persons_merged=F("persons_merged") + counts["persons_merged"],
-                )
-            return len(staged)
-        except IntegrityError:
-            if attempt == attempts:
-                raise
-            log.warning("import %s batch %s hit a concurrent change; retrying", job.pk, batch.number)
-    return 0
-
-
-@dataclass
-class _Outcome:
-    counts: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(
-            ("created", "updated", "unchanged", "merged", "discarded", "invalid", "persons_merged"), 0
-        )
-    )
-    issues: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, kind, column, reason)
-
-    def issue_rows(self, job_id: int) -> Iterator[tuple]:
-        for row, kind, column, reason in self.issues:
-            yield (job_id, row, kind, column, "", reason, "[]")
-
-
-@dataclass(eq=False)  # identity: targets are compared and looked up by object, never by value
-class _Target:
-    """What one person will look like: a new one (person_id None) or an existing one (after merges)."""
-
-    rows: list[tuple[int, dict[str, Any]]]
-    person_id: int | None = None
-    attributes: dict[str, Any] = field(default_factory=dict)
-    custom: dict[str, Any] = field(default_factory=dict)
-    company_id: int | None = None
-    phones: list[str] = field(default_factory=list)
-    emails: list[str] = field(default_factory=list)
-    tag_ids: set[int] = field(default_factory=set)
-    new_phones: list[str] = field(default_factory=list)
-    new_emails: list[str] = field(default_factory=list)
-    new_tags: list[Any] = field(default_factory=list)
-    changed_fields: list[str] = field(default_factory=list)
-    absorbed: int = 0  # existing persons merged into this one by the import
-
-
-def _apply_batch(context: _RunContext, staged: list[tuple[int, int, dict[str, Any]]]) -> _Outcome:
-    outcome = _Outcome()
-    realm = context.realm
-    groups: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    for number, grp, data in staged:
-        groups.setdefault(grp, []).append((number, data))
-    all_keys = {key for rows in groups.values() for _, data in rows for key in row_keys(data)}
-    owners = _owners(realm.pk, all_keys)
-    if context.discard:
-        targets = _discard_targets(groups, owners, outcome)
-    else:
-        targets = _resolve_targets(context, groups, owners, outcome)
-    if targets:
-        _write(context, targets, outcome)
-    return outcome
-
-
-def _discard_targets(groups, owners, outcome: _Outcome) -> list[_Target]:
-    """DISCARD: the first row of a group becomes a new person unless it matches one; every other row goes."""
-    targets = []
-    for rows in groups.values():
-        first_number = rows[0][0]
-        seen: dict[str, int] = {}
-        for number, data in rows:
-            keys = row_keys(data)
-            if number == first_number:
-                matched = next((key for key in keys if key in owners), None)
-                if matched:
-                    outcome.issues.append(
-                        (
-                            number,
-                            IssueKind.DISCARDED,
-                            "",
-                            MSG_MATCHES_PERSON.format(person_id=owners[matched], key=_describe_key(matched)),
-                        )
-                    )
-                    outcome.counts["discarded"] += 1
-                else:
-                    targets.append(_Target(rows=[(number, data)]))
-                    outcome.counts["created"] += 1
-            else:
-                shared = next((key for key in keys if key in seen), keys[0])
-                outcome.issues.append(
-                    (
-                        number,
-                        IssueKind.DISCARDED,
-                        "",
-                        MSG_DUPLICATE_OF.format(
-                            first=first_number, key=_describe_key(shared), other=seen.get(shared, first_number)
-                        ),
-                    )
-                )
-                outcome.counts["discarded"] += 1
-            for key in keys:
-                seen.setdefault(key, number)
-    return targets
-
-
-def _load_contacts(person_ids: list[int]) -> tuple[dict[int, list[str]], dict[int, list[str]], dict[int, set[int]]]:
-    phones: dict[int, list[str]] = {pid: [] for pid in person_ids}
-    emails: dict[int, list[str]] = {pid: [] for pid in person_ids}
-    tags: dict[int, set[int]] = {pid: set() for pid in person_ids}
-    if not person_ids:
-        return phones, emails, tags
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT person_id, number FROM people_personphone WHERE person_id = ANY(%s) ORDER BY id", [person_ids]
-        )
-        for pid, number in cursor.fetchall():
-            phones[pid].append(number)
-        cursor.execute(
-            "SELECT person_id, address FROM people_personemail WHERE person_id = ANY(%s) ORDER BY id", [person_ids]
-        )
-        for pid, address in cursor.fetchall():
-            emails[pid].append(address)
-        cursor.execute("SELECT person_id, tag_id FROM people_person_tags WHERE person_id = ANY(%s)", [person_ids])
-        for pid, tag_id in cursor.fetchall():
-            tags[pid].add(tag_id)
-    return phones, emails, tags
-
-
-def _resolve_targets(context: _RunContext, groups, owners, outcome: _Outcome) -> list[_Target]:
-    """RESOLVE AUTOMATICALLY: the seed's algorithm. Rows sharing a phone/email/externalId (a group), and
-    groups matching the same existing person, become one person; several matching persons are merged first."""
-    # Groups that touch the same person are one component.
-    components = _UnionFind()
-    order = list(groups)
-    index_of = {grp: components.add() for grp in order}
-    person_first: dict[int, int] = {}
-    group_persons: dict[int, set[int]] = {}
-    for grp in order:
-        persons = {owners[key] for _, data in groups[grp] for key in row_keys(data) if key in owners}
-        group_persons[grp] = persons
-        for person_id in persons:
-            other = person_first.setdefault(person_id, grp)
-            if other != grp:
-                components.union(index_of[other], index_of[grp])
-    merged_rows: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-    merged_persons: dict[int, set[int]] = {}
-    for grp in order:
-        top = order[components.find(index_of[grp])]
-        merged_rows.setdefault(top, []).extend(groups[grp])
-        merged_persons.setdefault(top, set()).update(group_persons[grp])
-
-    matched = sorted({pid for persons in merged_persons.values() for pid in persons})
-    if matched:
-        # Lock in id order (as persons_merge does) so concurrent writers wait instead of deadlocking.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM people_person WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [matched])
-    phones, emails, tag_sets = _load_contacts(matched)
-
-    targets: list[_Target] = []
-    survivors: dict[int, _Target] = {}
-    for top, rows in merged_rows.items():
-        rows.sort(key=lambda item: item[0])
-        persons = sorted(merged_persons[top])
-        numbers = [number for number, _ in rows]
-        all_phones = {n for pid in persons for n in phones[pid]} | {n for _, d in rows for n in d.get("p", ())}
-        all_emails = {a.lower() for pid in persons for a in emails[pid]}
-        all_emails |= {a.lower() for _, d in rows for a in d.get("e", ())}
-        overflow = next(
-            (kind for kind, values in (("phone", all_phones), ("email", all_emails)) if len(values) > 100), None
-        )
-        if overflow:
-            reason = MSG_CONTACT_LIMIT.format(
-                limit=CONTACTS_PER_PERSON_MAX, kind=overflow, rows=ranges_text(_ranges(numbers))
-            )
-            _invalidate(outcome, numbers, reason)
-            continue
-        target = _Target(rows=rows)
-        if persons:
-            survivor_id = persons[0]
-            if len(persons) > 1:
-                try:
-                    survivor_id = _merge_existing(context, persons)
-                except DomainError as exc:
-                    reason = MSG_MERGE_FAILED.format(ids=", ".join(map(str, persons)), reason=exc.message)
-                    _invalidate(outcome, numbers, reason)
-                    continue
-                outcome.counts["persons_merged"] += len(persons) - 1
-                target.absorbed = len(persons) - 1
-            target.person_id = survivor_id
-            target.phones = [n for pid in persons for n in phones[pid]]
-            target.emails = [a for pid in persons for a in emails[pid]]
-            target.tag_ids = set().union(*(tag_sets[pid] for pid in persons))
-            survivors[survivor_id] = target
-        targets.append(target)
-        outcome.counts["merged"] += len(rows) - 1
-    if survivors:
-        _load_attributes(survivors)
-    return targets
-
-
-def _invalidate(outcome: _Outcome, numbers: list[int], reason: str) -> None:
-    for number in numbers:
-        outcome.issues.append((number, IssueKind.INVALID, "", reason))
-    outcome.counts["invalid"] += len(numbers)
-
-
-def _merge_existing(context: _RunContext, person_ids: list[int]) -> int:
-    """Several existing persons match one group: merge them with the merge service, its default choices."""
-    persons = list(Person.objects.filter(pk__in=person_ids))
-    survivor = default_survivor(persons)
-    others = [p for p in persons if p.pk != survivor.pk]
-    persons_merge(
-        survivor=survivor,
-        others=others,
-        actor=f"import #{context.job.pk}",
-        source="import",
-        max_profiles=len(persons),
-    )
-    return survivor.pk
-
-
-def _load_attributes(survivors: dict[int, _Target]) -> None:
-    columns = [*ATTRIBUTE_FIELDS, "custom_attributes", "company_id"]
-    for row in Person.objects.filter(pk__in=list(survivors)).values("id", *columns):
-        target = survivors[row["id"]]
-        target.attributes = {name: row[name] for name in ATTRIBUTE_FIELDS}
-        if target.attributes["birth_date"] is not None:
-            target.attributes["birth_date"] = target.attributes["birth_date"].isoformat()
-        target.custom = dict(row["custom_attributes"] or {})
-        target.company_id = row["company_id"]
-
-
-def _company_ids(context: _RunContext, names: list[str]) -> dict[str, int]:
-    """Company ids by name (any case); a name the realm does not know yet becomes a company, spelled as its
-    first row spells it."""
-    wanted: dict[str, str] = {}
-    for name in names:
-        if name.lower() not in context.companies:
-            wanted.setdefault(name.lower(), name)
-    if wanted:
-        for pk, name in (
-            Company.objects.annotate(lname=Lower("name"))
-            .filter(realm=context.realm, lname__in=list(wanted))
-            .values_list("pk", "name")
-        ):
-            context.companies[name.lower()] = pk
-        for key, name in wanted.items():
-            if key not in context.companies:
-                context.companies[key] = company_create(realm=context.realm, attributes={"name": name}).pk
-    return {name: context.companies[name.lower()] for name in names}
-
-
-def _write(context: _RunContext, targets: list[_Target], outcome: _Outcome) -> None:
-    """Fold the rows into each target (later rows win, empty never erases, contacts and tags unioned), then
-    write everything that changed in bulk, with one outbox row per created or changed person."""
-    realm, job = context.realm, context.job
-    tag_names = {name for t in targets for _, d in t.rows for name in d.get("t", ())} | set(context.tags)
-    tags = {tag.name.lower(): tag for tag in tags_get_or_create(realm=realm, names=sorted(tag_names))}
-    companies = _company_ids(context, [d["co"] for t in targets for _, d in t.rows if d.get("co")])
-    extra_tags = [tags[name.lower()] for name in context.tags]
-
-    for target in targets:
-        before_attributes = dict(target.attributes)
-        before_custom = dict(target.custom)
-        before_company = target.company_id
-        known_phones = set(target.phones)
-        known_emails = {a.lower() for a in target.emails}
-        for _, data in target.rows:
-            target.attributes.update(data.get("a", {}))
-            target.custom.update(data.get("c", {}))
-            if data.get("co"):
-                target.company_id = companies[data["co"]]
-            for number in data.get("p", ()):
-                if number not in known_phones:
-                    known_phones.add(number)
-                    target.new_phones.append(number)
-            for address in data.get("e", ()):
-                if address.lower() not in known_emails:
-                    known_emails.add(address.lower())
-                    target.new_emails.append(address)
-            for name in data.get("t", ()):
-                tag = tags[name.lower()]
-                if tag.pk not in target.tag_ids and tag not in target.new_tags:
-                    target.new_tags.append(tag)
-        for tag in extra_tags:
-            if tag.pk not in target.tag_ids and tag not in target.new_tags:
-                target.new_tags.append(tag)
-        if target.person_id is not None:
-            target.changed_fields = [
-                name for name in ATTRIBUTE_FIELDS if target.attributes.get(name) != before_attributes.get(name)
-            ]
-            if target.custom != before_custom:
-                target.changed_fields.append("custom_attributes")
-            if target.company_id != before_company:
-                target.changed_fields.append("company")
-
-    created = [t for t in targets if t.person_id is None]
-    changed = [
-        t
-        for t in targets
-        if t.person_id is not None and (t.absorbed or t.changed_fields or t.new_phones or t.new_emails or t.new_tags)
-    ]
-    outcome.counts["updated"] += len(changed)
-    outcome.counts["unchanged"] += len(targets) - len(created) - len(changed)
-    if created or changed:
-        # The import's own tag marks the persons it created or changed: a re-run that changes nothing adds none.
-        import_tag = tags_get_or_create(realm=realm, names=[job.import_tag])[0] if job.import_tag else None
-        if import_tag:
-            for target in (*created, *changed):
-                if import_tag.pk not in target.tag_ids and import_tag not in target.new_tags:
-                    target.new_tags.append(import_tag)
-    now = timezone.now()
-    if created:
-        _insert_persons(context, created, now)
-        outcome.counts["created"] += 0 if context.discard else len(created)
-        outbox_record_many(
-            realm=realm, entity=OutboxEntity.PERSON, op=OutboxOp.CREATE, items=[(t.person_id, None) for t in created]
-        )
-    if changed:
-        _update_persons(context, changed, now)
-        outbox_record_many(
-            realm=realm,
-            entity=OutboxEntity.PERSON,
-            op=OutboxOp.UPDATE,
-            items=[
-                (
-                    t.person_id,
-                    {
-                        "fields": t.changed_fields,
-                        "added": {"phones": t.new_phones, "emails": t.new_emails, "tags": [x.name for x in t.new_tags]},
-                        "removed": {"phones": [], "emails": [], "tags": []},
-                    },
-                )
-                for t in changed
-            ],
-        )
-    targets_with_contacts = [*created, *changed]
-    copy_rows(
-        "people_personphone",
-        ["realm_id", "person_id", "number", "created"],
-        ((realm.pk, t.person_id, n, now) for t in targets_with_contacts for n in t.new_phones),
-    )
-    copy_rows(
-        "people_personemail",
-        ["realm_id", "person_id", "address", "created"],
-        ((realm.pk, t.person_id, a, now) for t in targets_with_contacts for a in t.new_emails),
-    )
-    copy_rows(
-        "people_person_tags",
-        ["person_id", "tag_id"],
-        ((t.person_id, tag.pk) for t in targets_with_contacts for tag in t.new_tags),
-    )
-
-
-PERSON_COPY_COLUMNS = [
-    "id", "realm_id", "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date",
-    "address", "city", "country", "preferred_language", "profile_picture", "origin", "modified_from",
-    "custom_attributes", "company_id", "sync_status", "sync_error", "created", "modified",
-]  # fmt: skip
-
-
-def _person_values(target: _Target) -> dict[str, Any]:
-    values = {}
-    for name in ATTRIBUTE_FIELDS:
-        value = target.attributes.get(name)
-        values[name] = value if value not in ("", None) else (None if name in NULLABLE else "")
-    values["type"] = values["type"] or "CUSTOMER"
-    return values
-
-
-def _insert_persons(context: _RunContext, created: list[_Target], now: dt.datetime) -> None:
-    realm = context.realm
-    ids = reserve_ids(Person._meta.db_table, len(created))
-    sync_status = SyncStatus.PENDING if realm.cdp_enabled else SyncStatus.LOCAL
-    rows = []
-    for person_id, target in zip(ids, created, strict=True):
-        target.person_id = person_id
-        v = _person_values(target)
-        rows.append(
-            (person_id, realm.pk, v["type"], v["external_id"], v["first_name"], v["middle_name"], v["last_name"],
-             v["gender"], v["birth_date"], v["address"], v["city"], v["country"], v["preferred_language"], "",
-             Origin.IMPORT, Origin.IMPORT, json.dumps(target.custom, ensure_ascii=False), target.company_id,
-             sync_status, "", now, now)
-        )  # fmt: skip
-    copy_rows(Person._meta.db_table, PERSON_COPY_COLUMNS, rows)
-
-
-UPDATE_COLUMNS = [
-    "id", "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date", "address", "city",
-    "country", "preferred_language", "custom_attributes", "company_id",
-]  # fmt: skip
-
-
-def _update_persons(context: _RunContext, changed: list[_Target], now: dt.datetime) -> None:
-    realm = context.realm
-    external_ids = [t.attributes["external_id"] for t in changed if "external_id" in t.changed_fields]
-    with connection.cursor() as cursor:
-        if external_ids:
-            # An alias (absorbed person) may still carry the externalId the file gives its survivor.
-            cursor.execute(
-                "UPDATE people_person SET external_id = NULL WHERE realm_id = %s AND external_id = ANY(%s) "
-                "AND merged_into_id IS NOT NULL",
-                [realm.pk, external_ids],
-            )
-        cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS import_person_update ON COMMIT DROP AS "  # noqa: S608 - our constants
-            f"SELECT {', '.join(UPDATE_COLUMNS)} FROM people_person WITH NO DATA"
-        )
-        cursor.execute("TRUNCATE import_person_update")
-    rows = []
-    for target in changed:
-        v = _person_values(target)
-        rows.append(
-            (target.person_id, *(v[name] for name in ATTRIBUTE_FIELDS),
-             json.dumps(target.custom, ensure_ascii=False), target.company_id)
-        )  # fmt: skip
-    copy_rows("import_person_update", UPDATE_COLUMNS, rows)
-    assignments = ", ".join(f"{name} = u.{name}" for name in UPDATE_COLUMNS[1:])
-    sync = ", sync_status = 'pending'" if realm.cdp_enabled else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE people_person p SET {assignments}, modified_from = %s, modified = %s{sync} "  # noqa: S608
-            "FROM import_person_update u WHERE p.id = u.id",
-            [Origin.IMPORT, now],
-        )
 
 
 # ------------------------------------------------------------------------------------------- notices
@@ -1223,3 +378,6 @@ def import_job_from_path(*, realm, path: Path, **kwargs) -> ImportJob:
     """import_job_create for a file on disk (the command)."""
     with open(path, "rb") as handle:
         return import_job_create(realm=realm, uploaded_file=File(handle, name=path.name), **kwargs)
+
+
+__all__ = ["batch_rows", "ranges_text", "table_info"]  # read by selectors, reports and tests from here

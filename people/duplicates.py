@@ -40,6 +40,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rapidfuzz import fuzz
 
+from core.bulk import statistics_refresh
 from core.errors import ValidationError
 from people.models import (
     DuplicateCandidate,
@@ -322,6 +323,8 @@ def duplicates_rescan(*, realm, scan: DuplicateScan | None = None, cap: int = BL
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, realm.pk])
         if not cursor.fetchone()[0]:
             return None
+        # Its plans read the person tables and the suggestions: a new database has no statistics for them yet.
+        statistics_refresh(("people_person", "people_personphone", "people_personemail", "people_duplicatecandidate"))
         timer = time.monotonic()
         stats.persons = _prepare_persons(cursor, realm.pk, None)
         stats.seconds["prepare"] = time.monotonic() - timer

@@ -35,6 +35,8 @@ from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
 from people.fields import API_NAME
+from people.merge_rules import is_empty as _empty
+from people.merge_rules import profile_rank as _rank
 from people.models import (
     CONTACTS_PER_PERSON_MAX,
     ChannelProfile,
@@ -46,7 +48,6 @@ from people.models import (
     PersonEmail,
     PersonEvent,
     PersonPhone,
-    PersonType,
     SyncStatus,
     Tag,
 )
@@ -65,10 +66,6 @@ MSG_TOO_FEW = "Choose at least two different profiles to merge."
 MSG_ALREADY_MERGED = "Person {pid} was already merged into person {into}."
 MSG_OTHER_REALM = "All profiles must belong to the same realm."
 MSG_BAD_CHOICE = "{field}: person {pid} is not one of the merged profiles."
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == ""
 
 
 @dataclass
@@ -119,11 +116,6 @@ class MergePlan:
 def default_survivor(persons: list[Person]) -> Person:
     """Infobip's primary profile: the earliest created (ties: the lowest id)."""
     return min(persons, key=lambda p: (p.created, p.pk))
-
-
-def _rank(person: Person) -> tuple[int, Any]:
-    """Default winner of a conflict: Customers beat Leads, then the most recently modified profile."""
-    return (1 if person.type == PersonType.CUSTOMER else 0, person.modified)
 
 
 def _decide(name: str, values: dict[int, Any], profiles: list[Person], choice: int | None) -> FieldDecision | None:

@@ -12,13 +12,14 @@ import datetime as dt
 import json
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from companies.models import Company
+from core.bulk import copy_rows, reserve_ids, statistics_refresh
 from identities.ids import new_object_id
 from people.models import CustomAttributeDefinition, DataType, EventDefinition, Origin, Person, SyncStatus, Tag
 
@@ -44,6 +45,10 @@ TAGS = [
     "Mobile App", "Webshop", "Store Visitors", "B2B", "Partners", "Beta Testers", "Event 2026", "Survey",
     "Sneakers", "Outdoor", "Kids", "Premium", "Inactive",
 ]  # fmt: skip
+SEED_TABLES = (
+    "people_person", "people_personphone", "people_personemail", "people_person_tags", "identities_identity",
+    "people_personevent",
+)  # fmt: skip
 INDUSTRIES = ["IT", "Retail", "Finance", "Telecom", "Travel", "Health", "Education", "Logistics"]
 
 
@@ -75,28 +80,6 @@ class SeedResult:
     events: int = 0
     seconds: float = 0.0
     person_ids: list[int] = field(default_factory=list)
-
-
-def reserve_ids(table: str, count: int) -> list[int]:
-    if count <= 0:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def copy_rows(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
-    """COPY `rows` into `table` inside the current transaction; returns how many were written."""
-    count = 0
-    names = ", ".join(f'"{name}"' for name in columns)  # quoted: "row", "column" are column names too
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
 
 
 def seed_reference_data(realm) -> tuple[list[Tag], dict, list[EventDefinition], list[Company]]:
@@ -134,6 +117,98 @@ def seed_reference_data(realm) -> tuple[list[Tag], dict, list[EventDefinition], 
     return tags, definitions, event_definitions, []
 
 
+@dataclass
+class _Rows:
+    persons: list[tuple] = field(default_factory=list)
+    phones: list[tuple] = field(default_factory=list)
+    emails: list[tuple] = field(default_factory=list)
+    tags: list[tuple] = field(default_factory=list)
+    identities: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
+
+
+@dataclass
+class _Seen:
+    """What every seeded person of a run draws from."""
+
+    tags: list
+    company_ids: list[int]
+    event_definitions: list
+    identities: str
+    events_per_person: float
+    sync_status: str
+
+
+def _seed_one(rnd: random.Random, realm, pid: int, now, seen: _Seen, out: _Rows) -> None:
+    """The rows of demo person ``pid``: the person, its phones, email, tags, identity and events."""
+    tags, company_ids, event_definitions = seen.tags, seen.company_ids, seen.event_definitions
+    identities, events_per_person, sync_status = seen.identities, seen.events_per_person, seen.sync_status
+    country = rnd.choice(list(CITIES))
+    first, last = rnd.choice(FIRST_NAMES), rnd.choice(LAST_NAMES)
+    created = now - dt.timedelta(days=rnd.random() ** 2 * 365, seconds=rnd.randrange(86400))
+    birth = dt.date(1950, 1, 1) + dt.timedelta(days=rnd.randrange(20000))
+    custom = {"Loyalty Points": rnd.randrange(5000), "Newsletter Opt-in": rnd.random() < 0.6}
+    if rnd.random() < 0.3:
+        custom["Contract Expiry"] = (dt.date(2026, 1, 1) + dt.timedelta(days=rnd.randrange(900))).isoformat()
+    if rnd.random() < 0.2:
+        custom["Lifetime Value"] = round(rnd.random() * 5000, 2)
+    out.persons.append(
+        (pid, realm.pk, "LEAD" if rnd.random() < 0.2 else "CUSTOMER", f"ext-{pid}", first, "", last,
+         rnd.choice(["MALE", "FEMALE", ""]), birth, f"{rnd.randrange(1, 200)} Main Street",
+         rnd.choice(CITIES[country]), country, rnd.choice(["en", "hr", "de", "en-GB", ""]), "",
+         Origin.API, Origin.API, json.dumps(custom),
+         company_ids[rnd.randrange(len(company_ids))] if company_ids and rnd.random() < 0.3 else None,
+         sync_status, "", created, created)
+    )  # fmt: skip
+    out.phones.append((realm.pk, pid, _phone(pid, country), created))
+    if rnd.random() < 0.15:
+        out.phones.append((realm.pk, pid, _second_phone(pid), created))
+    out.emails.append((realm.pk, pid, f"{first}.{last}.{pid}@example.com".lower(), created))
+    for tag in rnd.sample(tags, rnd.choice([0, 1, 1, 2, 3])):
+        out.tags.append((pid, tag.pk))
+    if identities == "all" or (identities == "half" and pid % 2 == 0):
+        out.identities.append(
+            (new_object_id(), realm.pk, "0" * 24, "person", realm.default_country, realm.default_currency,
+             "", "{}", pid, None, created, created)
+        )  # fmt: skip
+    n_events = int(events_per_person) + (1 if rnd.random() < events_per_person % 1 else 0)
+    for _ in range(n_events):
+        definition = rnd.choice(event_definitions)
+        out.events.append(
+            (realm.pk, pid, definition.pk, new_object_id(), created + dt.timedelta(hours=rnd.randrange(2000)),
+             json.dumps({}), "API", created)
+        )  # fmt: skip
+
+
+def _copy_batch(out: _Rows) -> tuple[int, int]:
+    """COPY one batch's rows, in one transaction; returns (identities, events) written."""
+    with transaction.atomic():
+        copy_rows(
+            Person._meta.db_table,
+            ["id", "realm_id", "type", "external_id", "first_name", "middle_name", "last_name", "gender",
+             "birth_date", "address", "city", "country", "preferred_language", "profile_picture", "origin",
+             "modified_from", "custom_attributes", "company_id", "sync_status", "sync_error", "created",
+             "modified"],
+            iter(out.persons),
+        )  # fmt: skip
+        copy_rows("people_personphone", ["realm_id", "person_id", "number", "created"], iter(out.phones))
+        copy_rows("people_personemail", ["realm_id", "person_id", "address", "created"], iter(out.emails))
+        copy_rows("people_person_tags", ["person_id", "tag_id"], iter(out.tags))
+        identities = copy_rows(
+            "identities_identity",
+            ["id", "realm_id", "owner", "type", "country", "currency", "alias", "data", "person_id",
+             "company_id", "created", "modified"],
+            iter(out.identities),
+        )  # fmt: skip
+        events = copy_rows(
+            "people_personevent",
+            ["realm_id", "person_id", "definition_id", "event_id", "occurred_time", "properties", "source",
+             "created"],
+            iter(out.events),
+        )  # fmt: skip
+    return identities, events
+
+
 def seed_persons(
     *,
     realm,
@@ -155,7 +230,8 @@ def seed_persons(
     companies = companies if companies is not None else max(10, persons // 1000)
     company_ids = reserve_ids(Company._meta.db_table, companies)
     now = timezone.now()
-    sync_status = SyncStatus.SYNCED if realm.cdp_enabled else SyncStatus.LOCAL
+    # Nothing here reaches Infobip, and only an observed Infobip answer may say "in sync": seeded rows are local.
+    sync_status = SyncStatus.LOCAL
     with transaction.atomic():
         result.companies = copy_rows(
             Company._meta.db_table,
@@ -170,80 +246,24 @@ def seed_persons(
             ),
         )  # fmt: skip
 
+    seen = _Seen(tags, company_ids, event_definitions, identities, events_per_person, sync_status)
     done = 0
     while done < persons:
         size = min(batch, persons - done)
         ids = reserve_ids(Person._meta.db_table, size)
-        person_rows, phone_rows, email_rows, tag_rows, identity_rows, event_rows = [], [], [], [], [], []
+        out = _Rows()
         for pid in ids:
-            country = rnd.choice(list(CITIES))
-            first, last = rnd.choice(FIRST_NAMES), rnd.choice(LAST_NAMES)
-            created = now - dt.timedelta(days=rnd.random() ** 2 * 365, seconds=rnd.randrange(86400))
-            birth = dt.date(1950, 1, 1) + dt.timedelta(days=rnd.randrange(20000))
-            custom = {"Loyalty Points": rnd.randrange(5000), "Newsletter Opt-in": rnd.random() < 0.6}
-            if rnd.random() < 0.3:
-                custom["Contract Expiry"] = (dt.date(2026, 1, 1) + dt.timedelta(days=rnd.randrange(900))).isoformat()
-            if rnd.random() < 0.2:
-                custom["Lifetime Value"] = round(rnd.random() * 5000, 2)
-            person_rows.append(
-                (pid, realm.pk, "LEAD" if rnd.random() < 0.2 else "CUSTOMER", f"ext-{pid}", first, "", last,
-                 rnd.choice(["MALE", "FEMALE", ""]), birth, f"{rnd.randrange(1, 200)} Main Street",
-                 rnd.choice(CITIES[country]), country, rnd.choice(["en", "hr", "de", "en-GB", ""]), "",
-                 Origin.API, Origin.API, json.dumps(custom),
-                 company_ids[rnd.randrange(len(company_ids))] if company_ids and rnd.random() < 0.3 else None,
-                 sync_status, "", created, created)
-            )  # fmt: skip
-            phone_rows.append((realm.pk, pid, _phone(pid, country), created))
-            if rnd.random() < 0.15:
-                phone_rows.append((realm.pk, pid, _second_phone(pid), created))
-            email_rows.append((realm.pk, pid, f"{first}.{last}.{pid}@example.com".lower(), created))
-            for tag in rnd.sample(tags, rnd.choice([0, 1, 1, 2, 3])):
-                tag_rows.append((pid, tag.pk))
-            if identities == "all" or (identities == "half" and pid % 2 == 0):
-                identity_rows.append(
-                    (new_object_id(), realm.pk, "0" * 24, "person", realm.default_country, realm.default_currency,
-                     "", "{}", pid, None, created, created)
-                )  # fmt: skip
-            n_events = int(events_per_person) + (1 if rnd.random() < events_per_person % 1 else 0)
-            for _ in range(n_events):
-                definition = rnd.choice(event_definitions)
-                event_rows.append(
-                    (realm.pk, pid, definition.pk, new_object_id(), created + dt.timedelta(hours=rnd.randrange(2000)),
-                     json.dumps({}), "API", created)
-                )  # fmt: skip
-        with transaction.atomic():
-            copy_rows(
-                Person._meta.db_table,
-                ["id", "realm_id", "type", "external_id", "first_name", "middle_name", "last_name", "gender",
-                 "birth_date", "address", "city", "country", "preferred_language", "profile_picture", "origin",
-                 "modified_from", "custom_attributes", "company_id", "sync_status", "sync_error", "created",
-                 "modified"],
-                iter(person_rows),
-            )  # fmt: skip
-            copy_rows("people_personphone", ["realm_id", "person_id", "number", "created"], iter(phone_rows))
-            copy_rows("people_personemail", ["realm_id", "person_id", "address", "created"], iter(email_rows))
-            copy_rows("people_person_tags", ["person_id", "tag_id"], iter(tag_rows))
-            result.identities += copy_rows(
-                "identities_identity",
-                ["id", "realm_id", "owner", "type", "country", "currency", "alias", "data", "person_id",
-                 "company_id", "created", "modified"],
-                iter(identity_rows),
-            )  # fmt: skip
-            result.events += copy_rows(
-                "people_personevent",
-                ["realm_id", "person_id", "definition_id", "event_id", "occurred_time", "properties", "source",
-                 "created"],
-                iter(event_rows),
-            )  # fmt: skip
+            _seed_one(rnd, realm, pid, now, seen, out)
+        identities_written, events_written = _copy_batch(out)
+        result.identities += identities_written
+        result.events += events_written
         done += size
+        statistics_refresh(SEED_TABLES)  # after the first batch and whenever the tables doubled since
         if persons <= 200_000:
             result.person_ids.extend(ids)
         if progress:
             progress(done)
     result.persons = done
-    with connection.cursor() as cursor:
-        for table in ("people_person", "people_personphone", "people_personemail", "people_person_tags",
-                      "identities_identity", "people_personevent", "companies_company"):  # fmt: skip
-            cursor.execute(f"ANALYZE {table}")
+    statistics_refresh([*SEED_TABLES, "companies_company"])
     result.seconds = time.monotonic() - started
     return result

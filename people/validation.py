@@ -370,3 +370,39 @@ def check_custom_attribute_name(name: str) -> None:
         raise ValidationError.single("name", MSG_FORBIDDEN_CHARACTER.format(char=" ".join(bad)))
     if len(name) > m.CUSTOM_ATTRIBUTE_NAME_MAX:
         raise ValidationError.single("name", MSG_TOO_LONG.format(limit=m.CUSTOM_ATTRIBUTE_NAME_MAX))
+
+
+# ------------------------------------------------------------------ data that arrives already shaped
+# Infobip's records (the sync) and the import's staged rows are not typed by a person here; the bulk writer
+# (people/bulk.py) checks them against what the database's constraints accept, with these, before any COPY.
+
+ATTRIBUTE_LIMITS = _LIMITS
+PHONE_DIGITS_RE = re.compile(r"^[1-9][0-9]{5,18}$")  # the phone_e164_digits constraint: international digits
+PERSON_TYPES = frozenset(m.PersonType.values)
+GENDERS = frozenset(m.Gender.values)
+ORIGINS = frozenset(m.Origin.values)
+
+
+def has_forbidden_name_character(text: str) -> bool:
+    return any(char in FORBIDDEN_NAME_CHARACTERS for char in text)
+
+
+def attribute_fits(name: str, text: str) -> bool:
+    """Whether a non-empty text value of the standard attribute ``name`` (model field name) can be stored."""
+    if name == "type":
+        return text in PERSON_TYPES
+    if name == "gender":
+        return text in GENDERS
+    if name == "preferred_language" and not LANGUAGE_RE.match(text):
+        return False
+    if name in NAME_FIELDS and has_forbidden_name_character(text):
+        return False
+    return name not in ATTRIBUTE_LIMITS or len(text) <= ATTRIBUTE_LIMITS[name]
+
+
+def phone_digits_fit(number: str) -> bool:
+    return bool(PHONE_DIGITS_RE.match(number))
+
+
+def email_fits(address: str) -> bool:
+    return "@" in address and len(address) <= m.EMAIL_MAX

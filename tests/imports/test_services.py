@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from imports import services
+from imports import apply, services
 from imports.models import ImportBatch, ImportIssue, ImportJob, ImportRow, ImportStatus
 from imports.selectors import applied_rows
 from infobip.models import OutboxEntry
@@ -191,7 +191,7 @@ def test_cancel_stops_after_the_current_batch_and_says_which_rows_were_applied(r
     settings.IMPORT_BATCH_ROWS = 3
     job = analyze(upload(realm, "people.csv", csv_bytes(_many_rows(10))))
     job = services.import_job_start(job=job, strategy="resolve", enqueue=False)
-    real = services._apply_batch
+    real = apply.apply_batch
     calls = []
 
     def cancel_after_first(context, staged):
@@ -200,7 +200,7 @@ def test_cancel_stops_after_the_current_batch_and_says_which_rows_were_applied(r
             ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
         return real(context, staged)
 
-    monkeypatch.setattr(services, "_apply_batch", cancel_after_first)
+    monkeypatch.setattr(apply, "apply_batch", cancel_after_first)
     job = services.import_job_run(job=job)
     assert job.status == ImportStatus.CANCELLED
     assert len(persons(realm)) == 3
@@ -221,7 +221,7 @@ def test_a_crash_mid_import_leaves_whole_batches_and_the_run_resumes(realm, sett
     ]
     job = analyze(upload(realm, "people.csv", csv_bytes(rows)))
     job = services.import_job_start(job=job, strategy="resolve", enqueue=False)
-    real = services._write
+    real = apply.write
     calls = []
 
     def crash_in_second_batch(context, targets, outcome):
@@ -230,7 +230,7 @@ def test_a_crash_mid_import_leaves_whole_batches_and_the_run_resumes(realm, sett
         if len(calls) == 2:
             raise RuntimeError("worker lost")
 
-    monkeypatch.setattr(services, "_write", crash_in_second_batch)
+    monkeypatch.setattr(apply, "write", crash_in_second_batch)
     job = services.import_job_run(job=job)
     assert job.status == ImportStatus.FAILED
     assert "worker lost" in job.error
@@ -241,7 +241,7 @@ def test_a_crash_mid_import_leaves_whole_batches_and_the_run_resumes(realm, sett
     assert Person.objects.get(pk=a.pk).first_name == "A"
     assert sorted(p.first_name for p in persons(realm)) == ["A", "B", "P1", "P2"]
 
-    monkeypatch.setattr(services, "_write", real)
+    monkeypatch.setattr(apply, "write", real)
     job = services.import_job_run(job=job)
     assert job.status == ImportStatus.SUCCEEDED
     assert ImportBatch.objects.filter(job=job).count() == 2

@@ -101,7 +101,7 @@ def test_step1_one_identity_matching_two_persons_links_neither(cdp_realm, push_s
 
 
 def test_step1_a_stronger_match_on_a_later_page_wins(cdp_realm, push_settings, infobip_sandbox, monkeypatch):
-    monkeypatch.setattr(sync, "PAGE_SIZE", 1)
+    monkeypatch.setattr(sync.runs, "PAGE_SIZE", 1)
     identity = IdentityFactory(realm=cdp_realm, data={"phone": "385914445555"})
     weak, strong = load(
         infobip_sandbox,
@@ -289,7 +289,7 @@ class Crash(BaseException):
 def test_a_run_resumes_after_a_crash_without_repeating_finished_pages(
     cdp_realm, push_settings, infobip_sandbox, monkeypatch
 ):
-    monkeypatch.setattr(sync, "PAGE_SIZE", 2)
+    monkeypatch.setattr(sync.runs, "PAGE_SIZE", 2)
     load(infobip_sandbox, *[{"firstName": f"P{n}", "externalId": f"crm-{n}"} for n in range(6)])
     run = SyncRun.objects.create(realm=cdp_realm, owner=OWNER, params={})
 
@@ -320,7 +320,7 @@ def test_a_run_resumes_after_a_crash_without_repeating_finished_pages(
 def test_a_long_run_hands_over_to_a_new_task_at_its_cursor(
     cdp_realm, push_settings, infobip_sandbox, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(sync, "PAGE_SIZE", 2)
+    monkeypatch.setattr(sync.runs, "PAGE_SIZE", 2)
     queued = []
     monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: queued.append((func, args)))
     load(infobip_sandbox, *[{"firstName": f"P{n}"} for n in range(5)])
@@ -340,7 +340,7 @@ def test_a_long_run_hands_over_to_a_new_task_at_its_cursor(
 def test_a_page_that_fails_halfway_leaves_nothing_and_is_done_again_on_resume(
     cdp_realm, push_settings, infobip_sandbox, monkeypatch
 ):
-    monkeypatch.setattr(sync, "PAGE_SIZE", 2)
+    monkeypatch.setattr(sync.runs, "PAGE_SIZE", 2)
     load(infobip_sandbox, *[{"firstName": f"P{n}"} for n in range(4)])
     original = sync.PageWork.step3
     calls = {"n": 0}
@@ -382,7 +382,7 @@ def test_the_filter_goes_to_infobip(cdp_realm, push_settings, infobip_sandbox):
 
 
 def test_the_pull_respects_infobips_rate_limits(cdp_realm, push_settings, infobip_sandbox, monkeypatch):
-    monkeypatch.setattr(sync, "PAGE_SIZE", 1)
+    monkeypatch.setattr(sync.runs, "PAGE_SIZE", 1)
     push_settings.INFOBIP_RATE_LIMITS = "real"
     push_settings.INFOBIP_RATE_LIMITER = "memory"
     clear_client_cache()
