@@ -7,8 +7,8 @@ import time
 import pytest
 from django.utils import timezone
 
-from infobip import push
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
+from infobip.outbox import engine
 from people.models import Person, PersonEmail, PersonPhone, SyncStatus
 
 
@@ -27,15 +27,15 @@ def push_settings(infobip_settings):
     return s
 
 
-def drain_all(*, timeout: float = 60.0, **options) -> push.DrainReport:
+def drain_all(*, timeout: float = 60.0, **options) -> engine.DrainReport:
     """Drain until nothing is left to claim, sleeping through backoffs; returns the summed report.
 
     Rows that are due but cannot be claimed (blocked behind a dead row of their entity) stay pending."""
-    total = push.DrainReport()
+    total = engine.DrainReport()
     deadline = time.monotonic() + timeout
     confirming = False
     while True:
-        report = push.drain(**options)
+        report = engine.drain(**options)
         total.rounds += report.rounds
         total.entries += report.entries
         for key, value in report.outcomes.items():

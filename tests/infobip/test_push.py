@@ -10,9 +10,11 @@ import pytest
 from django.utils import timezone
 
 from companies import services as company_services
-from infobip import push, services
+from infobip import services
 from infobip.models import OutboxAttempt, OutboxEntry, OutboxStatus
-from infobip.outbox import wakeup_clear
+from infobip.outbox import engine
+from infobip.outbox.person_plan import Collections
+from infobip.outbox.recording import wakeup_clear
 from people import merging
 from people import services as people
 from people.models import CustomAttributeDefinition, EventDefinition, Person, SyncStatus, Tag
@@ -151,7 +153,7 @@ def test_server_errors_back_off_are_recorded_and_succeed_later(cdp_realm, push_s
     push_settings.INFOBIP_OUTBOX_BACKOFF_BASE = push_settings.INFOBIP_OUTBOX_BACKOFF_CAP = 60
     infobip_sandbox.faults.script(POST_PERSON, *([503] * 4))  # the client's own 3 retries are not enough
     person = make_person(cdp_realm)
-    push.drain()
+    engine.drain()
     entry = OutboxEntry.objects.get(entity="person")
     person.refresh_from_db()
     assert (entry.status, entry.attempts) == (OutboxStatus.PENDING, 1)
@@ -170,9 +172,9 @@ def test_server_errors_back_off_are_recorded_and_succeed_later(cdp_realm, push_s
 def test_backoff_grows_exponentially_and_is_capped(settings):
     settings.INFOBIP_OUTBOX_BACKOFF_BASE = 10
     settings.INFOBIP_OUTBOX_BACKOFF_CAP = 100
-    assert 5 <= push.backoff_seconds(1) <= 10
-    assert 20 <= push.backoff_seconds(3) <= 40
-    assert 50 <= push.backoff_seconds(30) <= 100
+    assert 5 <= engine.backoff_seconds(1) <= 10
+    assert 20 <= engine.backoff_seconds(3) <= 40
+    assert 50 <= engine.backoff_seconds(30) <= 100
 
 
 def test_a_change_that_keeps_failing_becomes_a_dead_letter_and_can_be_retried(
@@ -367,7 +369,7 @@ def test_an_event_waits_for_its_person_to_reach_infobip(cdp_realm, push_settings
     infobip_sandbox.faults.script(POST_PERSON, *([503] * 4))
     person = make_person(cdp_realm)
     people.person_event_record(person=person, definition_id="pageView", event_id="first")
-    push.drain()
+    engine.drain()
     event_row = OutboxEntry.objects.get(entity="event")
     assert (event_row.status, event_row.attempts) == (OutboxStatus.PENDING, 0)
     assert "Waiting for person" in event_row.last_error
@@ -515,10 +517,10 @@ def test_undoing_a_merge_brings_the_absorbed_profile_back_to_infobip(cdp_realm, 
 
 def test_a_worker_killed_after_sending_leaves_nothing_twice(cdp_realm, push_settings, infobip_sandbox):
     persons = [make_person(cdp_realm, n) for n in range(3)]
-    works = push.claim(worker="doomed")
-    push.deliver(works, worker="doomed")  # ... and the worker dies before recording anything
+    works = engine.claim(worker="doomed")
+    engine.deliver(works, worker="doomed")  # ... and the worker dies before recording anything
     assert len(infobip_sandbox.store.persons) == 3
-    assert push.claim(worker="other") == []  # the lease still holds
+    assert engine.claim(worker="other") == []  # the lease still holds
     OutboxEntry.objects.update(locked_until=timezone.now() - dt.timedelta(seconds=1))
     drain_all()
     assert len(infobip_sandbox.store.persons) == 3
@@ -528,27 +530,27 @@ def test_a_worker_killed_after_sending_leaves_nothing_twice(cdp_realm, push_sett
 
 def test_a_late_worker_that_lost_its_lease_records_nothing(cdp_realm, push_settings, infobip_sandbox):
     make_person(cdp_realm)
-    works = push.claim(worker="slow")
+    works = engine.claim(worker="slow")
     OutboxEntry.objects.update(locked_until=timezone.now() - dt.timedelta(seconds=1))
-    taken = push.claim(worker="fast")
+    taken = engine.claim(worker="fast")
     assert [w.entity for w in taken] == ["person"]
-    push.deliver(works, worker="slow")
-    assert push.record(works, worker="slow") == {}
+    engine.deliver(works, worker="slow")
+    assert engine.record(works, worker="slow") == {}
     assert OutboxEntry.objects.get().status == OutboxStatus.PENDING
 
 
 def test_a_later_change_is_not_claimed_while_an_earlier_one_is_in_flight(cdp_realm, push_settings):
     person = make_person(cdp_realm)
-    first = push.claim(worker="a")
+    first = engine.claim(worker="a")
     people.person_update(person=person, attributes={"first_name": "Later"})
-    assert push.claim(worker="b") == []
+    assert engine.claim(worker="b") == []
     assert [e.op for e in first[0].entries] == ["create"]
 
 
 def test_workers_die_too_often_on_a_row_it_becomes_dead(cdp_realm, push_settings):
     make_person(cdp_realm)
     OutboxEntry.objects.update(attempts=8, locked_until=timezone.now() - dt.timedelta(seconds=1), locked_by="x")
-    assert push.claim(worker="w") == []
+    assert engine.claim(worker="w") == []
     entry = OutboxEntry.objects.get()
     assert entry.status == OutboxStatus.DEAD
     assert "No worker finished" in entry.last_error
@@ -558,9 +560,9 @@ def test_the_push_refuses_to_run_inside_a_transaction(cdp_realm, push_settings):
     from django.db import transaction
 
     make_person(cdp_realm)
-    works = push.claim(worker="w")
+    works = engine.claim(worker="w")
     with transaction.atomic(), pytest.raises(RuntimeError, match="inside a database transaction"):
-        push.deliver(works, worker="w")
+        engine.deliver(works, worker="w")
 
 
 # ------------------------------------------------------------------------------------------------ wake-up
@@ -594,7 +596,7 @@ def test_the_rounds_bodies_are_what_the_api_renders(cdp_realm):
         tags=["Zeta", "Alpha"],
     )
     fresh = Person.objects.get(pk=person.pk)
-    assert push.Collections.load([person.pk]).body(fresh) == person_as_infobip(fresh)
+    assert Collections.load([person.pk]).body(fresh) == person_as_infobip(fresh)
 
 
 def test_the_minute_schedule_drains_resumes_and_purges_old_deliveries(cdp_realm, push_settings, infobip_sandbox):

@@ -1,6 +1,6 @@
 """Recording changes that must reach Infobip. Called by services inside their transaction, so a change and
-its outbox row commit together or not at all. The drain (infobip.push, run by infobip.tasks) sends them after
-commit; a commit wakes it through :func:`_kick_drain`."""
+its outbox row commit together or not at all. The engine (infobip.outbox.engine, run by infobip.tasks) sends
+them after commit; a commit wakes it through :func:`kick_drain`."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def outbox_record(*, realm, entity: str, entity_id: Any, op: str, payload: dict[
     entry = OutboxEntry.objects.create(
         realm=realm, entity=entity, entity_id=str(entity_id), op=op, payload=payload or {}
     )
-    transaction.on_commit(_kick_drain)
+    transaction.on_commit(kick_drain)
     return entry
 
 
@@ -59,7 +59,7 @@ def outbox_record_many(*, realm, entity: str, op: str, items: list[tuple[Any, di
         ],
         batch_size=2000,
     )
-    transaction.on_commit(_kick_drain)
+    transaction.on_commit(kick_drain)
     return len(items)
 
 
@@ -85,7 +85,7 @@ def enqueue_drain() -> None:
     async_task("infobip.tasks.drain_outbox", task_name="infobip-outbox-drain")
 
 
-def _kick_drain() -> None:
+def kick_drain() -> None:
     """On commit of a change: queue a drain task, debounced (see :func:`wakeup_take`).
 
     Runs after the commit, so a failure here must not break the caller: the minute schedule is the safety net.

@@ -1,0 +1,240 @@
+"""Planning a person's push: the outbox rows of one person become one change (create, update with added and
+removed contacts and tags, delete), computed from the person's current state and what only the payloads know."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from infobip.models import OutboxOp
+from infobip.outbox.work import (
+    Context,
+    PushDeferred,
+    Work,
+)
+from people.fields import API_NAME
+from people.models import (
+    Person,
+    PersonEmail,
+    PersonPhone,
+)
+from people.representation import person_standard_attributes
+
+
+def person_query(infobip_id: int) -> dict[str, Any]:
+    return {"type": "ID", "identifier": str(infobip_id)}
+
+
+def identifier_candidates(external_id: str | None, emails: Iterable[str], phones: Iterable[str]) -> list[tuple]:
+    out: list[tuple[str, str]] = []
+    if external_id:
+        out.append(("EXTERNAL_ID", external_id))
+    out += [("EMAIL", e) for e in emails if e]
+    out += [("PHONE", p) for p in phones if p]
+    return out
+
+
+def body_identifiers(body: dict[str, Any]) -> list[tuple[str, str]]:
+    contacts = body.get("contactInformation") or {}
+    return identifier_candidates(
+        body.get("externalId"),
+        [e.get("address") for e in contacts.get("email") or ()],
+        [p.get("number") for p in contacts.get("phone") or ()],
+    )
+
+
+class _OrderedSet:
+    def __init__(self, key: Callable[[str], str] = lambda v: v) -> None:
+        self.key = key
+        self.items: dict[str, str] = {}
+
+    def add(self, value: str) -> None:
+        self.items.setdefault(self.key(value), value)
+
+    def discard(self, value: str) -> None:
+        self.items.pop(self.key(value), None)
+
+    def __iter__(self):
+        return iter(list(self.items.values()))
+
+
+@dataclass(eq=False)  # plans are compared by identity: field-wise equality of bodies would be slow and wrong
+class PersonPlan:
+    work: Work
+    person: Person | None
+    action: str  # "create" | "update" | "delete" | "nothing"
+    body: dict[str, Any] = field(default_factory=dict)
+    full: bool = False
+    remove_phones: list[str] = field(default_factory=list)
+    remove_emails: list[str] = field(default_factory=list)
+    remove_tags: list[str] = field(default_factory=list)
+    company_leave: int | None = None  # local company id the person left
+    company_join: bool = False  # (re)join the person's current company
+    delete_payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def simple_update(self) -> bool:
+        return self.action == "update" and not (self.remove_phones or self.remove_emails or self.remove_tags)
+
+
+@dataclass
+class Collections:
+    """Phones, emails and tag names of the persons a round changes, read with three plain queries."""
+
+    phones: dict[int, list[str]] = field(default_factory=dict)
+    emails: dict[int, list[str]] = field(default_factory=dict)
+    tags: dict[int, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, person_ids: list[int]) -> Collections:
+        out = cls()
+        if not person_ids:
+            return out
+        for pk, number in (
+            PersonPhone.objects.filter(person_id__in=person_ids).order_by("id").values_list("person_id", "number")
+        ):
+            out.phones.setdefault(pk, []).append(number)
+        for pk, address in (
+            PersonEmail.objects.filter(person_id__in=person_ids).order_by("id").values_list("person_id", "address")
+        ):
+            out.emails.setdefault(pk, []).append(address)
+        for pk, name in Person.tags.through.objects.filter(person_id__in=person_ids).values_list(
+            "person_id", "tag__name"
+        ):
+            out.tags.setdefault(pk, []).append(name)
+        return out
+
+    def of(self, person: Person) -> tuple[list[str], list[str], list[str]]:
+        return self.phones.get(person.pk, []), self.emails.get(person.pk, []), self.tags.get(person.pk, [])
+
+    def body(self, person: Person) -> dict[str, Any]:
+        """What ``person_as_infobip`` renders, from these rows."""
+        phones, emails, tags = self.of(person)
+        data = {key: value for key, value in person_standard_attributes(person).items() if value not in (None, "")}
+        data["type"] = person.type
+        data["tags"] = sorted(tags)
+        data["customAttributes"] = dict(person.custom_attributes)
+        data["contactInformation"] = {
+            "phone": [{"number": p} for p in phones],
+            "email": [{"address": e} for e in emails],
+        }
+        return data
+
+
+def plan_person(work: Work, person: Person | None, defined: set[str], collections: Collections) -> PersonPlan:
+    ops = work.ops
+    if OutboxOp.DELETE in ops:
+        delete = next(e for e in reversed(work.entries) if e.op == OutboxOp.DELETE)
+        return PersonPlan(work, None, "delete", delete_payload=delete.payload or {})
+    if person is None:
+        return PersonPlan(work, None, "nothing")
+    if person.merged_into_id:
+        return PersonPlan(work, person, "merged")
+    fields: set[str] = set()
+    add = {"phones": _OrderedSet(), "emails": _OrderedSet(str.lower), "tags": _OrderedSet(str.lower)}
+    remove = {"phones": _OrderedSet(), "emails": _OrderedSet(str.lower), "tags": _OrderedSet(str.lower)}
+    company_from: Any = ...
+    for entry in work.entries:
+        payload = entry.payload or {}
+        if entry.op != OutboxOp.UPDATE:
+            continue
+        fields.update(payload.get("fields") or ())
+        for kind in add:
+            for value in (payload.get("added") or {}).get(kind) or ():
+                add[kind].add(value)
+                remove[kind].discard(value)
+            for value in (payload.get("removed") or {}).get(kind) or ():
+                remove[kind].add(value)
+                add[kind].discard(value)
+        change = payload.get("company")
+        if isinstance(change, dict) and company_from is ...:
+            company_from = change.get("from")
+    plan = PersonPlan(work, person, "update")
+    if person.infobip_id is None or OutboxOp.CREATE in ops:
+        plan.action = "create" if person.infobip_id is None else "update"
+        plan.full = True
+        plan.body = collections.body(person)
+        plan.company_join = person.company_id is not None
+        return plan
+    standard = person_standard_attributes(person)
+    for name in sorted(fields):
+        api = API_NAME.get(name, name)
+        if name == "custom_attributes":
+            custom = {key: None for key in sorted(defined) if key not in person.custom_attributes}
+            custom.update(person.custom_attributes)
+            plan.body["customAttributes"] = custom
+        elif name == "type":
+            plan.body["type"] = person.type
+        elif api in standard:
+            plan.body[api] = "" if standard[api] is None else standard[api]
+    if "company" in fields:
+        plan.company_join = person.company_id is not None
+        if person.company_id is None and company_from not in (..., None):
+            plan.company_leave = company_from
+    if not any(list(values) for values in (*add.values(), *remove.values())):
+        return plan  # scalar changes only: the person's contacts and tags are not needed (nor loaded)
+    phones, emails, tags = collections.of(person)
+    lower_emails, lower_tags = {e.lower() for e in emails}, {t.lower() for t in tags}
+    added_tags = [t for t in add["tags"] if t.lower() in lower_tags]
+    added_phones = [p for p in add["phones"] if p in phones]
+    added_emails = [e for e in add["emails"] if e.lower() in lower_emails]
+    if added_tags:
+        plan.body["tags"] = added_tags
+    if added_phones or added_emails:
+        plan.body["contactInformation"] = {
+            "phone": [{"number": p} for p in added_phones],
+            "email": [{"address": e} for e in added_emails],
+        }
+    plan.remove_phones = [p for p in remove["phones"] if p not in phones]
+    plan.remove_emails = [e for e in remove["emails"] if e.lower() not in lower_emails]
+    plan.remove_tags = [t for t in remove["tags"] if t.lower() not in lower_tags]
+    return plan
+
+
+def needs_collections(work: Work, person: Person | None) -> bool:
+    """Whether planning this person's change reads its phones, emails and tags (a full body or set changes)."""
+    if person is None or person.merged_into_id or OutboxOp.DELETE in work.ops:
+        return False
+    if person.infobip_id is None or OutboxOp.CREATE in work.ops:
+        return True
+    return any(
+        values
+        for entry in work.entries
+        for key in ("added", "removed")
+        for values in ((entry.payload or {}).get(key) or {}).values()
+    )
+
+
+def delete_query(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """How to find a deleted person in Infobip: its Infobip id, else the identifier a create would have used."""
+    if payload.get("infobipId"):
+        return person_query(payload["infobipId"])
+    identifiers = identifier_candidates(
+        payload.get("externalId"), payload.get("emails") or (), payload.get("phones") or ()
+    )
+    if not identifiers:
+        return None
+    return {"type": identifiers[0][0], "identifier": identifiers[0][1]}
+
+
+def note_person_id(
+    ctx: Context, plan: PersonPlan, infobip_id: int, *, modified_at: str | None = None, owner: Any = ...
+) -> None:
+    """Remember the Infobip id found for the plan's person; refuse one that is another local person's profile.
+    ``owner``: the local person already holding that id, when the caller looked it up in bulk (None: nobody);
+    a brand-new id needs no look-up (``owner=None``)."""
+    infobip_id = int(infobip_id)
+    if owner is ...:
+        owner = Person.objects.filter(realm=ctx.realm, infobip_id=infobip_id).values_list("pk", flat=True).first()
+    if owner is not None and owner != plan.person.pk:
+        # Transient: that person's change releasing the identifier may still be on its way (a merge undone).
+        raise PushDeferred(
+            f"Infobip person {infobip_id} (found by this person's identifiers) is the Infobip profile of person "
+            f"{owner} here: if that does not change by itself, merge the two persons or change what they share."
+        )
+    plan.work.infobip_id = infobip_id
+    plan.work.modified_at = modified_at
+    if plan.person.infobip_id != infobip_id:
+        plan.work.clear_infobip_id = False
+    ctx.person_ids[plan.person.pk] = infobip_id
