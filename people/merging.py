@@ -34,6 +34,7 @@ from core.errors import Conflict, ValidationError
 from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
+from infobip.outbox.payloads import Absorbed, MergeChange, PersonChange, PersonCreate, PersonGone, Sets
 from people.fields import API_NAME
 from people.models import (
     CONTACTS_PER_PERSON_MAX,
@@ -372,15 +373,18 @@ def persons_merge(
             entity=OutboxEntity.MERGE,
             entity_id=record.pk,
             op=OutboxOp.MERGE,
-            payload={
-                "survivor": survivor.pk,
-                "absorbed": [
-                    {"id": s["id"], "infobipId": s["infobip_id"], "externalId": s["attributes"]["external_id"],
-                     "phones": s["phones"], "emails": s["emails"], "events": s["events"]}
+            payload=MergeChange(
+                survivor.pk,
+                tuple(
+                    Absorbed(
+                        s["id"],
+                        PersonGone(s["infobip_id"], s["attributes"]["external_id"], s["phones"], s["emails"]),
+                        s["events"],
+                    )
                     for s in snapshots[1:]
-                ],
-            },
-        )  # fmt: skip
+                ),
+            ).to_json(),
+        )
     return record
 
 
@@ -776,9 +780,13 @@ def merge_undo(*, record: MergeRecord, actor: str = "", source: str = "admin") -
                 entity=OutboxEntity.PERSON,
                 entity_id=person.pk,
                 op=OutboxOp.CREATE,
-                payload={"reason": "merge_undo", "mergeRecord": record.pk, "previousInfobipId": snap.get("infobip_id"),
-                         "events": snap.get("events", [])},
-            )  # fmt: skip
+                payload=PersonCreate(
+                    events=tuple(snap.get("events", [])),
+                    reason="merge_undo",
+                    merge_record=record.pk,
+                    previous_infobip_id=snap.get("infobip_id"),
+                ).to_json(),
+            )
         phones_after = set(PersonPhone.objects.filter(person=survivor).values_list("number", flat=True))
         emails_after = set(PersonEmail.objects.filter(person=survivor).values_list("address", flat=True))
         tags_after = set(plan.tags[sid])
@@ -787,19 +795,27 @@ def merge_undo(*, record: MergeRecord, actor: str = "", source: str = "admin") -
             entity=OutboxEntity.PERSON,
             entity_id=sid,
             op=OutboxOp.UPDATE,
-            payload={
-                "reason": "merge_undo",
-                "mergeRecord": record.pk,
-                "fields": [name for name in MERGE_FIELDS if plan.attributes.get(name) != record.result.get(
-                    "attributes", {}).get(name)] + ["custom_attributes"],
-                "added": {"phones": sorted(phones_after - survivor_phones_before),
-                          "emails": sorted(emails_after - survivor_emails_before),
-                          "tags": sorted(tags_after - survivor_tags_before)},
-                "removed": {"phones": sorted(survivor_phones_before - phones_after),
-                            "emails": sorted(survivor_emails_before - emails_after),
-                            "tags": sorted(survivor_tags_before - tags_after)},
-            },
-        )  # fmt: skip
+            payload=PersonChange.build(
+                reason="merge_undo",
+                merge_record=record.pk,
+                fields=[
+                    name
+                    for name in MERGE_FIELDS
+                    if plan.attributes.get(name) != record.result.get("attributes", {}).get(name)
+                ]
+                + ["custom_attributes"],
+                added=Sets.of(
+                    phones=sorted(phones_after - survivor_phones_before),
+                    emails=sorted(emails_after - survivor_emails_before),
+                    tags=sorted(tags_after - survivor_tags_before),
+                ),
+                removed=Sets.of(
+                    phones=sorted(survivor_phones_before - phones_after),
+                    emails=sorted(survivor_emails_before - emails_after),
+                    tags=sorted(survivor_tags_before - tags_after),
+                ),
+            ).to_json(),
+        )
     return plan
 
 

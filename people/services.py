@@ -20,6 +20,7 @@ from django.utils import timezone
 from core.errors import Conflict, ErrorCollector, NotFound, ValidationError
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
+from infobip.outbox.payloads import CompanyMove, PersonChange, PersonGone, Sets
 from people import validation
 from people.fields import NULLABLE_ATTRIBUTES, PERSON_ATTRIBUTES
 from people.models import (
@@ -518,7 +519,7 @@ def person_update(
             company_change = None
             if company is not UNSET and locked.company_id != (company.pk if company else None):
                 # The push needs the company the person leaves: Infobip keeps memberships on the company.
-                company_change = {"from": locked.company_id, "to": company.pk if company else None}
+                company_change = CompanyMove(locked.company_id, company.pk if company else None)
                 locked.company = company
                 changed_fields.append("company")
 
@@ -559,12 +560,12 @@ def person_update(
                     entity=OutboxEntity.PERSON,
                     entity_id=locked.pk,
                     op=OutboxOp.UPDATE,
-                    payload={
-                        "fields": changed_fields,
-                        "added": {"phones": fresh_phones, "emails": new_emails, "tags": added_tags},
-                        "removed": {"phones": removed_phones, "emails": removed_emails, "tags": removed_tags},
-                        **({"company": company_change} if company_change else {}),
-                    },
+                    payload=PersonChange.build(
+                        fields=changed_fields,
+                        added=Sets.of(phones=fresh_phones, emails=new_emails, tags=added_tags),
+                        removed=Sets.of(phones=removed_phones, emails=removed_emails, tags=removed_tags),
+                        company=company_change,
+                    ).to_json(),
                 )
     except IntegrityError as exc:
         raise integrity_error_as_validation(exc) from exc
@@ -572,13 +573,13 @@ def person_update(
 
 
 def person_identifiers(person: Person) -> dict[str, Any]:
-    """How Infobip can find this person once it is gone from our side."""
-    return {
-        "infobipId": person.infobip_id,
-        "externalId": person.external_id,
-        "phones": list(person.phones.values_list("number", flat=True)),
-        "emails": list(person.emails.values_list("address", flat=True)),
-    }
+    """How Infobip can find this person once it is gone from our side (a delete's payload)."""
+    return PersonGone(
+        infobip_id=person.infobip_id,
+        external_id=person.external_id,
+        phones=tuple(person.phones.values_list("number", flat=True)),
+        emails=tuple(person.emails.values_list("address", flat=True)),
+    ).to_json()
 
 
 @transaction.atomic

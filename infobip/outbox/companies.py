@@ -13,6 +13,7 @@ from infobip.client import (
     NotFound,
 )
 from infobip.models import OutboxOp
+from infobip.outbox.payloads import CompanyChange, CompanyGone
 from infobip.outbox.work import (
     Context,
     Work,
@@ -41,7 +42,8 @@ def push_companies(ctx: Context, works: list[Work]) -> None:
         company = companies.get(int(work.entity_id)) if work.entity_id.isdigit() else None
         if company is None:
             delete = next((e for e in reversed(work.entries) if e.op == OutboxOp.DELETE), None)
-            settle(work, lambda work=work, delete=delete: _company_delete(ctx, work, delete.payload if delete else {}))
+            gone = CompanyGone.from_json(delete.payload if delete else {})
+            settle(work, lambda work=work, gone=gone: _company_delete(ctx, work, gone))
         elif company.infobip_id is None:
             creates.append((work, company))
         else:
@@ -62,7 +64,7 @@ def push_companies(ctx: Context, works: list[Work]) -> None:
 
 
 def _company_fields(work: Work) -> set[str]:
-    return {name for entry in work.entries for name in (entry.payload or {}).get("fields") or ()}
+    return {name for entry in work.entries for name in CompanyChange.from_json(entry.payload).fields}
 
 
 def _companies_batch_update(ctx: Context, updates: list[tuple[Work, Company]]) -> None:
@@ -167,11 +169,11 @@ def _company_update(ctx: Context, work: Work, company: Company) -> None:
         _company_create(ctx, work, company)
 
 
-def _company_delete(ctx: Context, work: Work, payload: dict[str, Any]) -> None:
-    if payload.get("infobipId"):
-        selector = {"id": payload["infobipId"]}
-    elif payload.get("name"):
-        selector = {"name": payload["name"]}
+def _company_delete(ctx: Context, work: Work, gone: CompanyGone) -> None:
+    if gone.infobip_id:
+        selector = {"id": gone.infobip_id}
+    elif gone.name:
+        selector = {"name": gone.name}
     else:
         return
     with contextlib.suppress(NotFound):

@@ -28,6 +28,7 @@ from infobip.client import (
 )
 from infobip.models import OutboxAttempt, OutboxEntity, OutboxEntry, OutboxStatus
 from infobip.outbox import attributes, companies, event_definitions, events, merges, persons, tags
+from infobip.outbox.payloads import MergeChange
 from infobip.outbox.work import (
     Context,
     Outcome,
@@ -317,8 +318,7 @@ def _record_entities(works: list[Work], now: dt.datetime) -> None:
 
 
 def _survivor_pk(work: Work) -> int | None:
-    payload = work.entries[-1].payload or {}
-    return payload.get("survivor")
+    return MergeChange.from_json(work.entries[-1].payload).survivor
 
 
 def _parse_infobip_time(value: str | None) -> dt.datetime | None:

@@ -9,9 +9,11 @@ from infobip.client import (
     NotFound,
 )
 from infobip.outbox.events import send_events
+from infobip.outbox.payloads import MergeChange
 from infobip.outbox.person_plan import (
     PersonPlan,
-    identifier_candidates,
+    gone_identifiers,
+    live_holder,
 )
 from infobip.outbox.persons import person_create
 from infobip.outbox.persons_batch import company_memberships
@@ -36,9 +38,12 @@ def push_merges(ctx: Context, works: list[Work]) -> None:
 
 
 def _merge(ctx: Context, work: Work) -> None:
-    payload = work.entries[-1].payload or {}
+    change = MergeChange.from_json(work.entries[-1].payload)
     record = MergeRecord.objects.filter(pk=int(work.entity_id)).first() if work.entity_id.isdigit() else None
-    survivor_id = payload.get("survivor") or (record.survivor_id if record else None)
+    if record is not None and record.undone_at is not None:
+        work.skip(f"Merge {record.pk} was undone: its push is obsolete (the undo's changes restore the persons).")
+        return
+    survivor_id = change.survivor or (record.survivor_id if record else None)
     survivor = (
         Person.objects.filter(pk=survivor_id)
         .select_related("company")
@@ -50,16 +55,24 @@ def _merge(ctx: Context, work: Work) -> None:
     if survivor is None:
         return  # the survivor was deleted since: its delete removed it from Infobip
     survivor_infobip = ctx.person_ids.get(survivor.pk) or survivor.infobip_id
-    absorbed_rows = {
-        p.pk: p for p in Person.objects.filter(pk__in=[a.get("id") for a in payload.get("absorbed") or ()])
-    }
-    # 1. The absorbed profiles leave Infobip (their identifiers now belong to the survivor).
-    for absorbed in payload.get("absorbed") or ():
-        row = absorbed_rows.get(absorbed.get("id"))
-        infobip_id = absorbed.get("infobipId") or (row.infobip_id if row else None)
-        identifiers = ([("ID", str(infobip_id))] if infobip_id else []) + identifier_candidates(
-            absorbed.get("externalId"), absorbed.get("emails") or (), absorbed.get("phones") or ()
-        )
+    _delete_absorbed(ctx, work, change, survivor_infobip)
+    survivor_infobip = _write_survivor(ctx, work, survivor, survivor_infobip)
+    if work.outcome not in (None, Outcome.DONE):
+        return
+    # 3. Their events, which Infobip dropped with them, go to the survivor again (same eventIds).
+    event_ids = [e for a in change.absorbed for e in a.events]
+    events = list(PersonEvent.objects.filter(pk__in=event_ids).select_related("definition"))
+    send_events(ctx, [(work, event, ("ID", str(survivor_infobip))) for event in events], shared=work)
+
+
+def _delete_absorbed(ctx: Context, work: Work, change: MergeChange, survivor_infobip: int | None) -> None:
+    """1. The absorbed profiles leave Infobip (their identifiers now belong to the survivor); never the survivor
+    nor a profile a live local person holds now."""
+    absorbed_rows = {p.pk: p for p in Person.objects.filter(pk__in=[a.id for a in change.absorbed])}
+    for absorbed in change.absorbed:
+        row = absorbed_rows.get(absorbed.id)
+        infobip_id = absorbed.identifiers.infobip_id or (row.infobip_id if row else None)
+        identifiers = ([("ID", str(infobip_id))] if infobip_id else []) + gone_identifiers(absorbed.identifiers)
         for type_, identifier in identifiers:
             found = ctx.call(
                 work,
@@ -68,13 +81,18 @@ def _merge(ctx: Context, work: Work) -> None:
             )
             if found is None or (survivor_infobip and int(found["id"]) == int(survivor_infobip)):
                 continue
+            if live_holder(ctx, found["id"]) is not None:
+                continue  # a newer local fact: that profile is a live person's here
             with contextlib.suppress(NotFound):
                 ctx.call(
                     work,
                     f"DELETE /people/2/persons?type=ID&identifier={found['id']} (absorbed)",
                     lambda found=found: ctx.client.delete_person("ID", found["id"]),
                 )
-    # 2. The survivor is exactly our merge result.
+
+
+def _write_survivor(ctx: Context, work: Work, survivor: Person, survivor_infobip: int | None) -> int | None:
+    """2. The survivor is exactly our merge result (PUT; created again when Infobip lost it)."""
     body = person_as_infobip(survivor)
     plan = PersonPlan(work, survivor, "create", body=body, full=True, company_join=survivor.company_id is not None)
     if survivor_infobip:
@@ -93,9 +111,4 @@ def _merge(ctx: Context, work: Work) -> None:
         person_create(ctx, plan)
         survivor_infobip = work.infobip_id
     company_memberships(ctx, [plan])
-    if work.outcome not in (None, Outcome.DONE):
-        return
-    # 3. Their events, which Infobip dropped with them, go to the survivor again (same eventIds).
-    event_ids = [e for a in payload.get("absorbed") or () for e in a.get("events") or ()]
-    events = list(PersonEvent.objects.filter(pk__in=event_ids).select_related("definition"))
-    send_events(ctx, [(work, event, ("ID", str(survivor_infobip))) for event in events], shared=work)
+    return survivor_infobip

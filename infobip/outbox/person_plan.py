@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infobip.models import OutboxOp
+from infobip.outbox.payloads import PersonChange, PersonGone
 from infobip.outbox.work import (
     Context,
     PushDeferred,
@@ -71,7 +72,7 @@ class PersonPlan:
     remove_tags: list[str] = field(default_factory=list)
     company_leave: int | None = None  # local company id the person left
     company_join: bool = False  # (re)join the person's current company
-    delete_payload: dict[str, Any] = field(default_factory=dict)
+    gone: PersonGone = field(default_factory=PersonGone)  # a delete: how Infobip finds the person
 
     @property
     def simple_update(self) -> bool:
@@ -126,30 +127,11 @@ def plan_person(work: Work, person: Person | None, defined: set[str], collection
     ops = work.ops
     if OutboxOp.DELETE in ops:
         delete = next(e for e in reversed(work.entries) if e.op == OutboxOp.DELETE)
-        return PersonPlan(work, None, "delete", delete_payload=delete.payload or {})
+        return PersonPlan(work, None, "delete", gone=PersonGone.from_json(delete.payload))
     if person is None:
         return PersonPlan(work, None, "nothing")
     if person.merged_into_id:
         return PersonPlan(work, person, "merged")
-    fields: set[str] = set()
-    add = {"phones": _OrderedSet(), "emails": _OrderedSet(str.lower), "tags": _OrderedSet(str.lower)}
-    remove = {"phones": _OrderedSet(), "emails": _OrderedSet(str.lower), "tags": _OrderedSet(str.lower)}
-    company_from: Any = ...
-    for entry in work.entries:
-        payload = entry.payload or {}
-        if entry.op != OutboxOp.UPDATE:
-            continue
-        fields.update(payload.get("fields") or ())
-        for kind in add:
-            for value in (payload.get("added") or {}).get(kind) or ():
-                add[kind].add(value)
-                remove[kind].discard(value)
-            for value in (payload.get("removed") or {}).get(kind) or ():
-                remove[kind].add(value)
-                add[kind].discard(value)
-        change = payload.get("company")
-        if isinstance(change, dict) and company_from is ...:
-            company_from = change.get("from")
     plan = PersonPlan(work, person, "update")
     if person.infobip_id is None or OutboxOp.CREATE in ops:
         plan.action = "create" if person.infobip_id is None else "update"
@@ -157,6 +139,22 @@ def plan_person(work: Work, person: Person | None, defined: set[str], collection
         plan.body = collections.body(person)
         plan.company_join = person.company_id is not None
         return plan
+    changes = [PersonChange.from_json(e.payload) for e in work.entries if e.op == OutboxOp.UPDATE]
+    fields = {name for change in changes for name in change.fields}
+    _plan_fields(plan, person, fields, defined)
+    if "company" in fields:
+        company_from = next((c.company.from_id for c in changes if c.company is not None), None)
+        plan.company_join = person.company_id is not None
+        if person.company_id is None and company_from is not None:
+            plan.company_leave = company_from
+    add, remove = _coalesce_sets(changes)
+    if any(list(values) for values in (*add.values(), *remove.values())):
+        _plan_sets(plan, person, collections, add, remove)
+    # else scalar changes only: the person's contacts and tags are not needed (nor loaded)
+    return plan
+
+
+def _plan_fields(plan: PersonPlan, person: Person, fields: set[str], defined: set[str]) -> None:
     standard = person_standard_attributes(person)
     for name in sorted(fields):
         api = API_NAME.get(name, name)
@@ -168,12 +166,25 @@ def plan_person(work: Work, person: Person | None, defined: set[str], collection
             plan.body["type"] = person.type
         elif api in standard:
             plan.body[api] = "" if standard[api] is None else standard[api]
-    if "company" in fields:
-        plan.company_join = person.company_id is not None
-        if person.company_id is None and company_from not in (..., None):
-            plan.company_leave = company_from
-    if not any(list(values) for values in (*add.values(), *remove.values())):
-        return plan  # scalar changes only: the person's contacts and tags are not needed (nor loaded)
+
+
+def _coalesce_sets(changes: list[PersonChange]) -> tuple[dict[str, _OrderedSet], dict[str, _OrderedSet]]:
+    """What the changes add and remove in all, in order: a later removal cancels an earlier addition."""
+    add = {"phones": _OrderedSet(), "emails": _OrderedSet(str.lower), "tags": _OrderedSet(str.lower)}
+    remove = {"phones": _OrderedSet(), "emails": _OrderedSet(str.lower), "tags": _OrderedSet(str.lower)}
+    for change in changes:
+        for kind in add:
+            for value in getattr(change.added, kind):
+                add[kind].add(value)
+                remove[kind].discard(value)
+            for value in getattr(change.removed, kind):
+                remove[kind].add(value)
+                add[kind].discard(value)
+    return add, remove
+
+
+def _plan_sets(plan: PersonPlan, person: Person, collections: Collections, add: dict, remove: dict) -> None:
+    """Additions still true now go in the PATCH body; removals still true now become removal calls."""
     phones, emails, tags = collections.of(person)
     lower_emails, lower_tags = {e.lower() for e in emails}, {t.lower() for t in tags}
     added_tags = [t for t in add["tags"] if t.lower() in lower_tags]
@@ -189,7 +200,6 @@ def plan_person(work: Work, person: Person | None, defined: set[str], collection
     plan.remove_phones = [p for p in remove["phones"] if p not in phones]
     plan.remove_emails = [e for e in remove["emails"] if e.lower() not in lower_emails]
     plan.remove_tags = [t for t in remove["tags"] if t.lower() not in lower_tags]
-    return plan
 
 
 def needs_collections(work: Work, person: Person | None) -> bool:
@@ -198,21 +208,28 @@ def needs_collections(work: Work, person: Person | None) -> bool:
         return False
     if person.infobip_id is None or OutboxOp.CREATE in work.ops:
         return True
-    return any(
-        values
-        for entry in work.entries
-        for key in ("added", "removed")
-        for values in ((entry.payload or {}).get(key) or {}).values()
+    changes = (PersonChange.from_json(e.payload) for e in work.entries)
+    return any(change.added or change.removed for change in changes)
+
+
+def gone_identifiers(gone: PersonGone) -> list[tuple[str, str]]:
+    return identifier_candidates(gone.external_id, gone.emails, gone.phones)
+
+
+def live_holder(ctx: Context, infobip_id: Any) -> int | None:
+    """The live (not merged away) local person holding this Infobip id now, if any: a delete must spare it."""
+    return (
+        Person.objects.filter(realm=ctx.realm, infobip_id=int(infobip_id), merged_into__isnull=True)
+        .values_list("pk", flat=True)
+        .first()
     )
 
 
-def delete_query(payload: dict[str, Any]) -> dict[str, Any] | None:
+def delete_query(gone: PersonGone) -> dict[str, Any] | None:
     """How to find a deleted person in Infobip: its Infobip id, else the identifier a create would have used."""
-    if payload.get("infobipId"):
-        return person_query(payload["infobipId"])
-    identifiers = identifier_candidates(
-        payload.get("externalId"), payload.get("emails") or (), payload.get("phones") or ()
-    )
+    if gone.infobip_id:
+        return person_query(gone.infobip_id)
+    identifiers = gone_identifiers(gone)
     if not identifiers:
         return None
     return {"type": identifiers[0][0], "identifier": identifiers[0][1]}

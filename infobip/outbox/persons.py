@@ -15,12 +15,14 @@ from infobip.client import (
 )
 from infobip.models import OutboxOp
 from infobip.outbox.events import send_events
+from infobip.outbox.payloads import PersonCreate
 from infobip.outbox.person_plan import (
     Collections,
     PersonPlan,
     body_identifiers,
     delete_query,
-    identifier_candidates,
+    gone_identifiers,
+    live_holder,
     needs_collections,
     note_person_id,
     person_query,
@@ -79,7 +81,7 @@ def push_persons(ctx: Context, works: list[Work]) -> None:
 
     # Deletes, then updates, then creates: what frees an identifier (a deleted person, a removed email after a
     # merge is undone) goes before what takes it, or Infobip would still see it taken.
-    findable = [p for p in deletes if delete_query(p.delete_payload or {})]
+    findable = [p for p in deletes if delete_query(p.gone)]
     if ctx.batching(len(findable)):
         persons_batch_delete(ctx, findable)
     for plan in deletes:
@@ -114,7 +116,7 @@ def _events_of_restored_persons(ctx: Context, plans: list[PersonPlan]) -> None:
     person its events back) gets them sent to its Infobip profile, with their eventIds, after the create."""
     for plan in plans:
         event_ids = [
-            i for e in plan.work.entries if e.op == OutboxOp.CREATE for i in (e.payload or {}).get("events") or ()
+            i for e in plan.work.entries if e.op == OutboxOp.CREATE for i in PersonCreate.from_json(e.payload).events
         ]
         infobip_id = ctx.person_ids.get(plan.person.pk) or plan.person.infobip_id
         if not event_ids or not infobip_id:
@@ -228,24 +230,23 @@ def find_by_identifiers(ctx: Context, work: Work, identifiers: list[tuple[str, s
 
 
 def _person_delete(ctx: Context, plan: PersonPlan) -> None:
-    payload, work = plan.delete_payload, plan.work
-    if payload.get("infobipId"):
-        with contextlib.suppress(NotFound):
-            ctx.call(
-                work,
-                f"DELETE /people/2/persons?type=ID&identifier={payload['infobipId']}",
-                lambda: ctx.client.delete_person("ID", payload["infobipId"]),
-            )
+    gone, work = plan.gone, plan.work
+    infobip_id = gone.infobip_id
+    if not infobip_id:
+        # Never confirmed in Infobip, but a create may have reached it (a lost response, a killed worker): look.
+        found = find_by_identifiers(ctx, work, gone_identifiers(gone))
+        if found is None:
+            return
+        infobip_id = found["id"]
+    holder = live_holder(ctx, infobip_id)
+    if holder is not None:
+        work.skip(
+            f"Not deleted in Infobip: its profile {infobip_id} belongs to person {holder} here now (a newer change)."
+        )
         return
-    # Never confirmed in Infobip, but a create may have reached it (a lost response, a killed worker): look.
-    identifiers = identifier_candidates(
-        payload.get("externalId"), payload.get("emails") or (), payload.get("phones") or ()
-    )
-    found = find_by_identifiers(ctx, work, identifiers)
-    if found is not None:
-        with contextlib.suppress(NotFound):
-            ctx.call(
-                work,
-                f"DELETE /people/2/persons?type=ID&identifier={found['id']}",
-                lambda: ctx.client.delete_person("ID", found["id"]),
-            )
+    with contextlib.suppress(NotFound):
+        ctx.call(
+            work,
+            f"DELETE /people/2/persons?type=ID&identifier={infobip_id}",
+            lambda: ctx.client.delete_person("ID", infobip_id),
+        )

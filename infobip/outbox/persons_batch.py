@@ -188,9 +188,27 @@ def persons_batch_update(ctx: Context, plans: list[PersonPlan], *, adopt_ids: bo
 
 
 def persons_batch_delete(ctx: Context, plans: list[PersonPlan]) -> None:
+    """DELETE /persons/batch by Infobip id; an id a live local person holds now is spared (a newer fact), and a
+    person never confirmed in Infobip goes through the single path (look-up first)."""
+    by_id = [p for p in plans if p.gone.infobip_id]
+    holders = dict(
+        Person.objects.filter(
+            realm=ctx.realm, infobip_id__in=[p.gone.infobip_id for p in by_id], merged_into__isnull=True
+        ).values_list("infobip_id", "pk")
+    )
+    plans = []
+    for plan in by_id:
+        holder = holders.get(int(plan.gone.infobip_id))
+        if holder is None:
+            plans.append(plan)
+        else:
+            plan.work.skip(
+                f"Not deleted in Infobip: its profile {plan.gone.infobip_id} belongs to person {holder} here now "
+                "(a newer change)."
+            )
     for chunk in chunks(plans, 1000):
         works = [p.work for p in chunk]
-        queries = [delete_query(p.delete_payload) for p in chunk]
+        queries = [delete_query(p.gone) for p in chunk]
         try:
             result = ctx.call(
                 works,

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
 from infobip.outbox import engine
+from infobip.outbox.payloads import PersonChange, Sets
 from people.models import Person, PersonEmail, PersonPhone, SyncStatus
 
 
@@ -68,8 +69,9 @@ def outbox_rows(realm, entity, op, items):
 
 
 def update_payload(fields=(), added=None, removed=None):
-    empty = {"phones": [], "emails": [], "tags": []}
-    return {"fields": list(fields), "added": {**empty, **(added or {})}, "removed": {**empty, **(removed or {})}}
+    return PersonChange.build(
+        fields=fields, added=Sets.of(**(added or {})), removed=Sets.of(**(removed or {}))
+    ).to_json()
 
 
 def bulk_person_creates(realm, first, count, tag=None):

@@ -13,6 +13,7 @@ from companies import services as company_services
 from infobip import services
 from infobip.models import OutboxAttempt, OutboxEntry, OutboxStatus
 from infobip.outbox import engine
+from infobip.outbox.payloads import PersonCreate
 from infobip.outbox.person_plan import Collections
 from infobip.outbox.recording import wakeup_clear
 from people import merging
@@ -481,7 +482,7 @@ def test_a_person_restored_with_its_events_gets_them_in_infobip(cdp_realm, push_
     ]
     OutboxEntry.objects.create(
         realm=cdp_realm, entity="person", entity_id=str(restored.pk), op="create",
-        payload={"reason": "merge_undo", "events": [e.pk for e in events]},
+        payload=PersonCreate(events=tuple(e.pk for e in events), reason="merge_undo").to_json(),
     )  # fmt: skip
     drain_all()
     record = remote(infobip_sandbox, restored)
