@@ -10,12 +10,14 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
+from infobip.bulk import copy_insert
 from infobip.models import OutboxEntry
 
 logger = logging.getLogger(__name__)
 
 WAKEUP_KEY = "outbox-drain"
 WAKEUP_TTL_SECONDS = 60.0
+COPY_MIN = 500  # above this many rows COPY beats a multi-row INSERT
 
 _WAKEUP_SQL = """
 INSERT INTO infobip_outboxwakeup (key, until)
@@ -44,23 +46,24 @@ def outbox_record(*, realm, entity: str, entity_id: Any, op: str, payload: dict[
 
 
 def outbox_record_many(*, realm, entity: str, op: str, items: list[tuple[Any, dict[str, Any] | None]]) -> int:
-    """`outbox_record` for many entities at once (bulk imports): the same rules, one INSERT.
+    """`outbox_record` for many entities at once (bulk imports, sync pages): the same rules and the same rows.
 
-    `items` are (entity_id, payload) pairs, recorded in that order. Returns how many rows were written.
-    """
+    `items` are (entity_id, payload) pairs, recorded in that order; more than ``COPY_MIN`` go through COPY.
+    Returns how many rows were written."""
     if not realm.cdp_enabled or not items:
         return 0
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbox_record_many must be called inside the transaction of the change it records")
-    OutboxEntry.objects.bulk_create(
-        [
-            OutboxEntry(realm=realm, entity=entity, entity_id=str(entity_id), op=op, payload=payload or {})
-            for entity_id, payload in items
-        ],
-        batch_size=2000,
-    )
+    rows = [
+        OutboxEntry(realm=realm, entity=entity, entity_id=str(entity_id), op=op, payload=payload or {})
+        for entity_id, payload in items
+    ]
+    if len(rows) > COPY_MIN:
+        copy_insert(OutboxEntry, rows)
+    else:
+        OutboxEntry.objects.bulk_create(rows)
     transaction.on_commit(kick_drain)
-    return len(items)
+    return len(rows)
 
 
 def wakeup_take() -> bool:
