@@ -32,8 +32,8 @@ from django.utils import timezone
 from companies.models import Company
 from core.errors import Conflict, ValidationError
 from identities.models import Identity
-from infobip.models import OutboxEntity, OutboxOp
-from infobip.outbox import outbox_record
+from infobip.models import OutboxEntity, OutboxOp, OutboxStatus
+from infobip.outbox import outbox_record, outbox_supersede
 from infobip.outbox.payloads import Absorbed, MergeChange, PersonChange, PersonCreate, PersonGone, Sets
 from people.fields import API_NAME
 from people.models import (
@@ -768,6 +768,13 @@ def merge_undo(*, record: MergeRecord, actor: str = "", source: str = "admin") -
         DuplicateCandidate.objects.filter(
             Q(person_a_id__in=group[1:]) | Q(person_b_id__in=group[1:]), status=DuplicateStatus.MERGED
         ).update(status=DuplicateStatus.OPEN, modified=now)
+        outbox_supersede(
+            realm=realm,
+            entity=OutboxEntity.MERGE,
+            entity_ids=[record.pk],
+            statuses=(OutboxStatus.PENDING, OutboxStatus.DEAD),
+            reason=f"Superseded: merge {record.pk} was undone before it reached Infobip (the undo's changes are sent).",
+        )
         record.undone_at = now
         record.undone_by = actor
         record.undo_report = {"kept": plan.kept, "notes": plan.notes}

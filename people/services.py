@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, ErrorCollector, NotFound, ValidationError
 from infobip.models import OutboxEntity, OutboxOp
-from infobip.outbox import outbox_record
+from infobip.outbox import outbox_record, outbox_supersede
 from infobip.outbox.payloads import CompanyMove, PersonChange, PersonGone, Sets
 from people import validation
 from people.fields import NULLABLE_ATTRIBUTES, PERSON_ATTRIBUTES
@@ -588,6 +588,12 @@ def person_delete(*, person: Person) -> None:
     locked = Person.objects.select_for_update().get(pk=person.pk)
     # Persons merged into this one are only aliases now (their contacts and events moved here): they go too.
     locked.absorbed.all().delete()
+    outbox_supersede(
+        realm=locked.realm,
+        entity=OutboxEntity.PERSON,
+        entity_ids=[locked.pk],
+        reason=f"Superseded: person {locked.pk} was deleted (its delete is sent instead).",
+    )
     outbox_record(
         realm=locked.realm,
         entity=OutboxEntity.PERSON,

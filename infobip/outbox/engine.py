@@ -347,7 +347,7 @@ def purge_delivered(*, keep_days: float | None = None, limit: int = 10_000) -> i
     before = timezone.now() - dt.timedelta(days=keep_days)
     ids = list(
         OutboxEntry.objects.filter(
-            status__in=[OutboxStatus.DONE, OutboxStatus.SKIPPED], processed_at__lt=before
+            status__in=[OutboxStatus.DONE, OutboxStatus.SKIPPED, OutboxStatus.SUPERSEDED], processed_at__lt=before
         ).values_list("id", flat=True)[:limit]
     )
     if not ids:

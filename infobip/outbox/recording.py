@@ -9,9 +9,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from infobip.bulk import copy_insert
-from infobip.models import OutboxEntry
+from infobip.models import OutboxEntry, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,28 @@ def outbox_record_many(*, realm, entity: str, op: str, items: list[tuple[Any, di
         OutboxEntry.objects.bulk_create(rows)
     transaction.on_commit(kick_drain)
     return len(rows)
+
+
+def outbox_supersede(
+    *, realm, entity: str, entity_ids: list[Any], reason: str, statuses: tuple[str, ...] = (OutboxStatus.PENDING,)
+) -> int:
+    """Mark the still-undelivered rows of these entities obsolete (status superseded, `reason` shown in the admin):
+    a later change made them so, and they are never sent. Called inside the later change's transaction.
+
+    Rows a worker holds a lease on are left alone (they are being sent; superseding them would let the next row
+    of the entity overtake them): the handlers check the newer facts themselves. Returns how many were marked."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("outbox_supersede must be called inside the transaction of the change that supersedes")
+    now = timezone.now()
+    return (
+        OutboxEntry.objects.filter(
+            realm=realm, entity=entity, entity_id__in=[str(i) for i in entity_ids], status__in=statuses
+        )
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .update(
+            status=OutboxStatus.SUPERSEDED, processed_at=now, locked_until=None, locked_by="", last_error=reason[:4000]
+        )
+    )
 
 
 def wakeup_take() -> bool:

@@ -7,13 +7,14 @@ import datetime as dt
 import io
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from companies import services as company_services
 from infobip import services
 from infobip.models import OutboxAttempt, OutboxEntry, OutboxStatus
-from infobip.outbox import engine
-from infobip.outbox.payloads import PersonCreate
+from infobip.outbox import engine, outbox_record
+from infobip.outbox.payloads import PersonCreate, PersonGone
 from infobip.outbox.person_plan import Collections
 from infobip.outbox.recording import wakeup_clear
 from people import merging
@@ -511,6 +512,74 @@ def test_undoing_a_merge_brings_the_absorbed_profile_back_to_infobip(cdp_realm, 
     kept = remote(infobip_sandbox, survivor)
     assert [e["address"] for e in kept["contactInformation"]["email"]] == ["jane1@example.com"]
     assert statuses() == {"done": OutboxEntry.objects.count()}
+
+
+def test_an_undo_supersedes_the_merge_push_still_failing_and_infobip_ends_with_both_persons(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    """Issue 15.1: the merge's push was failing when the merge was undone; once the faults clear, its retry
+    must not delete the restored person (the undo supersedes it)."""
+    survivor, absorbed = make_person(cdp_realm, 1), make_person(cdp_realm, 2)
+    drain_all()
+    infobip_sandbox.faults.configure(error_rate=1.0, endpoints=["PUT /people/2/persons"])
+    record = merging.persons_merge(
+        survivor=Person.objects.get(pk=survivor.pk), others=[Person.objects.get(pk=absorbed.pk)]
+    )
+    engine.drain(max_rounds=1)  # the absorbed profile is deleted, the survivor's PUT fails: the merge waits
+    merge_entry = OutboxEntry.objects.get(entity="merge")
+    assert (merge_entry.status, "503" in merge_entry.last_error or "500" in merge_entry.last_error) == (
+        OutboxStatus.PENDING,
+        True,
+    )
+    merging.merge_undo(record=record)
+    merge_entry.refresh_from_db()
+    assert merge_entry.status == OutboxStatus.SUPERSEDED
+    assert f"merge {record.pk} was undone" in merge_entry.last_error
+    infobip_sandbox.faults.clear()
+    OutboxEntry.objects.filter(status=OutboxStatus.PENDING).update(next_attempt_at=timezone.now())
+    drain_all()
+    store = infobip_sandbox.store
+    assert len(store.persons) == 2
+    for person, email in ((survivor, "jane1@example.com"), (absorbed, "jane2@example.com")):
+        there = remote(infobip_sandbox, person)
+        assert there is not None
+        assert person.sync_status == SyncStatus.SYNCED
+        assert [e["address"] for e in there["contactInformation"]["email"]] == [email]
+    assert survivor.infobip_id != absorbed.infobip_id
+    assert OutboxAttempt.objects.filter(entry=merge_entry).count() > 0  # it had really been tried
+    assert OutboxStatus.DEAD not in statuses()
+
+
+def test_a_delete_spares_an_infobip_id_that_a_live_person_holds_now(cdp_realm, push_settings, infobip_sandbox):
+    keeper = make_person(cdp_realm, 1)
+    drain_all()
+    keeper.refresh_from_db()
+    with transaction.atomic():  # an old delete that names the id a newer local fact gave to `keeper`
+        outbox_record(
+            realm=cdp_realm, entity="person", entity_id=999_999, op="delete",
+            payload=PersonGone(infobip_id=keeper.infobip_id, emails=("old@example.com",)).to_json(),
+        )  # fmt: skip
+    drain_all()
+    assert keeper.infobip_id in infobip_sandbox.store.persons
+    assert "DELETE /people/2/persons" not in infobip_sandbox.stats()["calls"]
+    entry = OutboxEntry.objects.get(entity_id="999999")
+    assert entry.status == OutboxStatus.SKIPPED
+    assert f"belongs to person {keeper.pk} here now" in entry.last_error
+
+
+def test_a_person_delete_supersedes_its_pending_changes(cdp_realm, push_settings, infobip_sandbox):
+    person = make_person(cdp_realm)
+    drain_all()
+    people.person_update(person=Person.objects.get(pk=person.pk), attributes={"city": "Split"})
+    people.person_delete(person=Person.objects.get(pk=person.pk))
+    update = OutboxEntry.objects.get(entity="person", op="update")
+    assert (update.status, update.last_error) == (
+        OutboxStatus.SUPERSEDED,
+        f"Superseded: person {person.pk} was deleted (its delete is sent instead).",
+    )
+    drain_all()
+    assert infobip_sandbox.store.persons == {}
+    assert "PATCH /people/2/persons" not in infobip_sandbox.stats()["calls"]
 
 
 # ------------------------------------------------------------------------------------- claims and leases
