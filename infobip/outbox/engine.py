@@ -26,9 +26,10 @@ from infobip.bulk import bulk_set, copy_insert
 from infobip.client import (
     client_for_realm,
 )
-from infobip.models import OutboxAttempt, OutboxEntity, OutboxEntry, OutboxStatus
+from infobip.models import OutboxAttempt, OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
 from infobip.outbox import attributes, companies, event_definitions, events, merges, persons, tags
 from infobip.outbox.payloads import MergeChange
+from infobip.outbox.recording import outbox_record
 from infobip.outbox.work import (
     Context,
     Outcome,
@@ -248,6 +249,7 @@ def record(works: list[Work], *, worker: str) -> dict[str, int]:
                 )
         bulk_set(OutboxEntry, changed, ["next_attempt_at", "last_error", "locked_until", "locked_by", "attempts"])
         copy_insert(OutboxAttempt, attempts)
+        _relink_stale(works)
         _record_entities(works, now)
     return dict(counts)
 
@@ -305,16 +307,39 @@ def _record_entities(works: list[Work], now: dt.datetime) -> None:
             with transaction.atomic():
                 bulk_set(model, to_save, fields)
         except IntegrityError:
-            # Another local row took one of these Infobip ids meanwhile (a race with the sync): save one by one.
+            # Another local row holds one of these Infobip ids (a race with the sync, or its link is stale): what
+            # Infobip just answered for this row is the newer fact, so that row is relinked and this one saved.
             for obj in to_save:
                 try:
                     with transaction.atomic():
                         model.objects.filter(pk=obj.pk).update(**{f: getattr(obj, f) for f in fields})
                 except IntegrityError:
-                    model.objects.filter(pk=obj.pk).update(
-                        sync_status=SyncStatus.FAILED,
-                        sync_error=f"Infobip id {obj.infobip_id} already belongs to another person here.",
-                    )
+                    realm = next(w.realm for w in mine + survivors)
+                    holders = model.objects.filter(infobip_id=obj.infobip_id).exclude(pk=obj.pk)
+                    _relink(model, entity, realm, list(holders.values_list("pk", flat=True)), obj.infobip_id, obj.pk)
+                    model.objects.filter(pk=obj.pk).update(**{f: getattr(obj, f) for f in fields})
+
+
+def _relink_stale(works: list[Work]) -> None:
+    """Persons whose Infobip id turned out to be another person's profile (Infobip lost theirs and reused the id)
+    lose it first, so the id can be stored for the person Infobip gave it to."""
+    for work in works:
+        if work.unlink and work.infobip_id:
+            _relink(Person, OutboxEntity.PERSON, work.realm, work.unlink, work.infobip_id, int(work.entity_id))
+
+
+def _relink(model: Any, entity: str, realm: Any, pks: list[int], infobip_id: int, taker: int) -> None:
+    """Unlink ``pks`` from ``infobip_id`` and queue their create: the push looks them up by their identifiers
+    and re-links them to the profile it finds, or re-creates them (never a failure that stays)."""
+    reason = (
+        f"Its Infobip profile {infobip_id} was gone (Infobip gave that id to {entity} {taker}): it is looked up by "
+        "its identifiers and re-linked or re-created."
+    )
+    gone = model.objects.filter(pk__in=pks, infobip_id=infobip_id)
+    relinked = list(gone.values_list("pk", flat=True))
+    gone.update(infobip_id=None, sync_status=SyncStatus.PENDING, sync_error=reason)
+    for pk in relinked:
+        outbox_record(realm=realm, entity=entity, entity_id=pk, op=OutboxOp.CREATE)
 
 
 def _survivor_pk(work: Work) -> int | None:

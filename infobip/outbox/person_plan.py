@@ -216,6 +216,30 @@ def gone_identifiers(gone: PersonGone) -> list[tuple[str, str]]:
     return identifier_candidates(gone.external_id, gone.emails, gone.phones)
 
 
+def stale_link(ctx: Context, work: Work, owner: int, infobip_id: int) -> bool:
+    """Whether local person ``owner``'s link to Infobip profile ``infobip_id`` is stale: that profile (found by
+    or created for another person's identifiers) carries none of the owner's identifiers (Infobip lost the
+    owner's profile, e.g. a restored or reset account, and reuses its id)."""
+    profile = ctx.call(
+        work,
+        f"GET /people/2/persons?type=ID&identifier={infobip_id} (whose profile?)",
+        lambda: ctx.client.find_person("ID", infobip_id),
+    )
+    if profile is None:
+        return True
+    holder = Person.objects.filter(pk=owner).prefetch_related("phones", "emails").first()
+    if holder is None:
+        return True
+
+    def keys(pairs: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {(t, i.lower() if t == "EMAIL" else i) for t, i in pairs}
+
+    theirs = identifier_candidates(
+        holder.external_id, [e.address for e in holder.emails.all()], [p.number for p in holder.phones.all()]
+    )
+    return not keys(theirs) & keys(body_identifiers(profile))
+
+
 def live_holder(ctx: Context, infobip_id: Any) -> int | None:
     """The live (not merged away) local person holding this Infobip id now, if any: a delete must spare it."""
     return (
@@ -245,11 +269,14 @@ def note_person_id(
     if owner is ...:
         owner = Person.objects.filter(realm=ctx.realm, infobip_id=infobip_id).values_list("pk", flat=True).first()
     if owner is not None and owner != plan.person.pk:
-        # Transient: that person's change releasing the identifier may still be on its way (a merge undone).
-        raise PushDeferred(
-            f"Infobip person {infobip_id} (found by this person's identifiers) is the Infobip profile of person "
-            f"{owner} here: if that does not change by itself, merge the two persons or change what they share."
-        )
+        if stale_link(ctx, plan.work, owner, infobip_id):
+            plan.work.unlink.append(owner)  # Infobip forgot that profile and gave its id to ours: relink theirs
+        else:
+            # Transient: that person's change releasing the identifier may still be on its way (a merge undone).
+            raise PushDeferred(
+                f"Infobip person {infobip_id} (found by this person's identifiers) is the Infobip profile of person "
+                f"{owner} here: if that does not change by itself, merge the two persons or change what they share."
+            )
     plan.work.infobip_id = infobip_id
     plan.work.modified_at = modified_at
     if plan.person.infobip_id != infobip_id:

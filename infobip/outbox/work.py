@@ -74,6 +74,7 @@ class Work:
     infobip_id: int | None = None  # persons and companies: the Infobip id learned here
     clear_infobip_id: bool = False  # the person/company is gone from Infobip; a new one was or will be made
     modified_at: str | None = None
+    unlink: list[int] = field(default_factory=list)  # local persons whose link to infobip_id was stale
 
     @property
     def head(self) -> OutboxEntry:

@@ -582,6 +582,50 @@ def test_a_person_delete_supersedes_its_pending_changes(cdp_realm, push_settings
     assert "PATCH /people/2/persons" not in infobip_sandbox.stats()["calls"]
 
 
+def test_after_infobip_lost_its_data_persons_are_relinked_by_their_identifiers_never_left_failed(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    """Issue 15.3: the sandbox restarted empty while our rows kept their Infobip ids; the next change re-creates
+    the person, Infobip reuses an id another local person still holds: that one is re-linked too."""
+    first, second = make_person(cdp_realm, 1), make_person(cdp_realm, 2)
+    drain_all()
+    first.refresh_from_db()
+    assert first.infobip_id == 1
+    infobip_sandbox.reset()  # Infobip forgot everything; ids start at 1 again
+    people.person_update(person=Person.objects.get(pk=second.pk), attributes={"city": "Split"})
+    drain_all()
+    store = infobip_sandbox.store
+    assert len(store.persons) == 2
+    for person, external_id in ((first, "ext-1"), (second, "ext-2")):
+        there = remote(infobip_sandbox, person)
+        assert there["externalId"] == external_id
+        assert (person.sync_status, person.sync_error) == (SyncStatus.SYNCED, "")
+    assert remote(infobip_sandbox, second)["city"] == "Split"
+    assert set(statuses()) == {OutboxStatus.DONE}
+    creates = OutboxEntry.objects.filter(entity="person", entity_id=str(first.pk), op="create")
+    assert creates.count() == 2  # its own, and the one its relink queued
+
+
+def test_a_profile_found_by_shared_identifiers_is_not_taken_from_its_holder(
+    cdp_realm, push_settings, infobip_sandbox, infobip_client
+):
+    """The other side of the stale-id check: the profile Infobip answers with really is the holder's (it carries
+    the holder's identifiers), so the change waits with the reason instead of stealing the link."""
+    holder = make_person(cdp_realm, 1)
+    drain_all()
+    holder.refresh_from_db()
+    infobip_client.update_person(  # someone gave the holder's profile the newcomer's email in Infobip
+        "ID", holder.infobip_id, {"contactInformation": {"email": [{"address": "other@example.com"}]}}
+    )
+    newcomer = people.person_create(realm=cdp_realm, attributes={"first_name": "Other"}, emails=["other@example.com"])
+    engine.drain(max_rounds=1)
+    entry = OutboxEntry.objects.get(entity_id=str(newcomer.pk))
+    assert entry.status == OutboxStatus.PENDING
+    assert f"is the Infobip profile of person {holder.pk} here" in entry.last_error
+    holder.refresh_from_db()
+    assert holder.infobip_id is not None
+
+
 # ------------------------------------------------------------------------------------- claims and leases
 
 
