@@ -93,11 +93,46 @@ def _three_way(pre: set, res: set, cur: set) -> tuple[set, set]:
     return target, changed
 
 
+@dataclass
+class _Scope:
+    """What every part of an undo plan reads: the record, its snapshots, the persons of the group still there."""
+
+    plan: UndoPlan
+    record: MergeRecord
+    snapshots: dict[int, dict[str, Any]]
+    before: dict[str, Any]
+    sid: int
+    group: list[int]
+    present: list[int]
+    result: dict[str, Any]
+
+    def survivor_set(self, kind: str, pre: set, res: set, cur: set, show=str) -> set:
+        target, changed = _three_way(pre, res, cur)
+        for item in sorted(changed, key=str):
+            state = "added to" if item in cur else "removed from"
+            self.plan.kept.append(f"{kind} {show(item)} was {state} person {self.sid} since the merge: it stays so")
+        return target
+
+
 def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
     plan = UndoPlan(record=record)
+    scope = _undo_scope(plan, record, lock=lock)
+    if scope is None:
+        return plan
+    for part in (
+        _plan_attributes, _plan_phones, _plan_emails, _plan_external_ids, _plan_channel_profiles,
+        _plan_events_and_identities, _plan_tags, _plan_companies,
+    ):  # fmt: skip
+        part(scope)
+    plan.survivor_unchanged = not plan.kept
+    return plan
+
+
+def _undo_scope(plan: UndoPlan, record: MergeRecord, *, lock: bool) -> _Scope | None:
+    """The group's persons (locked when undoing); None with blockers when the undo cannot even be planned."""
     if record.undone_at:
         plan.blockers.append(MSG_UNDO_DONE.format(record=record.pk, when=record.undone_at, who=record.undone_by or "?"))
-        return plan
+        return None
     snapshots = {s["id"]: s for s in record.snapshots}
     before = record.snapshots[0]
     sid = before["id"]
@@ -110,7 +145,7 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
     survivor = persons.get(sid)
     if survivor is None:
         plan.blockers.append(MSG_UNDO_SURVIVOR_GONE.format(pid=sid))
-        return plan
+        return None
     if survivor.merged_into_id:
         later = (
             MergeRecord.objects.filter(realm_id=record.realm_id, absorbed_ids__contains=[sid], undone_at__isnull=True)
@@ -120,7 +155,7 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
         )
         by = f" (merge #{later})" if later else ""
         plan.blockers.append(MSG_UNDO_SURVIVOR_MERGED.format(pid=sid, into=survivor.merged_into_id, by=by))
-        return plan
+        return None
     plan.survivor = survivor
     for pid in absorbed_ids:
         person = persons.get(pid)
@@ -132,8 +167,12 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
             plan.absorbed.append(person)
     present = [p.pk for p in plan.absorbed]
     result = record.result or {}
+    return _Scope(plan, record, snapshots, before, sid, group, present, result)
 
-    # Survivor attributes and custom attributes: back to their pre-merge values unless changed since.
+
+def _plan_attributes(s: _Scope) -> None:
+    """Survivor attributes and custom attributes: back to their pre-merge values unless changed since."""
+    plan, sid, result, before, survivor = s.plan, s.sid, s.result, s.before, s.plan.survivor
     res_attributes = result.get("attributes", {})
     for name in MERGE_FIELDS:
         current = _plain(name, getattr(survivor, name))
@@ -153,16 +192,13 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
         if value is not None:
             plan.custom_attributes[key] = value
 
-    def survivor_set(kind: str, pre: set, res: set, cur: set, show=str) -> set:
-        target, changed = _three_way(pre, res, cur)
-        for item in sorted(changed, key=str):
-            state = "added to" if item in cur else "removed from"
-            plan.kept.append(f"{kind} {show(item)} was {state} person {sid} since the merge: it stays so")
-        return target
 
-    # Phones.
+def _plan_phones(s: _Scope) -> None:
+    """Phones: the survivor's by the three-way rule, the absorbed persons' back to them."""
+    plan, sid, snapshots, present = s.plan, s.sid, s.snapshots, s.present
+    result, before, record, group = s.result, s.before, s.record, s.group
     current_phones = set(PersonPhone.objects.filter(person_id=sid).values_list("number", flat=True))
-    for number in survivor_set("phone", set(before["phones"]), set(result.get("phones", [])), current_phones):
+    for number in s.survivor_set("phone", set(before["phones"]), set(result.get("phones", [])), current_phones):
         plan.phones[number] = sid
     for pid in present:
         for number in snapshots[pid]["phones"]:
@@ -176,11 +212,15 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
     ):
         plan.blockers.append(MSG_UNDO_TAKEN.format(what=f"Phone {number}", owner=owner))
 
-    # Emails (compared case-insensitively, like their uniqueness).
+
+def _plan_emails(s: _Scope) -> None:
+    """Emails (compared case-insensitively, like their uniqueness)."""
+    plan, sid, snapshots, present = s.plan, s.sid, s.snapshots, s.present
+    result, before, record, group = s.result, s.before, s.record, s.group
     spelled = {a.lower(): a for a in [*before["emails"], *result.get("emails", [])]}
     current_emails = {a.lower(): a for a in PersonEmail.objects.filter(person_id=sid).values_list("address", flat=True)}
     spelled.update(current_emails)
-    for key in survivor_set(
+    for key in s.survivor_set(
         "email",
         {a.lower() for a in before["emails"]},
         {a.lower() for a in result.get("emails", [])},
@@ -202,7 +242,11 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
         for address, owner in taken.values_list("address", "person_id"):
             plan.blockers.append(MSG_UNDO_TAKEN.format(what=f"Email {address}", owner=owner))
 
-    # externalIds.
+
+def _plan_external_ids(s: _Scope) -> None:
+    """externalIds: each back to its owner, unless someone outside the group holds it now."""
+    plan, sid, snapshots = s.plan, s.sid, s.snapshots
+    present, record, group = s.present, s.record, s.group
     wanted_external: dict[str, int] = {}
     if plan.attributes.get("external_id"):
         wanted_external[plan.attributes["external_id"]] = sid
@@ -221,14 +265,18 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
     ):
         plan.blockers.append(MSG_UNDO_TAKEN.format(what=f"externalId {value!r}", owner=owner))
 
-    # Channel profiles (preview data): by row id, recreated from the snapshot when deleted.
+
+def _plan_channel_profiles(s: _Scope) -> None:
+    """Channel profiles (preview data): by row id, recreated from the snapshot when deleted."""
+    plan, sid, snapshots, present = s.plan, s.sid, s.snapshots, s.present
+    result, before, record, group = s.result, s.before, s.record, s.group
     pre_rows = {row["id"]: row for row in before.get("channel_profiles", []) if isinstance(row, dict)}
     current_rows = {
         c.pk: {"id": c.pk, "channel": c.channel, "application_id": c.application_id, "identifier": c.identifier,
                "data": c.data, "created": c.created.isoformat()}
         for c in ChannelProfile.objects.filter(person_id=sid)
     }  # fmt: skip
-    target_ids = survivor_set(
+    target_ids = s.survivor_set(
         "channel profile", set(pre_rows), set(result.get("channel_profiles", [])), set(current_rows),
         show=lambda pk: _channel_label({**pre_rows, **current_rows}[pk]),
     )  # fmt: skip
@@ -245,7 +293,10 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
         for profile in ChannelProfile.objects.filter(keys, realm_id=record.realm_id).exclude(person_id__in=group):
             plan.blockers.append(MSG_UNDO_TAKEN.format(what=_channel_label(profile), owner=profile.person_id))
 
-    # Events and identities of the absorbed persons: back from the survivor; deleted ones are noted.
+
+def _plan_events_and_identities(s: _Scope) -> None:
+    """Events and identities of the absorbed persons: back from the survivor; deleted ones are noted."""
+    plan, sid, snapshots, present = s.plan, s.sid, s.snapshots, s.present
     for pid in present:
         event_ids = snapshots[pid].get("events", [])
         owners = dict(PersonEvent.objects.filter(pk__in=event_ids).values_list("pk", "person_id"))
@@ -263,14 +314,18 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
             elif links[identity_id] not in (sid, pid, None):
                 plan.blockers.append(f"Identity {identity_id} is now linked to person {links[identity_id]}.")
 
-    # Tags and companies deleted since cannot come back; the rest is restored.
+
+def _plan_tags(s: _Scope) -> None:
+    """Tags deleted since cannot come back; the rest is restored."""
+    plan, sid, snapshots, present = s.plan, s.sid, s.snapshots, s.present
+    result, before, record, survivor = s.result, s.before, s.record, s.plan.survivor
     wanted_tags = {sid: [], **{pid: list(snapshots[pid]["tags"]) for pid in present}}
     res_tags = {t.lower() for t in result.get("tags", [])}
     cur_tags = {t.lower(): t for t in survivor.tags.values_list("name", flat=True)}
     spelled_tags = {t.lower(): t for t in [*before["tags"], *result.get("tags", [])]} | cur_tags
     wanted_tags[sid] = [
         spelled_tags[t]
-        for t in survivor_set("tag", {t.lower() for t in before["tags"]}, res_tags, set(cur_tags), spelled_tags.get)
+        for t in s.survivor_set("tag", {t.lower() for t in before["tags"]}, res_tags, set(cur_tags), spelled_tags.get)
     ]
     existing_tags = {
         name.lower()
@@ -282,6 +337,11 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
         for name in names:
             if name.lower() not in existing_tags:
                 plan.notes.append(f"Tag {name!r} of person {owner} was deleted since the merge.")
+
+
+def _plan_companies(s: _Scope) -> None:
+    """Companies deleted since: the link cannot come back."""
+    plan, snapshots, present = s.plan, s.snapshots, s.present
     company_ids = {plan.attributes.get("company_id")} | {
         snapshots[pid]["attributes"].get("company_id") for pid in present
     }
@@ -289,8 +349,6 @@ def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
     plan.companies_gone = company_ids - set(Company.objects.filter(pk__in=company_ids).values_list("pk", flat=True))
     for company_id in sorted(plan.companies_gone):
         plan.notes.append(f"Company {company_id} was deleted since the merge: the link cannot come back.")
-    plan.survivor_unchanged = not plan.kept
-    return plan
 
 
 def _channel_label(row) -> str:
