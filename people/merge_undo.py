@@ -407,114 +407,127 @@ def merge_undo(*, record: MergeRecord, actor: str = "", source: str = "admin") -
                 data={"blockers": plan.blockers},
             )
         realm = record.realm
-        survivor = plan.survivor
         snapshots = {s["id"]: s for s in record.snapshots}
-        before = record.snapshots[0]
-        sid = survivor.pk
+        sid = plan.survivor.pk
         group = [sid, *[p.pk for p in plan.absorbed]]
         now = timezone.now()
-
-        survivor_phones_before = set(PersonPhone.objects.filter(person=survivor).values_list("number", flat=True))
-        survivor_emails_before = set(PersonEmail.objects.filter(person=survivor).values_list("address", flat=True))
-        survivor_tags_before = set(survivor.tags.values_list("name", flat=True))
+        survivor_before = _contact_sets(plan.survivor, plan.survivor.tags.values_list("name", flat=True))
 
         # Unique values move between the persons of the group: free them first, then hand them out.
         Person.objects.filter(pk__in=group).update(external_id=None)
         _restore_contacts(PersonPhone, "number", {n: (n, o) for n, o in plan.phones.items()}, group, snapshots)
         _restore_contacts(PersonEmail, "address", plan.emails, group, snapshots)
         _restore_channel_profiles(plan, group, realm)
-
         for person in plan.absorbed:
-            snap = snapshots[person.pk]
-            PersonEvent.objects.filter(pk__in=snap.get("events", []), person_id=sid).update(person=person)
-            Identity.objects.filter(pk__in=snap.get("identities", []), person_id__in=[sid, None]).update(
-                person=person, modified=now
-            )
-            Person.objects.filter(pk__in=snap.get("aliases", []), merged_into_id=sid).update(merged_into=person)
-            _set_attributes(person, snap["attributes"], plan.companies_gone)
-            person.custom_attributes = dict(snap["custom_attributes"])
-            person.origin = snap.get("origin", person.origin)
-            person.modified_from = snap.get("modified_from", person.modified_from)
-            person.merged_into = None
-            _restore_sync(person, snap, realm)
-            person.save()
-            person.tags.set(Tag.objects.filter(realm=realm, name__in=plan.tags[person.pk]))
-            Person.objects.filter(pk=person.pk).update(modified=dt.datetime.fromisoformat(snap["modified"]))
-
-        _set_attributes(survivor, plan.attributes, plan.companies_gone)
-        survivor.custom_attributes = plan.custom_attributes
-        if plan.survivor_unchanged:
-            survivor.modified_from = before.get("modified_from", survivor.modified_from)
-            if not realm.cdp_enabled:
-                _restore_sync(survivor, before, realm)
-        else:
-            survivor.modified_from = Origin.PORTAL if source == "admin" else Origin.API
-        if realm.cdp_enabled:
-            survivor.sync_status = SyncStatus.PENDING
-        survivor.save()
-        survivor.tags.set(Tag.objects.filter(realm=realm, name__in=plan.tags[sid]))
-        if plan.survivor_unchanged:
-            Person.objects.filter(pk=sid).update(modified=dt.datetime.fromisoformat(before["modified"]))
+            _restore_absorbed(plan, person, snapshots[person.pk], realm, now)
+        _restore_survivor(plan, record.snapshots[0], realm, source)
 
         DuplicateCandidate.objects.filter(
             Q(person_a_id__in=group[1:]) | Q(person_b_id__in=group[1:]), status=DuplicateStatus.MERGED
         ).update(status=DuplicateStatus.OPEN, modified=now)
-        outbox_supersede(
-            realm=realm,
-            entity=OutboxEntity.MERGE,
-            entity_ids=[record.pk],
-            statuses=(OutboxStatus.PENDING, OutboxStatus.DEAD),
-            reason=f"Superseded: merge {record.pk} was undone before it reached Infobip (the undo's changes are sent).",
-        )
         record.undone_at = now
         record.undone_by = actor
         record.undo_report = {"kept": plan.kept, "notes": plan.notes}
         record.save(update_fields=["undone_at", "undone_by", "undo_report"])
+        _record_undo_push(plan, record, snapshots, survivor_before)
+    return plan
 
-        for person in plan.absorbed:
-            snap = snapshots[person.pk]
-            outbox_record(
-                realm=realm,
-                entity=OutboxEntity.PERSON,
-                entity_id=person.pk,
-                op=OutboxOp.CREATE,
-                payload=PersonCreate(
-                    events=tuple(snap.get("events", [])),
-                    reason="merge_undo",
-                    merge_record=record.pk,
-                    previous_infobip_id=snap.get("infobip_id"),
-                ).to_json(),
-            )
-        phones_after = set(PersonPhone.objects.filter(person=survivor).values_list("number", flat=True))
-        emails_after = set(PersonEmail.objects.filter(person=survivor).values_list("address", flat=True))
-        tags_after = set(plan.tags[sid])
+
+def _contact_sets(person: Person, tags) -> tuple[set[str], set[str], set[str]]:
+    return (
+        set(PersonPhone.objects.filter(person=person).values_list("number", flat=True)),
+        set(PersonEmail.objects.filter(person=person).values_list("address", flat=True)),
+        set(tags),
+    )
+
+
+def _restore_absorbed(plan: UndoPlan, person: Person, snap: dict[str, Any], realm, now) -> None:
+    """An absorbed person back as its snapshot says: events, identities, aliases, attributes, tags, sync."""
+    sid = plan.survivor.pk
+    PersonEvent.objects.filter(pk__in=snap.get("events", []), person_id=sid).update(person=person)
+    Identity.objects.filter(pk__in=snap.get("identities", []), person_id__in=[sid, None]).update(
+        person=person, modified=now
+    )
+    Person.objects.filter(pk__in=snap.get("aliases", []), merged_into_id=sid).update(merged_into=person)
+    _set_attributes(person, snap["attributes"], plan.companies_gone)
+    person.custom_attributes = dict(snap["custom_attributes"])
+    person.origin = snap.get("origin", person.origin)
+    person.modified_from = snap.get("modified_from", person.modified_from)
+    person.merged_into = None
+    _restore_sync(person, snap, realm)
+    person.save()
+    person.tags.set(Tag.objects.filter(realm=realm, name__in=plan.tags[person.pk]))
+    Person.objects.filter(pk=person.pk).update(modified=dt.datetime.fromisoformat(snap["modified"]))
+
+
+def _restore_survivor(plan: UndoPlan, before: dict[str, Any], realm, source: str) -> None:
+    survivor = plan.survivor
+    _set_attributes(survivor, plan.attributes, plan.companies_gone)
+    survivor.custom_attributes = plan.custom_attributes
+    if plan.survivor_unchanged:
+        survivor.modified_from = before.get("modified_from", survivor.modified_from)
+        if not realm.cdp_enabled:
+            _restore_sync(survivor, before, realm)
+    else:
+        survivor.modified_from = Origin.PORTAL if source == "admin" else Origin.API
+    if realm.cdp_enabled:
+        survivor.sync_status = SyncStatus.PENDING
+    survivor.save()
+    survivor.tags.set(Tag.objects.filter(realm=realm, name__in=plan.tags[survivor.pk]))
+    if plan.survivor_unchanged:
+        Person.objects.filter(pk=survivor.pk).update(modified=dt.datetime.fromisoformat(before["modified"]))
+
+
+def _record_undo_push(plan: UndoPlan, record: MergeRecord, snapshots: dict, survivor_before: tuple) -> None:
+    """What Infobip must be told: the merge's undelivered push is obsolete, the absorbed persons are created
+    again (with their events), the survivor loses what the merge gave it."""
+    realm, sid = record.realm, plan.survivor.pk
+    outbox_supersede(
+        realm=realm,
+        entity=OutboxEntity.MERGE,
+        entity_ids=[record.pk],
+        statuses=(OutboxStatus.PENDING, OutboxStatus.DEAD),
+        reason=f"Superseded: merge {record.pk} was undone before it reached Infobip (the undo's changes are sent).",
+    )
+    for person in plan.absorbed:
+        snap = snapshots[person.pk]
         outbox_record(
             realm=realm,
             entity=OutboxEntity.PERSON,
-            entity_id=sid,
-            op=OutboxOp.UPDATE,
-            payload=PersonChange.build(
+            entity_id=person.pk,
+            op=OutboxOp.CREATE,
+            payload=PersonCreate(
+                events=tuple(snap.get("events", [])),
                 reason="merge_undo",
                 merge_record=record.pk,
-                fields=[
-                    name
-                    for name in MERGE_FIELDS
-                    if plan.attributes.get(name) != record.result.get("attributes", {}).get(name)
-                ]
-                + ["custom_attributes"],
-                added=Sets.of(
-                    phones=sorted(phones_after - survivor_phones_before),
-                    emails=sorted(emails_after - survivor_emails_before),
-                    tags=sorted(tags_after - survivor_tags_before),
-                ),
-                removed=Sets.of(
-                    phones=sorted(survivor_phones_before - phones_after),
-                    emails=sorted(survivor_emails_before - emails_after),
-                    tags=sorted(survivor_tags_before - tags_after),
-                ),
+                previous_infobip_id=snap.get("infobip_id"),
             ).to_json(),
         )
-    return plan
+    phones_before, emails_before, tags_before = survivor_before
+    phones_after, emails_after, tags_after = _contact_sets(plan.survivor, plan.tags[sid])
+    merged_attributes = record.result.get("attributes", {})
+    outbox_record(
+        realm=realm,
+        entity=OutboxEntity.PERSON,
+        entity_id=sid,
+        op=OutboxOp.UPDATE,
+        payload=PersonChange.build(
+            reason="merge_undo",
+            merge_record=record.pk,
+            fields=[n for n in MERGE_FIELDS if plan.attributes.get(n) != merged_attributes.get(n)]
+            + ["custom_attributes"],
+            added=Sets.of(
+                phones=sorted(phones_after - phones_before),
+                emails=sorted(emails_after - emails_before),
+                tags=sorted(tags_after - tags_before),
+            ),
+            removed=Sets.of(
+                phones=sorted(phones_before - phones_after),
+                emails=sorted(emails_before - emails_after),
+                tags=sorted(tags_before - tags_after),
+            ),
+        ).to_json(),
+    )
 
 
 def _restore_contacts(model, column: str, wanted: dict[str, tuple[str, int]], group: list[int], snapshots) -> None:

@@ -212,96 +212,17 @@ def persons_merge(
     a list keeps only those. Returns the MergeRecord (unsaved, with the would-be result, when dry_run)."""
     with transaction.atomic():
         survivor, others = _lock_profiles(survivor, others, max_profiles)
-        realm = survivor.realm
         plan = merge_plan(survivor=survivor, others=others, choices=choices)
-        phones = [n for n in plan.phones if keep_phones is None or n in set(keep_phones)]
-        keep_lower = {e.lower() for e in keep_emails} if keep_emails is not None else None
-        emails = [a for a in plan.emails if keep_lower is None or a.lower() in keep_lower]
-        tags = [t for t in plan.tags if keep_tags is None or t in set(keep_tags)]
-        channel_ids = [
-            c for c in plan.channel_profiles if keep_channel_profiles is None or c in set(keep_channel_profiles)
-        ]
-        if not phones and not emails:
-            raise ValidationError.single("contactInformation", MSG_NO_CONTACT)
-        if len(phones) > CONTACTS_PER_PERSON_MAX or len(emails) > CONTACTS_PER_PERSON_MAX:
-            raise ValidationError.single(
-                "contactInformation", f"The merged profile would exceed {CONTACTS_PER_PERSON_MAX} phones or emails."
-            )
-        snapshots = [person_snapshot(p) for p in plan.profiles]
-        attributes = plan.result_attributes()
-        custom = plan.result_custom_attributes()
-        record = MergeRecord(
-            realm=realm,
-            survivor=survivor,
-            absorbed_ids=[p.pk for p in others],
-            actor=actor,
-            source=source,
-            choices={
-                "fields": {d.field: d.chosen for d in plan.fields},
-                "customAttributes": {d.field: d.chosen for d in plan.custom},
-                "phones": phones,
-                "emails": emails,
-                "tags": tags,
-                "channelProfiles": channel_ids,
-            },
-            snapshots=snapshots,
-        )
-        record.result = {
-            "attributes": {k: _plain(k, v) for k, v in attributes.items()},
-            "custom_attributes": custom,
-            "phones": phones,
-            "emails": emails,
-            "tags": sorted(tags),
-            "channel_profiles": sorted(channel_ids),
-        }
+        kept = _kept(plan, keep_phones, keep_emails, keep_tags, keep_channel_profiles)
+        record = _merge_record(plan, survivor, others, kept, actor=actor, source=source)
         if dry_run:
             transaction.set_rollback(True)
             return record
-
-        other_ids = [o.pk for o in others]
-        all_ids = [survivor.pk, *other_ids]
-        # Contacts: the kept ones end up on the survivor, the rest are dropped.
-        PersonPhone.objects.filter(person_id__in=all_ids).exclude(number__in=phones).delete()
-        PersonPhone.objects.filter(person_id__in=other_ids).update(person=survivor)
-        PersonEmail.objects.filter(person_id__in=all_ids).annotate(laddress=Lower("address")).exclude(
-            laddress__in=[e.lower() for e in emails]
-        ).delete()
-        PersonEmail.objects.filter(person_id__in=other_ids).update(person=survivor)
-        ChannelProfile.objects.filter(person_id__in=all_ids).exclude(pk__in=channel_ids).delete()
-        ChannelProfile.objects.filter(person_id__in=other_ids).update(person=survivor)
-        PersonEvent.objects.filter(person_id__in=other_ids).update(person=survivor)
-        Identity.objects.filter(person_id__in=other_ids).update(person=survivor, modified=timezone.now())
-        # Earlier aliases of the absorbed persons now lead to the survivor directly.
-        Person.objects.filter(merged_into_id__in=other_ids).update(merged_into=survivor)
-        # Suggestions about the absorbed persons are settled: an alias is never suggested.
-        DuplicateCandidate.objects.filter(
-            Q(person_a_id__in=other_ids) | Q(person_b_id__in=other_ids), status=DuplicateStatus.OPEN
-        ).update(status=DuplicateStatus.MERGED, modified=timezone.now())
-
-        tag_objects = {t.name: t for p in plan.profiles for t in p.tags.all()}
-        taken_external_id = attributes.get("external_id")
-        for other in others:
-            other.tags.clear()
-            other.merged_into = survivor
-            if taken_external_id and other.external_id == taken_external_id:
-                other.external_id = None  # the survivor carries it now; both resolve to the survivor
-            other.sync_status = SyncStatus.LOCAL
-            other.save(update_fields=["merged_into", "external_id", "sync_status", "modified"])
-
-        for name, value in attributes.items():
-            setattr(survivor, name, value)
-        for name in MERGE_FIELDS:
-            if name not in attributes:
-                setattr(survivor, name, None if name in ("external_id", "birth_date", "company_id") else "")
-        survivor.custom_attributes = custom
-        survivor.modified_from = Origin.PORTAL if source == "admin" else Origin.API
-        if realm.cdp_enabled:
-            survivor.sync_status = SyncStatus.PENDING
-        survivor.save()
-        survivor.tags.set([tag_objects[name] for name in tags])
+        _move_to_survivor(survivor, others, kept)
+        _absorb(plan, survivor, others, kept, source=source)
         record.save()
         outbox_record(
-            realm=realm,
+            realm=survivor.realm,
             entity=OutboxEntity.MERGE,
             entity_id=record.pk,
             op=OutboxOp.MERGE,
@@ -313,11 +234,113 @@ def persons_merge(
                         PersonGone(s["infobip_id"], s["attributes"]["external_id"], s["phones"], s["emails"]),
                         s["events"],
                     )
-                    for s in snapshots[1:]
+                    for s in record.snapshots[1:]
                 ),
             ).to_json(),
         )
     return record
+
+
+@dataclass
+class _Kept:
+    """What the merged profile keeps of the combined phones, emails, tags and channel profiles."""
+
+    phones: list[str]
+    emails: list[str]
+    tags: list[str]
+    channel_ids: list[int]
+
+
+def _kept(plan: MergePlan, keep_phones, keep_emails, keep_tags, keep_channel_profiles) -> _Kept:
+    phones = [n for n in plan.phones if keep_phones is None or n in set(keep_phones)]
+    keep_lower = {e.lower() for e in keep_emails} if keep_emails is not None else None
+    emails = [a for a in plan.emails if keep_lower is None or a.lower() in keep_lower]
+    tags = [t for t in plan.tags if keep_tags is None or t in set(keep_tags)]
+    channel_ids = [c for c in plan.channel_profiles if keep_channel_profiles is None or c in set(keep_channel_profiles)]
+    if not phones and not emails:
+        raise ValidationError.single("contactInformation", MSG_NO_CONTACT)
+    if len(phones) > CONTACTS_PER_PERSON_MAX or len(emails) > CONTACTS_PER_PERSON_MAX:
+        raise ValidationError.single(
+            "contactInformation", f"The merged profile would exceed {CONTACTS_PER_PERSON_MAX} phones or emails."
+        )
+    return _Kept(phones, emails, tags, channel_ids)
+
+
+def _merge_record(plan: MergePlan, survivor: Person, others: list[Person], kept: _Kept, *, actor, source):
+    """The (unsaved) record: choices, every profile's snapshot, the result."""
+    record = MergeRecord(
+        realm=survivor.realm,
+        survivor=survivor,
+        absorbed_ids=[p.pk for p in others],
+        actor=actor,
+        source=source,
+        choices={
+            "fields": {d.field: d.chosen for d in plan.fields},
+            "customAttributes": {d.field: d.chosen for d in plan.custom},
+            "phones": kept.phones,
+            "emails": kept.emails,
+            "tags": kept.tags,
+            "channelProfiles": kept.channel_ids,
+        },
+        snapshots=[person_snapshot(p) for p in plan.profiles],
+    )
+    record.result = {
+        "attributes": {k: _plain(k, v) for k, v in plan.result_attributes().items()},
+        "custom_attributes": plan.result_custom_attributes(),
+        "phones": kept.phones,
+        "emails": kept.emails,
+        "tags": sorted(kept.tags),
+        "channel_profiles": sorted(kept.channel_ids),
+    }
+    return record
+
+
+def _move_to_survivor(survivor: Person, others: list[Person], kept: _Kept) -> None:
+    """Contacts and channel profiles kept end up on the survivor (the rest are dropped); events, identities and
+    earlier aliases follow; suggestions about the absorbed persons are settled."""
+    other_ids = [o.pk for o in others]
+    all_ids = [survivor.pk, *other_ids]
+    PersonPhone.objects.filter(person_id__in=all_ids).exclude(number__in=kept.phones).delete()
+    PersonPhone.objects.filter(person_id__in=other_ids).update(person=survivor)
+    PersonEmail.objects.filter(person_id__in=all_ids).annotate(laddress=Lower("address")).exclude(
+        laddress__in=[e.lower() for e in kept.emails]
+    ).delete()
+    PersonEmail.objects.filter(person_id__in=other_ids).update(person=survivor)
+    ChannelProfile.objects.filter(person_id__in=all_ids).exclude(pk__in=kept.channel_ids).delete()
+    ChannelProfile.objects.filter(person_id__in=other_ids).update(person=survivor)
+    PersonEvent.objects.filter(person_id__in=other_ids).update(person=survivor)
+    Identity.objects.filter(person_id__in=other_ids).update(person=survivor, modified=timezone.now())
+    # Earlier aliases of the absorbed persons now lead to the survivor directly.
+    Person.objects.filter(merged_into_id__in=other_ids).update(merged_into=survivor)
+    # Suggestions about the absorbed persons are settled: an alias is never suggested.
+    DuplicateCandidate.objects.filter(
+        Q(person_a_id__in=other_ids) | Q(person_b_id__in=other_ids), status=DuplicateStatus.OPEN
+    ).update(status=DuplicateStatus.MERGED, modified=timezone.now())
+
+
+def _absorb(plan: MergePlan, survivor: Person, others: list[Person], kept: _Kept, *, source: str) -> None:
+    """The others become aliases of the survivor; the survivor gets the merge result."""
+    attributes = plan.result_attributes()
+    tag_objects = {t.name: t for p in plan.profiles for t in p.tags.all()}
+    taken_external_id = attributes.get("external_id")
+    for other in others:
+        other.tags.clear()
+        other.merged_into = survivor
+        if taken_external_id and other.external_id == taken_external_id:
+            other.external_id = None  # the survivor carries it now; both resolve to the survivor
+        other.sync_status = SyncStatus.LOCAL
+        other.save(update_fields=["merged_into", "external_id", "sync_status", "modified"])
+    for name, value in attributes.items():
+        setattr(survivor, name, value)
+    for name in MERGE_FIELDS:
+        if name not in attributes:
+            setattr(survivor, name, None if name in ("external_id", "birth_date", "company_id") else "")
+    survivor.custom_attributes = plan.result_custom_attributes()
+    survivor.modified_from = Origin.PORTAL if source == "admin" else Origin.API
+    if survivor.realm.cdp_enabled:
+        survivor.sync_status = SyncStatus.PENDING
+    survivor.save()
+    survivor.tags.set([tag_objects[name] for name in kept.tags])
 
 
 def persons_merge_preview(**merge_args: Any) -> tuple[MergeRecord, Person]:

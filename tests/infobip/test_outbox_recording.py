@@ -3,11 +3,15 @@ large lists writes exactly the rows the small path writes."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
 
 from infobip.models import OutboxEntry, OutboxOp, OutboxStatus
-from infobip.outbox import outbox_record_many, recording
+from infobip.outbox import outbox_record_many, outbox_supersede, recording
 from infobip.outbox.payloads import PersonChange, Sets
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +67,25 @@ def test_the_copy_path_rolls_back_with_the_change(cdp_realm):
 def test_recording_many_outside_a_transaction_is_refused(cdp_realm):
     with pytest.raises(RuntimeError, match="inside the transaction"):
         outbox_record_many(realm=cdp_realm, entity="person", op=OutboxOp.CREATE, items=_items(0, 1))
+
+
+def test_superseding_marks_undelivered_rows_with_the_reason_and_spares_leased_ones(cdp_realm, admin_client):
+    with transaction.atomic():
+        outbox_record_many(realm=cdp_realm, entity="person", op=OutboxOp.UPDATE, items=_items(0, 3))
+    leased = OutboxEntry.objects.get(entity_id="1")
+    leased.locked_until, leased.locked_by = timezone.now() + dt.timedelta(minutes=5), "worker-1"
+    leased.save()
+    with transaction.atomic():
+        count = outbox_supersede(
+            realm=cdp_realm, entity="person", entity_ids=[0, 1], reason="Superseded: a newer change says otherwise."
+        )
+    assert count == 1
+    assert dict(OutboxEntry.objects.values_list("entity_id", "status")) == {
+        "0": OutboxStatus.SUPERSEDED,
+        "1": OutboxStatus.PENDING,  # in flight: the handler checks the newer facts itself
+        "2": OutboxStatus.PENDING,
+    }
+    page = admin_client.get(reverse("admin:infobip_outboxentry_changelist") + "?status__exact=superseded")
+    assert page.status_code == 200
+    assert "Superseded (obsolete)" in page.text
+    assert "a newer change says otherwise" in page.text
