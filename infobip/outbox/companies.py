@@ -170,11 +170,18 @@ def _company_update(ctx: Context, work: Work, company: Company) -> None:
 
 
 def _company_delete(ctx: Context, work: Work, gone: CompanyGone) -> None:
+    """Delete by Infobip id (else by name), unless a newer local company holds that id or name now."""
     if gone.infobip_id:
-        selector = {"id": gone.infobip_id}
+        selector: dict[str, Any] = {"id": gone.infobip_id}
+        holder = Company.objects.filter(realm=ctx.realm, infobip_id=gone.infobip_id)
     elif gone.name:
         selector = {"name": gone.name}
+        holder = Company.objects.filter(realm=ctx.realm, name__iexact=gone.name)
     else:
+        return
+    holder_pk = holder.values_list("pk", flat=True).first()
+    if holder_pk is not None:
+        work.skip(f"Not deleted in Infobip: company {holder_pk} here holds its {next(iter(selector))} now.")
         return
     with contextlib.suppress(NotFound):
         ctx.call(

@@ -429,6 +429,21 @@ def test_companies_and_their_persons(cdp_realm, push_settings, infobip_sandbox):
     assert store.companies == {}
 
 
+def test_a_company_delete_spares_the_profile_of_a_newer_company_with_its_name(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    old = company_services.company_create(realm=cdp_realm, attributes={"name": "Acme"})
+    company_services.company_delete(company=old)  # deleted before its create reached Infobip: found by name
+    new = company_services.company_create(realm=cdp_realm, attributes={"name": "Acme"})
+    infobip_sandbox.faults.script("DELETE /people/2/companies", *([503] * 4))  # the new one is made meanwhile
+    drain_all()
+    new.refresh_from_db()
+    assert list(infobip_sandbox.store.companies) == [new.infobip_id]
+    delete = OutboxEntry.objects.get(entity="company", op="delete")
+    assert delete.status == OutboxStatus.SKIPPED
+    assert f"company {new.pk} here holds its name now" in delete.last_error
+
+
 def test_company_backlog_goes_through_the_batch_endpoints(cdp_realm, push_settings, infobip_sandbox):
     companies = [company_services.company_create(realm=cdp_realm, attributes={"name": f"Co {n}"}) for n in range(8)]
     drain_all()
