@@ -88,9 +88,9 @@ def _child(target: Callable[[int], None], index: int) -> None:
 
 
 def drain_worker(_index: int) -> None:
-    from infobip import push
+    from infobip.outbox import engine
 
-    push.drain()
+    engine.drain()
 
 
 def main() -> None:

@@ -258,7 +258,7 @@ INFOBIP_MAX_RETRIES = int(env("INFOBIP_MAX_RETRIES", "4"))
 INFOBIP_BACKOFF = float(env("INFOBIP_BACKOFF", "0.5"))
 INFOBIP_BACKOFF_CAP = float(env("INFOBIP_BACKOFF_CAP", "30"))
 
-# The outbox push (infobip/push.py). A failed change is tried again after BACKOFF_BASE * 2^(attempts-1) seconds
+# The outbox push (infobip/outbox/engine.py). A failed change is tried again after BACKOFF_BASE * 2^(attempts-1) seconds
 # (capped at BACKOFF_CAP, with jitter) and becomes a dead letter after MAX_ATTEMPTS. A worker leases the rows it
 # delivers for LEASE_SECONDS (renewed while it works); a killed worker's rows are taken over after that.
 INFOBIP_OUTBOX_MAX_ATTEMPTS = int(env("INFOBIP_OUTBOX_MAX_ATTEMPTS", "10"))

@@ -10,6 +10,7 @@ from companies.models import COMPANY_NAME_MAX, COMPANY_NOTES_MAX, COMPANY_TEXT_M
 from core.errors import ErrorCollector, NotFound
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
+from infobip.outbox.payloads import CompanyChange, CompanyGone
 from people import validation
 from people.fields import COMPANY_API_NAME
 from people.models import SyncStatus
@@ -156,7 +157,7 @@ def company_update(
                     entity=OutboxEntity.COMPANY,
                     entity_id=locked.pk,
                     op=OutboxOp.UPDATE,
-                    payload={"fields": changed, "replaceTags": replace_tags},
+                    payload=CompanyChange(tuple(changed), replace_tags).to_json(),
                 )
     except IntegrityError as exc:
         raise integrity_error_as_validation(exc) from exc
@@ -175,6 +176,6 @@ def company_delete(*, company: Company) -> None:
         entity=OutboxEntity.COMPANY,
         entity_id=company.pk,
         op=OutboxOp.DELETE,
-        payload={"infobipId": company.infobip_id, "name": company.name, "externalId": company.external_id},
+        payload=CompanyGone(company.infobip_id, company.name, company.external_id).to_json(),
     )
     company.delete()

@@ -26,6 +26,7 @@ from imports.models import (
 from imports.parsing import row_keys
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record_many
+from infobip.outbox.payloads import PersonChange, Sets
 from people import bulk as person_bulk
 from people.merging import default_survivor, persons_merge
 from people.models import CONTACTS_PER_PERSON_MAX, Origin, Person, SyncStatus
@@ -374,11 +375,10 @@ def write(context: RunContext, targets: list[Target], outcome: Outcome) -> None:
             items=[
                 (
                     t.person_id,
-                    {
-                        "fields": t.changed_fields,
-                        "added": {"phones": t.new_phones, "emails": t.new_emails, "tags": [x.name for x in t.new_tags]},
-                        "removed": {"phones": [], "emails": [], "tags": []},
-                    },
+                    PersonChange.build(
+                        fields=t.changed_fields,
+                        added=Sets.of(phones=t.new_phones, emails=t.new_emails, tags=[x.name for x in t.new_tags]),
+                    ).to_json(),
                 )
                 for t in changed
             ],

@@ -27,6 +27,7 @@ STATUS_COLORS = {
     OutboxStatus.DONE: "#2e7d32",
     OutboxStatus.DEAD: "#c62828",
     OutboxStatus.SKIPPED: "#666",
+    OutboxStatus.SUPERSEDED: "#666",
     SyncRunStatus.QUEUED: "#666",
     SyncRunStatus.RUNNING: "#b26a00",
     SyncRunStatus.SUCCEEDED: "#2e7d32",
@@ -87,7 +88,7 @@ class OutboxEntryAdmin(RealmScopedReadOnlyAdmin):
             )
         return obj.entity_id
 
-    @admin.display(description="last error")
+    @admin.display(description="last error / reason")
     def error_short(self, obj):
         if not obj.last_error:
             return "—"

@@ -33,6 +33,7 @@ class OutboxStatus(models.TextChoices):
     DONE = "done", "Delivered"
     DEAD = "dead", "Failed (dead letter)"
     SKIPPED = "skipped", "Skipped"
+    SUPERSEDED = "superseded", "Superseded (obsolete)"  # a later change made it obsolete: never sent
 
 
 class OutboxEntry(models.Model):

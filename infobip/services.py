@@ -130,9 +130,9 @@ def outbox_retry(*, entries) -> int:
     )
     if count:
         _mark_entities_pending(ids)
-        from infobip.outbox import _kick_drain
+        from infobip.outbox import kick_drain
 
-        transaction.on_commit(_kick_drain)
+        transaction.on_commit(kick_drain)
     return count
 
 
@@ -144,7 +144,7 @@ def outbox_discard(*, entries, reason: str) -> int:
         status=OutboxStatus.SKIPPED, last_error=reason[:4000], processed_at=timezone.now()
     )
     if count:
-        from infobip.outbox import _kick_drain
+        from infobip.outbox import kick_drain
 
-        transaction.on_commit(_kick_drain)
+        transaction.on_commit(kick_drain)
     return count

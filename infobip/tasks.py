@@ -6,8 +6,9 @@ import logging
 
 from django.conf import settings
 
-from infobip import push, sync
-from infobip.outbox import enqueue_drain, wakeup_clear
+from infobip import sync
+from infobip.outbox import engine
+from infobip.outbox.recording import enqueue_drain, wakeup_clear
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 def drain_outbox() -> dict:
     """Deliver due outbox rows until none is left or the time budget is spent (then queue a successor)."""
     wakeup_clear()  # from now on a commit queues the next drain: nothing committed after this start waits
-    report = push.drain(max_seconds=float(getattr(settings, "INFOBIP_OUTBOX_TASK_SECONDS", 240)))
+    report = engine.drain(max_seconds=float(getattr(settings, "INFOBIP_OUTBOX_TASK_SECONDS", 240)))
     if report.more:
         enqueue_drain()
     return {"rounds": report.rounds, "entries": report.entries, "outcomes": dict(report.outcomes)}
@@ -24,7 +25,7 @@ def drain_outbox() -> dict:
 def outbox_tick() -> dict:
     """The minute schedule: the safety net for lost wake-ups and crashed sync runs; old delivered rows go."""
     resumed = sync.sync_runs_resume_stale()
-    purged = push.purge_delivered()
+    purged = engine.purge_delivered()
     result = drain_outbox()
     return {**result, "resumed_sync_runs": resumed, "purged": purged}
 

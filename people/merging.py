@@ -10,17 +10,11 @@ Unlike Infobip we keep events and channel profiles: they move to the survivor. A
 aliases (`merged_into`), so their ids, externalIds and Infobip ids still lead to the survivor, and a
 `MergeRecord` keeps a full snapshot of every profile for audit and undo.
 
-`merge_undo` puts the absorbed persons back exactly as their snapshots say (contacts, tags, channel profiles,
-events, identities, aliases, company links); the survivor gets its pre-merge value of anything that is still as
-the merge left it (a three-way comparison: snapshot, merge result, now), and keeps what was changed since.
-It refuses, naming each reason, when something the absorbed persons held now belongs to someone else, a person
-is gone, the survivor was merged again, or the merge was already undone. Things deleted since (events,
-identities, tags, companies) cannot come back: the undo says so and restores the rest.
+Undo: people/merge_undo.py (re-exported here).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,14 +23,20 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from companies.models import Company
 from core.errors import Conflict, ValidationError
 from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
-from people.fields import API_NAME
+from infobip.outbox.payloads import Absorbed, MergeChange, PersonGone
 from people.merge_rules import is_empty as _empty
 from people.merge_rules import profile_rank as _rank
+from people.merge_snapshot import (  # noqa: F401 (FIELD_LABELS, MERGE_FIELDS, person_snapshot: re-exported)
+    FIELD_LABELS,
+    MERGE_FIELDS,
+    _plain,
+    person_snapshot,
+)
+from people.merge_undo import UndoPlan, merge_undo, merge_undo_check  # noqa: F401 (re-exported: callers import them here)
 from people.models import (
     CONTACTS_PER_PERSON_MAX,
     ChannelProfile,
@@ -49,15 +49,9 @@ from people.models import (
     PersonEvent,
     PersonPhone,
     SyncStatus,
-    Tag,
 )
 from people.representation import person_aggregates
 
-# Single-valued attributes a merge chooses between (model field names); `company` is a link chosen the same way.
-MERGE_FIELDS = (
-    "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date", "address", "city",
-    "country", "preferred_language", "profile_picture", "company_id",
-)  # fmt: skip
 MAX_PROFILES = 10
 
 MSG_NO_CONTACT = "Keep at least one phone or email: a profile needs a way to reach the person."
@@ -176,64 +170,6 @@ def merge_plan(*, survivor: Person, others: list[Person], choices: dict[str, int
     return plan
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
-def person_snapshot(person: Person) -> dict[str, Any]:
-    """Everything a profile holds, as plain JSON: for the audit trail and for undo.
-
-    Two snapshots of the same person are equal exactly when undo would have nothing to restore.
-    """
-    phones = list(PersonPhone.objects.filter(person=person).order_by("id").values_list("id", "number"))
-    emails = list(PersonEmail.objects.filter(person=person).order_by("id").values_list("id", "address"))
-    return {
-        "id": person.pk,
-        "created": person.created.isoformat(),
-        "modified": person.modified.isoformat(),
-        "attributes": {name: _plain(name, getattr(person, name)) for name in MERGE_FIELDS},
-        "origin": person.origin,
-        "modified_from": person.modified_from,
-        "custom_attributes": dict(person.custom_attributes),
-        "infobip_id": person.infobip_id,
-        "sync": {
-            "status": person.sync_status,
-            "error": person.sync_error,
-            "synced_at": _iso(person.synced_at),
-            "infobip_modified_at": _iso(person.infobip_modified_at),
-        },
-        "merged_into": person.merged_into_id,
-        "phones": [number for _, number in phones],
-        "phone_ids": [pk for pk, _ in phones],
-        "emails": [address for _, address in emails],
-        "email_ids": [pk for pk, _ in emails],
-        "tags": sorted(person.tags.values_list("name", flat=True)),
-        "channel_profiles": [
-            {
-                "id": c.pk,
-                "channel": c.channel,
-                "application_id": c.application_id,
-                "identifier": c.identifier,
-                "data": c.data,
-                "created": c.created.isoformat(),
-            }
-            for c in ChannelProfile.objects.filter(person=person).order_by("id")
-        ],
-        "events": list(PersonEvent.objects.filter(person=person).order_by("id").values_list("id", flat=True)),
-        "identities": list(Identity.objects.filter(person=person).order_by("id").values_list("id", flat=True)),
-        "aliases": list(Person.objects.filter(merged_into=person).order_by("id").values_list("id", flat=True)),
-    }
-
-
-def _plain(name: str, value: Any) -> Any:
-    """A model value as stored in snapshots and results (dates as ISO strings, empties as None)."""
-    if _empty(value):
-        return None
-    if name == "birth_date":
-        return value.isoformat() if hasattr(value, "isoformat") else value
-    return value
-
-
 def _lock_profiles(survivor: Person, others: list[Person], max_profiles: int) -> tuple[Person, list[Person]]:
     ids = [survivor.pk, *[o.pk for o in others]]
     if len(set(ids)) != len(ids) or len(ids) < 2:
@@ -271,109 +207,135 @@ def persons_merge(
     a list keeps only those. Returns the MergeRecord (unsaved, with the would-be result, when dry_run)."""
     with transaction.atomic():
         survivor, others = _lock_profiles(survivor, others, max_profiles)
-        realm = survivor.realm
         plan = merge_plan(survivor=survivor, others=others, choices=choices)
-        phones = [n for n in plan.phones if keep_phones is None or n in set(keep_phones)]
-        keep_lower = {e.lower() for e in keep_emails} if keep_emails is not None else None
-        emails = [a for a in plan.emails if keep_lower is None or a.lower() in keep_lower]
-        tags = [t for t in plan.tags if keep_tags is None or t in set(keep_tags)]
-        channel_ids = [
-            c for c in plan.channel_profiles if keep_channel_profiles is None or c in set(keep_channel_profiles)
-        ]
-        if not phones and not emails:
-            raise ValidationError.single("contactInformation", MSG_NO_CONTACT)
-        if len(phones) > CONTACTS_PER_PERSON_MAX or len(emails) > CONTACTS_PER_PERSON_MAX:
-            raise ValidationError.single(
-                "contactInformation", f"The merged profile would exceed {CONTACTS_PER_PERSON_MAX} phones or emails."
-            )
-        snapshots = [person_snapshot(p) for p in plan.profiles]
-        attributes = plan.result_attributes()
-        custom = plan.result_custom_attributes()
-        record = MergeRecord(
-            realm=realm,
-            survivor=survivor,
-            absorbed_ids=[p.pk for p in others],
-            actor=actor,
-            source=source,
-            choices={
-                "fields": {d.field: d.chosen for d in plan.fields},
-                "customAttributes": {d.field: d.chosen for d in plan.custom},
-                "phones": phones,
-                "emails": emails,
-                "tags": tags,
-                "channelProfiles": channel_ids,
-            },
-            snapshots=snapshots,
-        )
-        record.result = {
-            "attributes": {k: _plain(k, v) for k, v in attributes.items()},
-            "custom_attributes": custom,
-            "phones": phones,
-            "emails": emails,
-            "tags": sorted(tags),
-            "channel_profiles": sorted(channel_ids),
-        }
+        kept = _kept(plan, keep_phones, keep_emails, keep_tags, keep_channel_profiles)
+        record = _merge_record(plan, survivor, others, kept, actor=actor, source=source)
         if dry_run:
             transaction.set_rollback(True)
             return record
-
-        other_ids = [o.pk for o in others]
-        all_ids = [survivor.pk, *other_ids]
-        # Contacts: the kept ones end up on the survivor, the rest are dropped.
-        PersonPhone.objects.filter(person_id__in=all_ids).exclude(number__in=phones).delete()
-        PersonPhone.objects.filter(person_id__in=other_ids).update(person=survivor)
-        PersonEmail.objects.filter(person_id__in=all_ids).annotate(laddress=Lower("address")).exclude(
-            laddress__in=[e.lower() for e in emails]
-        ).delete()
-        PersonEmail.objects.filter(person_id__in=other_ids).update(person=survivor)
-        ChannelProfile.objects.filter(person_id__in=all_ids).exclude(pk__in=channel_ids).delete()
-        ChannelProfile.objects.filter(person_id__in=other_ids).update(person=survivor)
-        PersonEvent.objects.filter(person_id__in=other_ids).update(person=survivor)
-        Identity.objects.filter(person_id__in=other_ids).update(person=survivor, modified=timezone.now())
-        # Earlier aliases of the absorbed persons now lead to the survivor directly.
-        Person.objects.filter(merged_into_id__in=other_ids).update(merged_into=survivor)
-        # Suggestions about the absorbed persons are settled: an alias is never suggested.
-        DuplicateCandidate.objects.filter(
-            Q(person_a_id__in=other_ids) | Q(person_b_id__in=other_ids), status=DuplicateStatus.OPEN
-        ).update(status=DuplicateStatus.MERGED, modified=timezone.now())
-
-        tag_objects = {t.name: t for p in plan.profiles for t in p.tags.all()}
-        taken_external_id = attributes.get("external_id")
-        for other in others:
-            other.tags.clear()
-            other.merged_into = survivor
-            if taken_external_id and other.external_id == taken_external_id:
-                other.external_id = None  # the survivor carries it now; both resolve to the survivor
-            other.sync_status = SyncStatus.LOCAL
-            other.save(update_fields=["merged_into", "external_id", "sync_status", "modified"])
-
-        for name, value in attributes.items():
-            setattr(survivor, name, value)
-        for name in MERGE_FIELDS:
-            if name not in attributes:
-                setattr(survivor, name, None if name in ("external_id", "birth_date", "company_id") else "")
-        survivor.custom_attributes = custom
-        survivor.modified_from = Origin.PORTAL if source == "admin" else Origin.API
-        if realm.cdp_enabled:
-            survivor.sync_status = SyncStatus.PENDING
-        survivor.save()
-        survivor.tags.set([tag_objects[name] for name in tags])
+        _move_to_survivor(survivor, others, kept)
+        _absorb(plan, survivor, others, kept, source=source)
         record.save()
         outbox_record(
-            realm=realm,
+            realm=survivor.realm,
             entity=OutboxEntity.MERGE,
             entity_id=record.pk,
             op=OutboxOp.MERGE,
-            payload={
-                "survivor": survivor.pk,
-                "absorbed": [
-                    {"id": s["id"], "infobipId": s["infobip_id"], "externalId": s["attributes"]["external_id"],
-                     "phones": s["phones"], "emails": s["emails"], "events": s["events"]}
-                    for s in snapshots[1:]
-                ],
-            },
-        )  # fmt: skip
+            payload=MergeChange(
+                survivor.pk,
+                tuple(
+                    Absorbed(
+                        s["id"],
+                        PersonGone(s["infobip_id"], s["attributes"]["external_id"], s["phones"], s["emails"]),
+                        s["events"],
+                    )
+                    for s in record.snapshots[1:]
+                ),
+            ).to_json(),
+        )
     return record
+
+
+@dataclass
+class _Kept:
+    """What the merged profile keeps of the combined phones, emails, tags and channel profiles."""
+
+    phones: list[str]
+    emails: list[str]
+    tags: list[str]
+    channel_ids: list[int]
+
+
+def _kept(plan: MergePlan, keep_phones, keep_emails, keep_tags, keep_channel_profiles) -> _Kept:
+    phones = [n for n in plan.phones if keep_phones is None or n in set(keep_phones)]
+    keep_lower = {e.lower() for e in keep_emails} if keep_emails is not None else None
+    emails = [a for a in plan.emails if keep_lower is None or a.lower() in keep_lower]
+    tags = [t for t in plan.tags if keep_tags is None or t in set(keep_tags)]
+    channel_ids = [c for c in plan.channel_profiles if keep_channel_profiles is None or c in set(keep_channel_profiles)]
+    if not phones and not emails:
+        raise ValidationError.single("contactInformation", MSG_NO_CONTACT)
+    if len(phones) > CONTACTS_PER_PERSON_MAX or len(emails) > CONTACTS_PER_PERSON_MAX:
+        raise ValidationError.single(
+            "contactInformation", f"The merged profile would exceed {CONTACTS_PER_PERSON_MAX} phones or emails."
+        )
+    return _Kept(phones, emails, tags, channel_ids)
+
+
+def _merge_record(plan: MergePlan, survivor: Person, others: list[Person], kept: _Kept, *, actor, source):
+    """The (unsaved) record: choices, every profile's snapshot, the result."""
+    record = MergeRecord(
+        realm=survivor.realm,
+        survivor=survivor,
+        absorbed_ids=[p.pk for p in others],
+        actor=actor,
+        source=source,
+        choices={
+            "fields": {d.field: d.chosen for d in plan.fields},
+            "customAttributes": {d.field: d.chosen for d in plan.custom},
+            "phones": kept.phones,
+            "emails": kept.emails,
+            "tags": kept.tags,
+            "channelProfiles": kept.channel_ids,
+        },
+        snapshots=[person_snapshot(p) for p in plan.profiles],
+    )
+    record.result = {
+        "attributes": {k: _plain(k, v) for k, v in plan.result_attributes().items()},
+        "custom_attributes": plan.result_custom_attributes(),
+        "phones": kept.phones,
+        "emails": kept.emails,
+        "tags": sorted(kept.tags),
+        "channel_profiles": sorted(kept.channel_ids),
+    }
+    return record
+
+
+def _move_to_survivor(survivor: Person, others: list[Person], kept: _Kept) -> None:
+    """Contacts and channel profiles kept end up on the survivor (the rest are dropped); events, identities and
+    earlier aliases follow; suggestions about the absorbed persons are settled."""
+    other_ids = [o.pk for o in others]
+    all_ids = [survivor.pk, *other_ids]
+    PersonPhone.objects.filter(person_id__in=all_ids).exclude(number__in=kept.phones).delete()
+    PersonPhone.objects.filter(person_id__in=other_ids).update(person=survivor)
+    PersonEmail.objects.filter(person_id__in=all_ids).annotate(laddress=Lower("address")).exclude(
+        laddress__in=[e.lower() for e in kept.emails]
+    ).delete()
+    PersonEmail.objects.filter(person_id__in=other_ids).update(person=survivor)
+    ChannelProfile.objects.filter(person_id__in=all_ids).exclude(pk__in=kept.channel_ids).delete()
+    ChannelProfile.objects.filter(person_id__in=other_ids).update(person=survivor)
+    PersonEvent.objects.filter(person_id__in=other_ids).update(person=survivor)
+    Identity.objects.filter(person_id__in=other_ids).update(person=survivor, modified=timezone.now())
+    # Earlier aliases of the absorbed persons now lead to the survivor directly.
+    Person.objects.filter(merged_into_id__in=other_ids).update(merged_into=survivor)
+    # Suggestions about the absorbed persons are settled: an alias is never suggested.
+    DuplicateCandidate.objects.filter(
+        Q(person_a_id__in=other_ids) | Q(person_b_id__in=other_ids), status=DuplicateStatus.OPEN
+    ).update(status=DuplicateStatus.MERGED, modified=timezone.now())
+
+
+def _absorb(plan: MergePlan, survivor: Person, others: list[Person], kept: _Kept, *, source: str) -> None:
+    """The others become aliases of the survivor; the survivor gets the merge result."""
+    attributes = plan.result_attributes()
+    tag_objects = {t.name: t for p in plan.profiles for t in p.tags.all()}
+    taken_external_id = attributes.get("external_id")
+    for other in others:
+        other.tags.clear()
+        other.merged_into = survivor
+        if taken_external_id and other.external_id == taken_external_id:
+            other.external_id = None  # the survivor carries it now; both resolve to the survivor
+        other.sync_status = SyncStatus.LOCAL
+        other.save(update_fields=["merged_into", "external_id", "sync_status", "modified"])
+    for name, value in attributes.items():
+        setattr(survivor, name, value)
+    for name in MERGE_FIELDS:
+        if name not in attributes:
+            setattr(survivor, name, None if name in ("external_id", "birth_date", "company_id") else "")
+    survivor.custom_attributes = plan.result_custom_attributes()
+    survivor.modified_from = Origin.PORTAL if source == "admin" else Origin.API
+    if survivor.realm.cdp_enabled:
+        survivor.sync_status = SyncStatus.PENDING
+    survivor.save()
+    survivor.tags.set([tag_objects[name] for name in kept.tags])
 
 
 def persons_merge_preview(**merge_args: Any) -> tuple[MergeRecord, Person]:
@@ -389,456 +351,3 @@ def persons_merge_preview(**merge_args: Any) -> tuple[MergeRecord, Person]:
 
 
 # ---------------------------------------------------------------------------------------------------- undo
-
-MSG_UNDO_DONE = "Merge #{record} was already undone on {when:%Y-%m-%d %H:%M} by {who}."
-MSG_UNDO_SURVIVOR_GONE = "The survivor (person {pid}) was deleted."
-MSG_UNDO_SURVIVOR_MERGED = "The survivor (person {pid}) was merged into person {into} since{by}: undo that merge first."
-MSG_UNDO_PERSON_GONE = "Person {pid} was deleted."
-MSG_UNDO_NOT_ALIAS = "Person {pid} is no longer an alias of person {survivor}."
-MSG_UNDO_TAKEN = "{what} now belongs to person {owner}."
-MSG_UNDO_TAKEN_BY_SURVIVOR = (
-    "{what} was given to the survivor (person {survivor}) after the merge, but person {pid} held it before."
-)
-MSG_UNDO_BLOCKED = "Merge #{record} cannot be undone: {reasons}"
-
-FIELD_LABELS = {name: API_NAME.get(name, "company" if name == "company_id" else name) for name in MERGE_FIELDS}
-
-
-@dataclass
-class UndoPlan:
-    """What undoing a merge would do. `blockers` non-empty: it cannot be done (each says why).
-    `kept`: survivor values changed since the merge, which stay; `notes`: what was deleted since and cannot
-    come back (everything else is restored)."""
-
-    record: MergeRecord
-    blockers: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    survivor: Person | None = None
-    absorbed: list[Person] = field(default_factory=list)
-    # Computed targets (meaningful only without blockers).
-    attributes: dict[str, Any] = field(default_factory=dict)
-    custom_attributes: dict[str, Any] = field(default_factory=dict)
-    phones: dict[str, int] = field(default_factory=dict)  # number → owner
-    emails: dict[str, tuple[str, int]] = field(default_factory=dict)  # lower(address) → (address, owner)
-    tags: dict[int, list[str]] = field(default_factory=dict)  # owner → tag names (existing tags only)
-    channel_profiles: dict[int, tuple[dict[str, Any], int]] = field(default_factory=dict)  # id → (row, owner)
-    companies_gone: set[int] = field(default_factory=set)
-    survivor_unchanged: bool = True
-
-    @property
-    def possible(self) -> bool:
-        return not self.blockers
-
-
-def _three_way(pre: set, res: set, cur: set) -> tuple[set, set]:
-    """The survivor's target for a set of items, and the items changed since the merge (which stay as they are).
-
-    An item the survivor has exactly as the merge left it (in the result and still there, or dropped and
-    still absent) goes back to its pre-merge state; any other item was changed by someone since: it stays."""
-    target, changed = set(), set()
-    for item in pre | res | cur:
-        if (item in res) == (item in cur):
-            if item in pre:
-                target.add(item)
-        else:
-            changed.add(item)
-            if item in cur:
-                target.add(item)
-    return target, changed
-
-
-def _undo_plan(record: MergeRecord, *, lock: bool) -> UndoPlan:
-    plan = UndoPlan(record=record)
-    if record.undone_at:
-        plan.blockers.append(MSG_UNDO_DONE.format(record=record.pk, when=record.undone_at, who=record.undone_by or "?"))
-        return plan
-    snapshots = {s["id"]: s for s in record.snapshots}
-    before = record.snapshots[0]
-    sid = before["id"]
-    absorbed_ids = [int(pid) for pid in record.absorbed_ids]
-    group = [sid, *absorbed_ids]
-    persons_qs = Person.objects.filter(pk__in=group).order_by("pk")
-    if lock:
-        persons_qs = persons_qs.select_for_update()
-    persons = {p.pk: p for p in persons_qs}
-    survivor = persons.get(sid)
-    if survivor is None:
-        plan.blockers.append(MSG_UNDO_SURVIVOR_GONE.format(pid=sid))
-        return plan
-    if survivor.merged_into_id:
-        later = (
-            MergeRecord.objects.filter(realm_id=record.realm_id, absorbed_ids__contains=[sid], undone_at__isnull=True)
-            .order_by("-created")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        by = f" (merge #{later})" if later else ""
-        plan.blockers.append(MSG_UNDO_SURVIVOR_MERGED.format(pid=sid, into=survivor.merged_into_id, by=by))
-        return plan
-    plan.survivor = survivor
-    for pid in absorbed_ids:
-        person = persons.get(pid)
-        if person is None:
-            plan.blockers.append(MSG_UNDO_PERSON_GONE.format(pid=pid))
-        elif person.merged_into_id != sid:
-            plan.blockers.append(MSG_UNDO_NOT_ALIAS.format(pid=pid, survivor=sid))
-        else:
-            plan.absorbed.append(person)
-    present = [p.pk for p in plan.absorbed]
-    result = record.result or {}
-
-    # Survivor attributes and custom attributes: back to their pre-merge values unless changed since.
-    res_attributes = result.get("attributes", {})
-    for name in MERGE_FIELDS:
-        current = _plain(name, getattr(survivor, name))
-        if current == res_attributes.get(name):
-            plan.attributes[name] = before["attributes"].get(name)
-        else:
-            plan.attributes[name] = current
-            plan.kept.append(f"{FIELD_LABELS[name]} of person {sid}: {current!r} (changed since the merge)")
-    res_custom, pre_custom = result.get("custom_attributes", {}), before["custom_attributes"]
-    for key in sorted({*res_custom, *pre_custom, *survivor.custom_attributes}):
-        current = survivor.custom_attributes.get(key)
-        if current == res_custom.get(key):
-            value = pre_custom.get(key)
-        else:
-            value = current
-            plan.kept.append(f"custom attribute {key} of person {sid}: {current!r} (changed since the merge)")
-        if value is not None:
-            plan.custom_attributes[key] = value
-
-    def survivor_set(kind: str, pre: set, res: set, cur: set, show=str) -> set:
-        target, changed = _three_way(pre, res, cur)
-        for item in sorted(changed, key=str):
-            state = "added to" if item in cur else "removed from"
-            plan.kept.append(f"{kind} {show(item)} was {state} person {sid} since the merge: it stays so")
-        return target
-
-    # Phones.
-    current_phones = set(PersonPhone.objects.filter(person_id=sid).values_list("number", flat=True))
-    for number in survivor_set("phone", set(before["phones"]), set(result.get("phones", [])), current_phones):
-        plan.phones[number] = sid
-    for pid in present:
-        for number in snapshots[pid]["phones"]:
-            if plan.phones.get(number) == sid:
-                plan.blockers.append(MSG_UNDO_TAKEN_BY_SURVIVOR.format(what=f"Phone {number}", survivor=sid, pid=pid))
-            plan.phones[number] = pid
-    for number, owner in (
-        PersonPhone.objects.filter(realm_id=record.realm_id, number__in=list(plan.phones))
-        .exclude(person_id__in=group)
-        .values_list("number", "person_id")
-    ):
-        plan.blockers.append(MSG_UNDO_TAKEN.format(what=f"Phone {number}", owner=owner))
-
-    # Emails (compared case-insensitively, like their uniqueness).
-    spelled = {a.lower(): a for a in [*before["emails"], *result.get("emails", [])]}
-    current_emails = {a.lower(): a for a in PersonEmail.objects.filter(person_id=sid).values_list("address", flat=True)}
-    spelled.update(current_emails)
-    for key in survivor_set(
-        "email",
-        {a.lower() for a in before["emails"]},
-        {a.lower() for a in result.get("emails", [])},
-        set(current_emails),
-        show=lambda k: spelled[k],
-    ):
-        plan.emails[key] = (spelled[key], sid)
-    for pid in present:
-        for address in snapshots[pid]["emails"]:
-            if plan.emails.get(address.lower(), (None, None))[1] == sid:
-                plan.blockers.append(MSG_UNDO_TAKEN_BY_SURVIVOR.format(what=f"Email {address}", survivor=sid, pid=pid))
-            plan.emails[address.lower()] = (address, pid)
-    if plan.emails:
-        taken = (
-            PersonEmail.objects.annotate(laddress=Lower("address"))
-            .filter(realm_id=record.realm_id, laddress__in=list(plan.emails))
-            .exclude(person_id__in=group)
-        )
-        for address, owner in taken.values_list("address", "person_id"):
-            plan.blockers.append(MSG_UNDO_TAKEN.format(what=f"Email {address}", owner=owner))
-
-    # externalIds.
-    wanted_external: dict[str, int] = {}
-    if plan.attributes.get("external_id"):
-        wanted_external[plan.attributes["external_id"]] = sid
-    for pid in present:
-        value = snapshots[pid]["attributes"].get("external_id")
-        if value:
-            if wanted_external.get(value) == sid:
-                plan.blockers.append(
-                    MSG_UNDO_TAKEN_BY_SURVIVOR.format(what=f"externalId {value!r}", survivor=sid, pid=pid)
-                )
-            wanted_external[value] = pid
-    for value, owner in (
-        Person.objects.filter(realm_id=record.realm_id, external_id__in=list(wanted_external))
-        .exclude(pk__in=group)
-        .values_list("external_id", "pk")
-    ):
-        plan.blockers.append(MSG_UNDO_TAKEN.format(what=f"externalId {value!r}", owner=owner))
-
-    # Channel profiles (preview data): by row id, recreated from the snapshot when deleted.
-    pre_rows = {row["id"]: row for row in before.get("channel_profiles", []) if isinstance(row, dict)}
-    current_rows = {
-        c.pk: {"id": c.pk, "channel": c.channel, "application_id": c.application_id, "identifier": c.identifier,
-               "data": c.data, "created": c.created.isoformat()}
-        for c in ChannelProfile.objects.filter(person_id=sid)
-    }  # fmt: skip
-    target_ids = survivor_set(
-        "channel profile", set(pre_rows), set(result.get("channel_profiles", [])), set(current_rows),
-        show=lambda pk: _channel_label({**pre_rows, **current_rows}[pk]),
-    )  # fmt: skip
-    for pk in target_ids:
-        plan.channel_profiles[pk] = ({**pre_rows, **current_rows}[pk], sid)
-    for pid in present:
-        for row in snapshots[pid].get("channel_profiles", []):
-            if isinstance(row, dict):
-                plan.channel_profiles[row["id"]] = (row, pid)
-    if plan.channel_profiles:
-        keys = Q()
-        for row, _ in plan.channel_profiles.values():
-            keys |= Q(channel=row["channel"], application_id=row["application_id"], identifier=row["identifier"])
-        for profile in ChannelProfile.objects.filter(keys, realm_id=record.realm_id).exclude(person_id__in=group):
-            plan.blockers.append(MSG_UNDO_TAKEN.format(what=_channel_label(profile), owner=profile.person_id))
-
-    # Events and identities of the absorbed persons: back from the survivor; deleted ones are noted.
-    for pid in present:
-        event_ids = snapshots[pid].get("events", [])
-        owners = dict(PersonEvent.objects.filter(pk__in=event_ids).values_list("pk", "person_id"))
-        gone = len(event_ids) - len(owners)
-        if gone:
-            plan.notes.append(f"{gone} event(s) of person {pid} were deleted since the merge.")
-        for event_id, owner in owners.items():
-            if owner not in (sid, pid):
-                plan.blockers.append(MSG_UNDO_TAKEN.format(what=f"Event {event_id}", owner=owner))
-        identity_ids = snapshots[pid].get("identities", [])
-        links = dict(Identity.objects.filter(pk__in=identity_ids).values_list("pk", "person_id"))
-        for identity_id in identity_ids:
-            if identity_id not in links:
-                plan.notes.append(f"Identity {identity_id} of person {pid} was deleted since the merge.")
-            elif links[identity_id] not in (sid, pid, None):
-                plan.blockers.append(f"Identity {identity_id} is now linked to person {links[identity_id]}.")
-
-    # Tags and companies deleted since cannot come back; the rest is restored.
-    wanted_tags = {sid: [], **{pid: list(snapshots[pid]["tags"]) for pid in present}}
-    res_tags = {t.lower() for t in result.get("tags", [])}
-    cur_tags = {t.lower(): t for t in survivor.tags.values_list("name", flat=True)}
-    spelled_tags = {t.lower(): t for t in [*before["tags"], *result.get("tags", [])]} | cur_tags
-    wanted_tags[sid] = [
-        spelled_tags[t]
-        for t in survivor_set("tag", {t.lower() for t in before["tags"]}, res_tags, set(cur_tags), spelled_tags.get)
-    ]
-    existing_tags = {
-        name.lower()
-        for name in Tag.objects.filter(realm_id=record.realm_id).values_list("name", flat=True)
-        if name.lower() in {t.lower() for names in wanted_tags.values() for t in names}
-    }
-    for owner, names in wanted_tags.items():
-        plan.tags[owner] = [n for n in names if n.lower() in existing_tags]
-        for name in names:
-            if name.lower() not in existing_tags:
-                plan.notes.append(f"Tag {name!r} of person {owner} was deleted since the merge.")
-    company_ids = {plan.attributes.get("company_id")} | {
-        snapshots[pid]["attributes"].get("company_id") for pid in present
-    }
-    company_ids.discard(None)
-    plan.companies_gone = company_ids - set(Company.objects.filter(pk__in=company_ids).values_list("pk", flat=True))
-    for company_id in sorted(plan.companies_gone):
-        plan.notes.append(f"Company {company_id} was deleted since the merge: the link cannot come back.")
-    plan.survivor_unchanged = not plan.kept
-    return plan
-
-
-def _channel_label(row) -> str:
-    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return f"{get('channel')} profile {get('identifier') or get('application_id')}"
-
-
-def merge_undo_check(*, record: MergeRecord) -> UndoPlan:
-    """What `merge_undo` would do, and what blocks it. Reads only."""
-    return _undo_plan(record, lock=False)
-
-
-def _set_attributes(person: Person, attributes: dict[str, Any], gone_companies: set[int]) -> None:
-    for name in MERGE_FIELDS:
-        value = attributes.get(name)
-        if name == "birth_date":
-            value = dt.date.fromisoformat(value) if value else None
-        elif name == "company_id" and value in gone_companies:
-            value = None
-        elif value is None and name not in ("external_id", "company_id"):
-            value = ""
-        setattr(person, name, value)
-
-
-def _restore_sync(person: Person, snapshot: dict[str, Any], realm) -> None:
-    if realm.cdp_enabled:
-        # Infobip merged the profile away: it is created there again and gets a new Infobip id.
-        person.infobip_id = None
-        person.sync_status = SyncStatus.PENDING
-        person.sync_error = ""
-        person.synced_at = None
-        person.infobip_modified_at = None
-        return
-    sync = snapshot.get("sync", {})
-    person.infobip_id = snapshot.get("infobip_id")
-    person.sync_status = sync.get("status", person.sync_status)
-    person.sync_error = sync.get("error", "")
-    person.synced_at = dt.datetime.fromisoformat(sync["synced_at"]) if sync.get("synced_at") else None
-    person.infobip_modified_at = (
-        dt.datetime.fromisoformat(sync["infobip_modified_at"]) if sync.get("infobip_modified_at") else None
-    )
-
-
-def merge_undo(*, record: MergeRecord, actor: str = "", source: str = "admin") -> UndoPlan:
-    """Undo a merge in one transaction: the absorbed persons come back with their contacts, tags, channel
-    profiles, events, identities, aliases and company links as they were; the survivor gets its pre-merge
-    values back where nobody changed them since. Raises Conflict (data["blockers"]) when something they held
-    was taken since, a person is gone, the survivor was merged again, or the merge was already undone."""
-    with transaction.atomic():
-        record = MergeRecord.objects.select_for_update().get(pk=record.pk)
-        plan = _undo_plan(record, lock=True)
-        if plan.blockers:
-            raise Conflict(
-                MSG_UNDO_BLOCKED.format(record=record.pk, reasons=" ".join(plan.blockers)),
-                code="undo_blocked",
-                data={"blockers": plan.blockers},
-            )
-        realm = record.realm
-        survivor = plan.survivor
-        snapshots = {s["id"]: s for s in record.snapshots}
-        before = record.snapshots[0]
-        sid = survivor.pk
-        group = [sid, *[p.pk for p in plan.absorbed]]
-        now = timezone.now()
-
-        survivor_phones_before = set(PersonPhone.objects.filter(person=survivor).values_list("number", flat=True))
-        survivor_emails_before = set(PersonEmail.objects.filter(person=survivor).values_list("address", flat=True))
-        survivor_tags_before = set(survivor.tags.values_list("name", flat=True))
-
-        # Unique values move between the persons of the group: free them first, then hand them out.
-        Person.objects.filter(pk__in=group).update(external_id=None)
-        _restore_contacts(PersonPhone, "number", {n: (n, o) for n, o in plan.phones.items()}, group, snapshots)
-        _restore_contacts(PersonEmail, "address", plan.emails, group, snapshots)
-        _restore_channel_profiles(plan, group, realm)
-
-        for person in plan.absorbed:
-            snap = snapshots[person.pk]
-            PersonEvent.objects.filter(pk__in=snap.get("events", []), person_id=sid).update(person=person)
-            Identity.objects.filter(pk__in=snap.get("identities", []), person_id__in=[sid, None]).update(
-                person=person, modified=now
-            )
-            Person.objects.filter(pk__in=snap.get("aliases", []), merged_into_id=sid).update(merged_into=person)
-            _set_attributes(person, snap["attributes"], plan.companies_gone)
-            person.custom_attributes = dict(snap["custom_attributes"])
-            person.origin = snap.get("origin", person.origin)
-            person.modified_from = snap.get("modified_from", person.modified_from)
-            person.merged_into = None
-            _restore_sync(person, snap, realm)
-            person.save()
-            person.tags.set(Tag.objects.filter(realm=realm, name__in=plan.tags[person.pk]))
-            Person.objects.filter(pk=person.pk).update(modified=dt.datetime.fromisoformat(snap["modified"]))
-
-        _set_attributes(survivor, plan.attributes, plan.companies_gone)
-        survivor.custom_attributes = plan.custom_attributes
-        if plan.survivor_unchanged:
-            survivor.modified_from = before.get("modified_from", survivor.modified_from)
-            if not realm.cdp_enabled:
-                _restore_sync(survivor, before, realm)
-        else:
-            survivor.modified_from = Origin.PORTAL if source == "admin" else Origin.API
-        if realm.cdp_enabled:
-            survivor.sync_status = SyncStatus.PENDING
-        survivor.save()
-        survivor.tags.set(Tag.objects.filter(realm=realm, name__in=plan.tags[sid]))
-        if plan.survivor_unchanged:
-            Person.objects.filter(pk=sid).update(modified=dt.datetime.fromisoformat(before["modified"]))
-
-        DuplicateCandidate.objects.filter(
-            Q(person_a_id__in=group[1:]) | Q(person_b_id__in=group[1:]), status=DuplicateStatus.MERGED
-        ).update(status=DuplicateStatus.OPEN, modified=now)
-        record.undone_at = now
-        record.undone_by = actor
-        record.undo_report = {"kept": plan.kept, "notes": plan.notes}
-        record.save(update_fields=["undone_at", "undone_by", "undo_report"])
-
-        for person in plan.absorbed:
-            snap = snapshots[person.pk]
-            outbox_record(
-                realm=realm,
-                entity=OutboxEntity.PERSON,
-                entity_id=person.pk,
-                op=OutboxOp.CREATE,
-                payload={"reason": "merge_undo", "mergeRecord": record.pk, "previousInfobipId": snap.get("infobip_id"),
-                         "events": snap.get("events", [])},
-            )  # fmt: skip
-        phones_after = set(PersonPhone.objects.filter(person=survivor).values_list("number", flat=True))
-        emails_after = set(PersonEmail.objects.filter(person=survivor).values_list("address", flat=True))
-        tags_after = set(plan.tags[sid])
-        outbox_record(
-            realm=realm,
-            entity=OutboxEntity.PERSON,
-            entity_id=sid,
-            op=OutboxOp.UPDATE,
-            payload={
-                "reason": "merge_undo",
-                "mergeRecord": record.pk,
-                "fields": [name for name in MERGE_FIELDS if plan.attributes.get(name) != record.result.get(
-                    "attributes", {}).get(name)] + ["custom_attributes"],
-                "added": {"phones": sorted(phones_after - survivor_phones_before),
-                          "emails": sorted(emails_after - survivor_emails_before),
-                          "tags": sorted(tags_after - survivor_tags_before)},
-                "removed": {"phones": sorted(survivor_phones_before - phones_after),
-                            "emails": sorted(survivor_emails_before - emails_after),
-                            "tags": sorted(survivor_tags_before - tags_after)},
-            },
-        )  # fmt: skip
-    return plan
-
-
-def _restore_contacts(model, column: str, wanted: dict[str, tuple[str, int]], group: list[int], snapshots) -> None:
-    """Give every wanted contact (key → (value, owner)) to its owner: move the row when one of the group holds it,
-    create it (with its old row id when known) when it was dropped; rows nobody wants any more go."""
-    ids_key, values_key = ("phone_ids", "phones") if column == "number" else ("email_ids", "emails")
-    old_ids = {}
-    for snap in snapshots.values():
-        for pk, value in zip(snap.get(ids_key, []), snap.get(values_key, []), strict=False):
-            old_ids[value.lower()] = pk
-    rows = {getattr(r, column).lower(): r for r in model.objects.filter(person_id__in=group)}
-    for key, row in rows.items():
-        if key not in wanted:
-            row.delete()
-    for key, (value, owner) in wanted.items():
-        row = rows.get(key)
-        if row is None:
-            pk = old_ids.get(key)
-            if pk is not None and model.objects.filter(pk=pk).exists():
-                pk = None
-            realm_id = Person.objects.filter(pk=owner).values_list("realm_id", flat=True).get()
-            model.objects.create(pk=pk, realm_id=realm_id, person_id=owner, **{column: value})
-        elif row.person_id != owner:
-            model.objects.filter(pk=row.pk).update(person_id=owner)
-
-
-def _restore_channel_profiles(plan: UndoPlan, group: list[int], realm) -> None:
-    rows = {c.pk: c for c in ChannelProfile.objects.filter(person_id__in=group)}
-    by_key = {(c.channel, c.application_id, c.identifier): c for c in rows.values()}
-    wanted_rows = set()
-    for pk, (row, owner) in plan.channel_profiles.items():
-        existing = rows.get(pk) or by_key.get((row["channel"], row["application_id"], row["identifier"]))
-        if existing is None:
-            taken_id = ChannelProfile.objects.filter(pk=pk).exists()
-            existing = ChannelProfile.objects.create(
-                pk=None if taken_id else pk,
-                realm=realm,
-                person_id=owner,
-                channel=row["channel"],
-                application_id=row["application_id"],
-                identifier=row["identifier"],
-                data=row["data"],
-            )
-            if row.get("created"):
-                ChannelProfile.objects.filter(pk=existing.pk).update(created=dt.datetime.fromisoformat(row["created"]))
-        elif existing.person_id != owner:
-            ChannelProfile.objects.filter(pk=existing.pk).update(person_id=owner)
-        wanted_rows.add(existing.pk)
-    ChannelProfile.objects.filter(person_id__in=group).exclude(pk__in=wanted_rows).delete()

@@ -45,7 +45,29 @@ FLOORS: list[tuple[str, list[str]]] = [
     ("companies", ["companies"]),
     ("identities", ["identities"]),
     ("imports", ["imports"]),
-    ("infobip", ["infobip"]),
+    (
+        "infobip",
+        [
+            "infobip",
+            # the drain and its per-entity handlers read the models they push; recording and payloads stay below
+            *(
+                f"infobip.outbox.{name}"
+                for name in (
+                    "engine",
+                    "work",
+                    "tags",
+                    "attributes",
+                    "event_definitions",
+                    "companies",
+                    "person_plan",
+                    "persons",
+                    "persons_batch",
+                    "merges",
+                    "events",
+                )
+            ),
+        ],
+    ),
     ("cdpadmin", ["cdpadmin"]),
 ]
 SANDBOX = "infobip.sandbox"
@@ -55,7 +77,7 @@ SKIPPED_PARTS = {"migrations", "__pycache__"}
 # Arrows still running up, in modules being reworked elsewhere; each entry must still exist (a stale one fails),
 # so this list only shrinks.
 KNOWN_ARROWS: set[tuple[str, str]] = {
-    ("people.merging", "companies.models"),  # a merge moves the absorbed persons' company link
+    ("people.merge_undo", "companies.models"),  # an undo restores the absorbed persons' company link
     ("people.seeding", "companies.models"),  # demo data creates companies
 }
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from infobip.models import OutboxEntity, OutboxOp, SyncRun
 from infobip.outbox import outbox_record_many
+from infobip.outbox.payloads import PersonChange, Sets
 from infobip.records import API_FIELD, comparable, parse_infobip_time, record_attributes, record_keys
 from infobip.sync.matching import OrphanIndex
 from infobip.sync.params import RunParams, empty_counts
@@ -36,7 +37,7 @@ class MirrorWrites:
         self.counts = empty_counts()
         self.errors: list[dict[str, Any]] = []
         self.now = timezone.now()
-        self.push: dict[int, dict[str, Any]] = {}  # person pk → outbox payload being built
+        self.push: dict[int, dict[str, list[str]]] = {}  # person pk → fields and added contacts/tags to push
         self.persons: dict[int, Person] = {}  # infobip id → mirror person (the page's)
         self.excluded: set[int] = set()  # infobip ids that must not get a new identity
         self.dirty: dict[int, set[str]] = defaultdict(set)  # person pk → fields to save
@@ -46,15 +47,13 @@ class MirrorWrites:
         self.errors.append({"step": step, "kind": kind, "message": message, **data})
 
     def queue_push(self, person: Person, *, fields: Iterable[str] = (), added: dict[str, list[str]] | None = None):
-        payload = self.push.setdefault(
-            person.pk,
-            {"fields": [], "added": {"phones": [], "emails": [], "tags": []}, "removed": {}, "source": "sync"},
-        )
+        """Collect what Infobip must still be told about `person` (recorded as one PersonChange in save())."""
+        pending = self.push.setdefault(person.pk, {"fields": [], "phones": [], "emails": [], "tags": []})
         for name in fields:
-            if name not in payload["fields"]:
-                payload["fields"].append(name)
+            if name not in pending["fields"]:
+                pending["fields"].append(name)
         for kind, values in (added or {}).items():
-            payload["added"][kind] += [v for v in values if v not in payload["added"][kind]]
+            pending[kind] += [v for v in values if v not in pending[kind]]
 
     def _tags(self, names: set[str]) -> dict[str, Tag]:
         if not names:
@@ -276,5 +275,15 @@ class MirrorWrites:
             realm=self.realm,
             entity=OutboxEntity.PERSON,
             op=OutboxOp.UPDATE,
-            items=list(self.push.items()),
+            items=[
+                (
+                    pk,
+                    PersonChange.build(
+                        fields=pending["fields"],
+                        added=Sets.of(phones=pending["phones"], emails=pending["emails"], tags=pending["tags"]),
+                        source="sync",
+                    ).to_json(),
+                )
+                for pk, pending in self.push.items()
+            ],
         )

@@ -199,8 +199,8 @@ def test_a_realm_with_its_own_url_never_gets_the_server_wide_key(settings):
 
 
 def test_the_push_of_a_realm_without_a_key_for_its_url_fails_with_the_reason(settings):
-    from infobip import push
     from infobip.models import OutboxAttempt, OutboxEntry
+    from infobip.outbox import engine
     from people import services as people
 
     settings.INFOBIP_API_KEY = "server-wide-key"
@@ -209,7 +209,7 @@ def test_the_push_of_a_realm_without_a_key_for_its_url_fails_with_the_reason(set
     with Listener() as listener:
         realm = Realm.objects.create(name="Own", slug="own", cdp_enabled=True, infobip_base_url=listener.url)
         people.person_create(realm=realm, attributes={"first_name": "Jane", "external_id": "e-1"})
-        push.drain()
+        engine.drain()
     assert listener.connections == 0
     entry = OutboxEntry.objects.get(realm=realm, entity="person")
     assert "no API key for it" in entry.last_error

@@ -13,9 +13,9 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from identities.models import ApiKey, Realm
-from infobip import push
 from infobip.client import clear_client_cache
 from infobip.models import OutboxAttempt, OutboxEntry
+from infobip.outbox import engine
 from infobip.sandbox.server import SandboxServer
 from people import services as people
 from people.models import Person
@@ -70,7 +70,7 @@ def test_a_push_with_failures_leaves_the_key_nowhere(admin_client, sandbox, sett
         for n in range(3):
             people.person_create(realm=realm, attributes={"first_name": "Jane", "external_id": f"{realm.pk}-{n}"})
     for _ in range(4):
-        push.drain()
+        engine.drain()
         OutboxEntry.objects.update(next_attempt_at=OutboxEntry.objects.values("created")[:1])
     assert sandbox.store.persons, "the realm's key reached the sandbox: the test exercised real calls"
     assert OutboxAttempt.objects.filter(ok=False, status_code=401).exists()

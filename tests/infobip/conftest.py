@@ -7,8 +7,9 @@ import time
 import pytest
 from django.utils import timezone
 
-from infobip import push
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
+from infobip.outbox import engine
+from infobip.outbox.payloads import PersonChange, Sets
 from people.models import Person, PersonEmail, PersonPhone, SyncStatus
 
 
@@ -27,15 +28,15 @@ def push_settings(infobip_settings):
     return s
 
 
-def drain_all(*, timeout: float = 60.0, **options) -> push.DrainReport:
+def drain_all(*, timeout: float = 60.0, **options) -> engine.DrainReport:
     """Drain until nothing is left to claim, sleeping through backoffs; returns the summed report.
 
     Rows that are due but cannot be claimed (blocked behind a dead row of their entity) stay pending."""
-    total = push.DrainReport()
+    total = engine.DrainReport()
     deadline = time.monotonic() + timeout
     confirming = False
     while True:
-        report = push.drain(**options)
+        report = engine.drain(**options)
         total.rounds += report.rounds
         total.entries += report.entries
         for key, value in report.outcomes.items():
@@ -68,8 +69,9 @@ def outbox_rows(realm, entity, op, items):
 
 
 def update_payload(fields=(), added=None, removed=None):
-    empty = {"phones": [], "emails": [], "tags": []}
-    return {"fields": list(fields), "added": {**empty, **(added or {})}, "removed": {**empty, **(removed or {})}}
+    return PersonChange.build(
+        fields=fields, added=Sets.of(**(added or {})), removed=Sets.of(**(removed or {}))
+    ).to_json()
 
 
 def bulk_person_creates(realm, first, count, tag=None):

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
-from infobip.outbox import enqueue_drain, wakeup_clear
+from infobip.outbox.recording import enqueue_drain, wakeup_clear
 from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY
 from people import services as people
 from people.models import Person, PersonEvent, SyncStatus

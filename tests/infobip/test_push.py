@@ -7,12 +7,16 @@ import datetime as dt
 import io
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from companies import services as company_services
-from infobip import push, services
+from infobip import services
 from infobip.models import OutboxAttempt, OutboxEntry, OutboxStatus
-from infobip.outbox import wakeup_clear
+from infobip.outbox import engine, outbox_record
+from infobip.outbox.payloads import PersonCreate, PersonGone
+from infobip.outbox.person_plan import Collections
+from infobip.outbox.recording import wakeup_clear
 from people import merging
 from people import services as people
 from people.models import CustomAttributeDefinition, EventDefinition, Person, SyncStatus, Tag
@@ -151,7 +155,7 @@ def test_server_errors_back_off_are_recorded_and_succeed_later(cdp_realm, push_s
     push_settings.INFOBIP_OUTBOX_BACKOFF_BASE = push_settings.INFOBIP_OUTBOX_BACKOFF_CAP = 60
     infobip_sandbox.faults.script(POST_PERSON, *([503] * 4))  # the client's own 3 retries are not enough
     person = make_person(cdp_realm)
-    push.drain()
+    engine.drain()
     entry = OutboxEntry.objects.get(entity="person")
     person.refresh_from_db()
     assert (entry.status, entry.attempts) == (OutboxStatus.PENDING, 1)
@@ -170,9 +174,9 @@ def test_server_errors_back_off_are_recorded_and_succeed_later(cdp_realm, push_s
 def test_backoff_grows_exponentially_and_is_capped(settings):
     settings.INFOBIP_OUTBOX_BACKOFF_BASE = 10
     settings.INFOBIP_OUTBOX_BACKOFF_CAP = 100
-    assert 5 <= push.backoff_seconds(1) <= 10
-    assert 20 <= push.backoff_seconds(3) <= 40
-    assert 50 <= push.backoff_seconds(30) <= 100
+    assert 5 <= engine.backoff_seconds(1) <= 10
+    assert 20 <= engine.backoff_seconds(3) <= 40
+    assert 50 <= engine.backoff_seconds(30) <= 100
 
 
 def test_a_change_that_keeps_failing_becomes_a_dead_letter_and_can_be_retried(
@@ -367,7 +371,7 @@ def test_an_event_waits_for_its_person_to_reach_infobip(cdp_realm, push_settings
     infobip_sandbox.faults.script(POST_PERSON, *([503] * 4))
     person = make_person(cdp_realm)
     people.person_event_record(person=person, definition_id="pageView", event_id="first")
-    push.drain()
+    engine.drain()
     event_row = OutboxEntry.objects.get(entity="event")
     assert (event_row.status, event_row.attempts) == (OutboxStatus.PENDING, 0)
     assert "Waiting for person" in event_row.last_error
@@ -425,6 +429,21 @@ def test_companies_and_their_persons(cdp_realm, push_settings, infobip_sandbox):
     assert store.companies == {}
 
 
+def test_a_company_delete_spares_the_profile_of_a_newer_company_with_its_name(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    old = company_services.company_create(realm=cdp_realm, attributes={"name": "Acme"})
+    company_services.company_delete(company=old)  # deleted before its create reached Infobip: found by name
+    new = company_services.company_create(realm=cdp_realm, attributes={"name": "Acme"})
+    infobip_sandbox.faults.script("DELETE /people/2/companies", *([503] * 4))  # the new one is made meanwhile
+    drain_all()
+    new.refresh_from_db()
+    assert list(infobip_sandbox.store.companies) == [new.infobip_id]
+    delete = OutboxEntry.objects.get(entity="company", op="delete")
+    assert delete.status == OutboxStatus.SKIPPED
+    assert f"company {new.pk} here holds its name now" in delete.last_error
+
+
 def test_company_backlog_goes_through_the_batch_endpoints(cdp_realm, push_settings, infobip_sandbox):
     companies = [company_services.company_create(realm=cdp_realm, attributes={"name": f"Co {n}"}) for n in range(8)]
     drain_all()
@@ -479,7 +498,7 @@ def test_a_person_restored_with_its_events_gets_them_in_infobip(cdp_realm, push_
     ]
     OutboxEntry.objects.create(
         realm=cdp_realm, entity="person", entity_id=str(restored.pk), op="create",
-        payload={"reason": "merge_undo", "events": [e.pk for e in events]},
+        payload=PersonCreate(events=tuple(e.pk for e in events), reason="merge_undo").to_json(),
     )  # fmt: skip
     drain_all()
     record = remote(infobip_sandbox, restored)
@@ -510,15 +529,127 @@ def test_undoing_a_merge_brings_the_absorbed_profile_back_to_infobip(cdp_realm, 
     assert statuses() == {"done": OutboxEntry.objects.count()}
 
 
+def test_an_undo_supersedes_the_merge_push_still_failing_and_infobip_ends_with_both_persons(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    """Issue 15.1: the merge's push was failing when the merge was undone; once the faults clear, its retry
+    must not delete the restored person (the undo supersedes it)."""
+    survivor, absorbed = make_person(cdp_realm, 1), make_person(cdp_realm, 2)
+    drain_all()
+    infobip_sandbox.faults.configure(error_rate=1.0, endpoints=["PUT /people/2/persons"])
+    record = merging.persons_merge(
+        survivor=Person.objects.get(pk=survivor.pk), others=[Person.objects.get(pk=absorbed.pk)]
+    )
+    engine.drain(max_rounds=1)  # the absorbed profile is deleted, the survivor's PUT fails: the merge waits
+    merge_entry = OutboxEntry.objects.get(entity="merge")
+    assert (merge_entry.status, "503" in merge_entry.last_error or "500" in merge_entry.last_error) == (
+        OutboxStatus.PENDING,
+        True,
+    )
+    merging.merge_undo(record=record)
+    merge_entry.refresh_from_db()
+    assert merge_entry.status == OutboxStatus.SUPERSEDED
+    assert f"merge {record.pk} was undone" in merge_entry.last_error
+    infobip_sandbox.faults.clear()
+    OutboxEntry.objects.filter(status=OutboxStatus.PENDING).update(next_attempt_at=timezone.now())
+    drain_all()
+    store = infobip_sandbox.store
+    assert len(store.persons) == 2
+    for person, email in ((survivor, "jane1@example.com"), (absorbed, "jane2@example.com")):
+        there = remote(infobip_sandbox, person)
+        assert there is not None
+        assert person.sync_status == SyncStatus.SYNCED
+        assert [e["address"] for e in there["contactInformation"]["email"]] == [email]
+    assert survivor.infobip_id != absorbed.infobip_id
+    assert OutboxAttempt.objects.filter(entry=merge_entry).count() > 0  # it had really been tried
+    assert OutboxStatus.DEAD not in statuses()
+
+
+def test_a_delete_spares_an_infobip_id_that_a_live_person_holds_now(cdp_realm, push_settings, infobip_sandbox):
+    keeper = make_person(cdp_realm, 1)
+    drain_all()
+    keeper.refresh_from_db()
+    with transaction.atomic():  # an old delete that names the id a newer local fact gave to `keeper`
+        outbox_record(
+            realm=cdp_realm, entity="person", entity_id=999_999, op="delete",
+            payload=PersonGone(infobip_id=keeper.infobip_id, emails=("old@example.com",)).to_json(),
+        )  # fmt: skip
+    drain_all()
+    assert keeper.infobip_id in infobip_sandbox.store.persons
+    assert "DELETE /people/2/persons" not in infobip_sandbox.stats()["calls"]
+    entry = OutboxEntry.objects.get(entity_id="999999")
+    assert entry.status == OutboxStatus.SKIPPED
+    assert f"belongs to person {keeper.pk} here now" in entry.last_error
+
+
+def test_a_person_delete_supersedes_its_pending_changes(cdp_realm, push_settings, infobip_sandbox):
+    person = make_person(cdp_realm)
+    drain_all()
+    people.person_update(person=Person.objects.get(pk=person.pk), attributes={"city": "Split"})
+    people.person_delete(person=Person.objects.get(pk=person.pk))
+    update = OutboxEntry.objects.get(entity="person", op="update")
+    assert (update.status, update.last_error) == (
+        OutboxStatus.SUPERSEDED,
+        f"Superseded: person {person.pk} was deleted (its delete is sent instead).",
+    )
+    drain_all()
+    assert infobip_sandbox.store.persons == {}
+    assert "PATCH /people/2/persons" not in infobip_sandbox.stats()["calls"]
+
+
+def test_after_infobip_lost_its_data_persons_are_relinked_by_their_identifiers_never_left_failed(
+    cdp_realm, push_settings, infobip_sandbox
+):
+    """Issue 15.3: the sandbox restarted empty while our rows kept their Infobip ids; the next change re-creates
+    the person, Infobip reuses an id another local person still holds: that one is re-linked too."""
+    first, second = make_person(cdp_realm, 1), make_person(cdp_realm, 2)
+    drain_all()
+    first.refresh_from_db()
+    assert first.infobip_id == 1
+    infobip_sandbox.reset()  # Infobip forgot everything; ids start at 1 again
+    people.person_update(person=Person.objects.get(pk=second.pk), attributes={"city": "Split"})
+    drain_all()
+    store = infobip_sandbox.store
+    assert len(store.persons) == 2
+    for person, external_id in ((first, "ext-1"), (second, "ext-2")):
+        there = remote(infobip_sandbox, person)
+        assert there["externalId"] == external_id
+        assert (person.sync_status, person.sync_error) == (SyncStatus.SYNCED, "")
+    assert remote(infobip_sandbox, second)["city"] == "Split"
+    assert set(statuses()) == {OutboxStatus.DONE}
+    creates = OutboxEntry.objects.filter(entity="person", entity_id=str(first.pk), op="create")
+    assert creates.count() == 2  # its own, and the one its relink queued
+
+
+def test_a_profile_found_by_shared_identifiers_is_not_taken_from_its_holder(
+    cdp_realm, push_settings, infobip_sandbox, infobip_client
+):
+    """The other side of the stale-id check: the profile Infobip answers with really is the holder's (it carries
+    the holder's identifiers), so the change waits with the reason instead of stealing the link."""
+    holder = make_person(cdp_realm, 1)
+    drain_all()
+    holder.refresh_from_db()
+    infobip_client.update_person(  # someone gave the holder's profile the newcomer's email in Infobip
+        "ID", holder.infobip_id, {"contactInformation": {"email": [{"address": "other@example.com"}]}}
+    )
+    newcomer = people.person_create(realm=cdp_realm, attributes={"first_name": "Other"}, emails=["other@example.com"])
+    engine.drain(max_rounds=1)
+    entry = OutboxEntry.objects.get(entity_id=str(newcomer.pk))
+    assert entry.status == OutboxStatus.PENDING
+    assert f"is the Infobip profile of person {holder.pk} here" in entry.last_error
+    holder.refresh_from_db()
+    assert holder.infobip_id is not None
+
+
 # ------------------------------------------------------------------------------------- claims and leases
 
 
 def test_a_worker_killed_after_sending_leaves_nothing_twice(cdp_realm, push_settings, infobip_sandbox):
     persons = [make_person(cdp_realm, n) for n in range(3)]
-    works = push.claim(worker="doomed")
-    push.deliver(works, worker="doomed")  # ... and the worker dies before recording anything
+    works = engine.claim(worker="doomed")
+    engine.deliver(works, worker="doomed")  # ... and the worker dies before recording anything
     assert len(infobip_sandbox.store.persons) == 3
-    assert push.claim(worker="other") == []  # the lease still holds
+    assert engine.claim(worker="other") == []  # the lease still holds
     OutboxEntry.objects.update(locked_until=timezone.now() - dt.timedelta(seconds=1))
     drain_all()
     assert len(infobip_sandbox.store.persons) == 3
@@ -528,27 +659,27 @@ def test_a_worker_killed_after_sending_leaves_nothing_twice(cdp_realm, push_sett
 
 def test_a_late_worker_that_lost_its_lease_records_nothing(cdp_realm, push_settings, infobip_sandbox):
     make_person(cdp_realm)
-    works = push.claim(worker="slow")
+    works = engine.claim(worker="slow")
     OutboxEntry.objects.update(locked_until=timezone.now() - dt.timedelta(seconds=1))
-    taken = push.claim(worker="fast")
+    taken = engine.claim(worker="fast")
     assert [w.entity for w in taken] == ["person"]
-    push.deliver(works, worker="slow")
-    assert push.record(works, worker="slow") == {}
+    engine.deliver(works, worker="slow")
+    assert engine.record(works, worker="slow") == {}
     assert OutboxEntry.objects.get().status == OutboxStatus.PENDING
 
 
 def test_a_later_change_is_not_claimed_while_an_earlier_one_is_in_flight(cdp_realm, push_settings):
     person = make_person(cdp_realm)
-    first = push.claim(worker="a")
+    first = engine.claim(worker="a")
     people.person_update(person=person, attributes={"first_name": "Later"})
-    assert push.claim(worker="b") == []
+    assert engine.claim(worker="b") == []
     assert [e.op for e in first[0].entries] == ["create"]
 
 
 def test_workers_die_too_often_on_a_row_it_becomes_dead(cdp_realm, push_settings):
     make_person(cdp_realm)
     OutboxEntry.objects.update(attempts=8, locked_until=timezone.now() - dt.timedelta(seconds=1), locked_by="x")
-    assert push.claim(worker="w") == []
+    assert engine.claim(worker="w") == []
     entry = OutboxEntry.objects.get()
     assert entry.status == OutboxStatus.DEAD
     assert "No worker finished" in entry.last_error
@@ -558,9 +689,9 @@ def test_the_push_refuses_to_run_inside_a_transaction(cdp_realm, push_settings):
     from django.db import transaction
 
     make_person(cdp_realm)
-    works = push.claim(worker="w")
+    works = engine.claim(worker="w")
     with transaction.atomic(), pytest.raises(RuntimeError, match="inside a database transaction"):
-        push.deliver(works, worker="w")
+        engine.deliver(works, worker="w")
 
 
 # ------------------------------------------------------------------------------------------------ wake-up
@@ -594,7 +725,7 @@ def test_the_rounds_bodies_are_what_the_api_renders(cdp_realm):
         tags=["Zeta", "Alpha"],
     )
     fresh = Person.objects.get(pk=person.pk)
-    assert push.Collections.load([person.pk]).body(fresh) == person_as_infobip(fresh)
+    assert Collections.load([person.pk]).body(fresh) == person_as_infobip(fresh)
 
 
 def test_the_minute_schedule_drains_resumes_and_purges_old_deliveries(cdp_realm, push_settings, infobip_sandbox):

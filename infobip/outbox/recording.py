@@ -1,6 +1,6 @@
 """Recording changes that must reach Infobip. Called by services inside their transaction, so a change and
-its outbox row commit together or not at all. The drain (infobip.push, run by infobip.tasks) sends them after
-commit; a commit wakes it through :func:`_kick_drain`."""
+its outbox row commit together or not at all. The engine (infobip.outbox.engine, run by infobip.tasks) sends
+them after commit; a commit wakes it through :func:`kick_drain`."""
 
 from __future__ import annotations
 
@@ -9,13 +9,17 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from infobip.models import OutboxEntry
+from core.bulk import copy_insert
+from infobip.models import OutboxEntry, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
 WAKEUP_KEY = "outbox-drain"
 WAKEUP_TTL_SECONDS = 60.0
+COPY_MIN = 500  # above this many rows COPY beats a multi-row INSERT
 
 _WAKEUP_SQL = """
 INSERT INTO infobip_outboxwakeup (key, until)
@@ -39,28 +43,51 @@ def outbox_record(*, realm, entity: str, entity_id: Any, op: str, payload: dict[
     entry = OutboxEntry.objects.create(
         realm=realm, entity=entity, entity_id=str(entity_id), op=op, payload=payload or {}
     )
-    transaction.on_commit(_kick_drain)
+    transaction.on_commit(kick_drain)
     return entry
 
 
 def outbox_record_many(*, realm, entity: str, op: str, items: list[tuple[Any, dict[str, Any] | None]]) -> int:
-    """`outbox_record` for many entities at once (bulk imports): the same rules, one INSERT.
+    """`outbox_record` for many entities at once (bulk imports, sync pages): the same rules and the same rows.
 
-    `items` are (entity_id, payload) pairs, recorded in that order. Returns how many rows were written.
-    """
+    `items` are (entity_id, payload) pairs, recorded in that order; more than ``COPY_MIN`` go through COPY.
+    Returns how many rows were written."""
     if not realm.cdp_enabled or not items:
         return 0
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbox_record_many must be called inside the transaction of the change it records")
-    OutboxEntry.objects.bulk_create(
-        [
-            OutboxEntry(realm=realm, entity=entity, entity_id=str(entity_id), op=op, payload=payload or {})
-            for entity_id, payload in items
-        ],
-        batch_size=2000,
+    rows = [
+        OutboxEntry(realm=realm, entity=entity, entity_id=str(entity_id), op=op, payload=payload or {})
+        for entity_id, payload in items
+    ]
+    if len(rows) > COPY_MIN:
+        copy_insert(OutboxEntry, rows)
+    else:
+        OutboxEntry.objects.bulk_create(rows)
+    transaction.on_commit(kick_drain)
+    return len(rows)
+
+
+def outbox_supersede(
+    *, realm, entity: str, entity_ids: list[Any], reason: str, statuses: tuple[str, ...] = (OutboxStatus.PENDING,)
+) -> int:
+    """Mark the still-undelivered rows of these entities obsolete (status superseded, `reason` shown in the admin):
+    a later change made them so, and they are never sent. Called inside the later change's transaction.
+
+    Rows a worker holds a lease on are left alone (they are being sent; superseding them would let the next row
+    of the entity overtake them): the handlers check the newer facts themselves. Returns how many were marked."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("outbox_supersede must be called inside the transaction of the change that supersedes")
+    now = timezone.now()
+    return (
+        OutboxEntry.objects.filter(
+            realm=realm, entity=entity, entity_id__in=[str(i) for i in entity_ids], status__in=statuses
+        )
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .update(
+            status=OutboxStatus.SUPERSEDED, processed_at=now, locked_until=None, locked_by="", last_error=reason[:4000]
+        )
     )
-    transaction.on_commit(_kick_drain)
-    return len(items)
 
 
 def wakeup_take() -> bool:
@@ -85,7 +112,7 @@ def enqueue_drain() -> None:
     async_task("infobip.tasks.drain_outbox", task_name="infobip-outbox-drain")
 
 
-def _kick_drain() -> None:
+def kick_drain() -> None:
     """On commit of a change: queue a drain task, debounced (see :func:`wakeup_take`).
 
     Runs after the commit, so a failure here must not break the caller: the minute schedule is the safety net.
