@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_q.models import OrmQ, Task
 
 from infobip.models import OutboxEntry, OutboxStatus
-from infobip.outbox import enqueue_drain, wakeup_clear
+from infobip.outbox.recording import enqueue_drain, wakeup_clear
 from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY
 from tests.identities.factories import RealmFactory
 from tests.infobip.conftest import bulk_person_creates
