@@ -34,7 +34,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        env={**clean, **env}, cwd="/", capture_output=True, text=True, timeout=120,
+        env={**clean, "CDPADMIN_ENV_FILE": "", **env}, cwd="/", capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
 
@@ -65,8 +65,18 @@ def test_existing_hashes_made_with_secret_key_verify_in_development(settings, re
     plain = "cdp_0123456789ab_" + "k" * 43
     legacy = hmac.new(settings.SECRET_KEY.encode(), plain.encode(), hashlib.sha256).hexdigest()
     ApiKey.objects.create(realm=realm, prefix="0123456789ab", key_hash=legacy)
-    assert settings.API_KEY_PEPPER == settings.SECRET_KEY  # development's fallback
+    settings.API_KEY_PEPPER = settings.SECRET_KEY  # development's fallback (shown by the next test)
     assert api_key_authenticate(plain) is not None
+    settings.API_KEY_PEPPER = "a-different-pepper"
+    assert api_key_authenticate(plain) is None
+
+
+def test_development_pepper_falls_back_to_secret_key():
+    script = "from django.conf import settings; print(settings.API_KEY_PEPPER == settings.SECRET_KEY)"
+    env = {"DEVELOPMENT": "true", "DJANGO_SETTINGS_MODULE": "cdpadmin.settings"}
+    result = manage("shell", "-c", script, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True"
 
 
 @pytest.mark.django_db
