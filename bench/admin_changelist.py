@@ -29,8 +29,8 @@ def parse_args():
     return parser.parse_args()
 
 
-def main() -> None:
-    args = parse_args()
+def setup_django(args) -> None:
+    """Points Django at the bench database, creating and migrating it if needed."""
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cdpadmin").rsplit("/", 1)[0]
     os.environ["DATABASE_URL"] = f"{base}/{args.database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdpadmin.settings")
@@ -38,41 +38,49 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
 
     call_command("ensure_database", verbosity=0)
     call_command("migrate", verbosity=0)
 
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
+def seeded_realm(persons: int):
+    """The Bench realm, seeded up to ``persons`` persons; returns (realm, persons it holds)."""
     from identities.models import Realm
     from identities.services import realm_create
-    from people.models import Person, PersonEmail, Tag
+    from people.models import Person
     from people.seeding import seed_persons
 
     realm = Realm.objects.filter(name="Bench").first() or realm_create(
         name="Bench", default_country="HR", default_currency="EUR"
     )
     have = Person.objects.filter(realm=realm).count()
-    if have < args.persons:
-        print(f"seeding {args.persons - have:,} persons ...", flush=True)
+    if have < persons:
+        print(f"seeding {persons - have:,} persons ...", flush=True)
         started = time.monotonic()
-        seed_persons(realm=realm, persons=args.persons - have, identities="none", events_per_person=0.1)
+        seed_persons(realm=realm, persons=persons - have, identities="none", events_per_person=0.1)
         print(f"seeded in {time.monotonic() - started:.0f}s", flush=True)
-    total = Person.objects.filter(realm=realm).count()
+    return realm, Person.objects.filter(realm=realm).count()
+
+
+def logged_in_client():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
 
     user = get_user_model().objects.filter(username="bench").first()
     if user is None:
         user = get_user_model().objects.create_superuser("bench", "", "bench-pass-123")
     client = Client()
     client.force_login(user)
+    return client
+
+
+def cases(realm) -> list[tuple[str, dict, str, list]]:
+    """(name, changelist query, the same page as one SQL statement, its parameters) of each case."""
+    from people.models import PersonEmail, Tag
 
     email = PersonEmail.objects.filter(realm=realm).order_by("-id").values_list("address", flat=True)[5000]
     tag = Tag.objects.get(realm=realm, name="Churn Risk")
-    url = "/admin/people/person/"
-    cases = [
+    return [
         (
             "plain",
             {},
@@ -102,43 +110,64 @@ def main() -> None:
         ),
     ]
 
+
+def measure(client, url: str, case: tuple[str, dict, str, list], repeat: int) -> None:
+    """Times one case through the admin and as a bare SELECT (two warm-up runs each) and prints its row."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    name, params, sql, sql_params = case
+    for _ in range(2):
+        client.get(url, params)
+    timings, query_counts = [], []
+    response = None
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(url, params)
+            timings.append((time.perf_counter() - started) * 1000)
+        query_counts.append(len(captured.captured_queries))
+        assert response.status_code == 200, response.status_code
+    rows = response.content.decode().count('class="action-select"')
+    bare = []
+    with connection.cursor() as cursor:
+        for _ in range(2 + repeat):
+            started = time.perf_counter()
+            cursor.execute(sql, sql_params)
+            cursor.fetchall()
+            bare.append((time.perf_counter() - started) * 1000)
+    ours, floor = statistics.median(timings), statistics.median(bare[2:])
+    print(f"{name:<22}{max(query_counts):>8}{ours:>10.1f}{floor:>16.2f}{ours / floor:>8.1f}{rows:>6}")
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def main() -> None:
+    args = parse_args()
+    setup_django(args)
+    from django.db import connection
+
+    realm, total = seeded_realm(args.persons)
+    client = logged_in_client()
+    page_cases = cases(realm)
+    url = "/admin/people/person/"
     print(f"\nperson changelist, {total:,} persons, median of {args.repeat} requests\n")
     header = f"{'case':<22}{'queries':>8}{'ours ms':>10}{'bare SELECT ms':>16}{'ratio':>8}{'rows':>6}"
     print(header)
     print("-" * len(header))
-    for name, params, sql, sql_params in cases:
-        for _ in range(2):
-            client.get(url, params)
-        timings, query_counts = [], []
-        response = None
-        for _ in range(args.repeat):
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = client.get(url, params)
-                timings.append((time.perf_counter() - started) * 1000)
-            query_counts.append(len(captured.captured_queries))
-            assert response.status_code == 200, response.status_code
-        rows = response.content.decode().count('class="action-select"')
-        bare = []
-        with connection.cursor() as cursor:
-            for _ in range(2 + args.repeat):
-                started = time.perf_counter()
-                cursor.execute(sql, sql_params)
-                cursor.fetchall()
-                bare.append((time.perf_counter() - started) * 1000)
-        ours, floor = statistics.median(timings), statistics.median(bare[2:])
-        print(f"{name:<22}{max(query_counts):>8}{ours:>10.1f}{floor:>16.2f}{ours / floor:>8.1f}{rows:>6}")
+    for case in page_cases:
+        measure(client, url, case, args.repeat)
 
     connection.close()
     if not args.keep:
-        import psycopg
-        from django.conf import settings
-
-        db = settings.DATABASES["default"]
-        with psycopg.connect(
-            host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
-        ) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+        drop_database(args.database)
 
 
 if __name__ == "__main__":

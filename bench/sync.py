@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -93,9 +94,9 @@ def drain_worker(_index: int) -> None:
     engine.drain()
 
 
-def main() -> None:
-    args = parse_args()
-    n, workers = args.persons, args.workers
+def setup_django(args) -> dict:
+    """Points Django at a fresh bench database (rate limits off, the limiter in PostgreSQL, no autodrain) and
+    migrates it; returns the connection parameters of the maintenance database."""
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cdpadmin").rsplit("/", 1)[0]
     os.environ["DATABASE_URL"] = f"{base}/{args.database}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdpadmin.settings")
@@ -109,7 +110,6 @@ def main() -> None:
     import psycopg
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection, transaction
 
     db = settings.DATABASES["default"]
     admin_params = {
@@ -123,236 +123,284 @@ def main() -> None:
         c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
     call_command("ensure_database", verbosity=0)
     call_command("migrate", verbosity=0)
+    return admin_params
 
+
+def analyze() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("people_person", "people_personphone", "people_personemail", "identities_identity",
+                      "infobip_outboxentry", "infobip_outboxattempt"):  # fmt: skip
+            cursor.execute(f"ANALYZE {table}")
+
+
+def local_persons(realm_, prefix: str, count: int) -> list:
+    """New local persons with their create rows in the outbox (as person_create writes them)."""
+    from infobip.models import OutboxEntity, OutboxEntry, OutboxOp
+    from people.models import Person, PersonEmail, PersonPhone, SyncStatus
+
+    persons = []
+    for start in range(0, count, 5000):
+        chunk = Person.objects.bulk_create(
+            [
+                Person(realm=realm_, external_id=f"{prefix}-{i}", first_name="Bench", last_name=f"L{i}",
+                       sync_status=SyncStatus.PENDING)
+                for i in range(start, min(count, start + 5000))
+            ]
+        )  # fmt: skip
+        PersonEmail.objects.bulk_create(
+            [PersonEmail(realm=realm_, person=p, address=f"{p.external_id}@example.net") for p in chunk]
+        )
+        PersonPhone.objects.bulk_create([PersonPhone(realm=realm_, person=p, number=f"4917{p.pk:09d}") for p in chunk])
+        if realm_.cdp_enabled:
+            OutboxEntry.objects.bulk_create(
+                [
+                    OutboxEntry(realm=realm_, entity=OutboxEntity.PERSON, entity_id=str(p.pk), op=OutboxOp.CREATE)
+                    for p in chunk
+                ]
+            )
+        persons += chunk
+    analyze()  # what a bulk load does (people/seeding.py too)
+    return persons
+
+
+def seed(sandbox, n: int, workers: int):
+    """Seeds the sandbox with n persons and writes n identities, half of them matching; returns (realm, owner)."""
     from identities.ids import new_object_id
     from identities.models import Identity
     from identities.services import realm_create
-    from infobip import sync
-    from infobip.client import InfobipClient, clear_client_cache
-    from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus, SyncRun
-    from infobip.records import record_keys
-    from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY, start_sandbox_process, stop_sandbox_process
-    from infobip.sync.matching import OrphanIndex
-    from people.models import Person, PersonEmail, PersonPhone, SyncStatus
-    from people.representation import person_as_infobip
+    from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY
 
-    def analyze() -> None:
-        with connection.cursor() as cursor:
-            for table in ("people_person", "people_personphone", "people_personemail", "identities_identity",
-                          "infobip_outboxentry", "infobip_outboxattempt"):  # fmt: skip
-                cursor.execute(f"ANALYZE {table}")
+    started = time.monotonic()
+    sandbox.control("POST", "seed", {"count": n, "prefix": "seed"})
+    say(f"sandbox (pid {sandbox.pid}) seeded with {n:,} persons in {time.monotonic() - started:.1f}s")
+    realm = realm_create(
+        name="Bench",
+        default_country="HR",
+        default_currency="EUR",
+        cdp_enabled=True,
+        infobip_base_url=sandbox.url,
+        infobip_api_key=SANDBOX_API_KEY,
+    )
+    owner = new_object_id()
 
-    def local_persons(realm_, prefix: str, count: int) -> list:
-        """New local persons with their create rows in the outbox (as person_create writes them)."""
-        persons = []
-        for start in range(0, count, 5000):
-            chunk = Person.objects.bulk_create(
-                [
-                    Person(realm=realm_, external_id=f"{prefix}-{i}", first_name="Bench", last_name=f"L{i}",
-                           sync_status=SyncStatus.PENDING)
-                    for i in range(start, min(count, start + 5000))
-                ]
-            )  # fmt: skip
-            PersonEmail.objects.bulk_create(
-                [PersonEmail(realm=realm_, person=p, address=f"{p.external_id}@example.net") for p in chunk]
-            )
-            PersonPhone.objects.bulk_create(
-                [PersonPhone(realm=realm_, person=p, number=f"4917{p.pk:09d}") for p in chunk]
-            )
-            if realm_.cdp_enabled:
-                OutboxEntry.objects.bulk_create(
-                    [
-                        OutboxEntry(realm=realm_, entity=OutboxEntity.PERSON, entity_id=str(p.pk), op=OutboxOp.CREATE)
-                        for p in chunk
-                    ]
-                )
-            persons += chunk
-        analyze()  # what a bulk load does (people/seeding.py too)
-        return persons
+    def identity_data(i: int) -> dict:
+        """Identity i matches Infobip person i+1 by email (i < n/4) or phone (i < n/2); the rest nothing."""
+        if i < n // 4:
+            return {"email": f"seed{i + 1}@example.com"}
+        if i < n // 2:
+            return {"phone": f"+3859{i + 1:09d}"}
+        return {"email": f"nobody{i}@example.org"}
 
-    sandbox = start_sandbox_process("--rate-limits", "off")
-    try:
-        started = time.monotonic()
-        sandbox.control("POST", "seed", {"count": n, "prefix": "seed"})
-        say(f"sandbox (pid {sandbox.pid}) seeded with {n:,} persons in {time.monotonic() - started:.1f}s")
-        realm = realm_create(
-            name="Bench",
-            default_country="HR",
-            default_currency="EUR",
-            cdp_enabled=True,
-            infobip_base_url=sandbox.url,
-            infobip_api_key=SANDBOX_API_KEY,
-        )
-        owner = new_object_id()
-
-        def identity_data(i: int) -> dict:
-            """Identity i matches Infobip person i+1 by email (i < n/4) or phone (i < n/2); the rest nothing."""
-            if i < n // 4:
-                return {"email": f"seed{i + 1}@example.com"}
-            if i < n // 2:
-                return {"phone": f"+3859{i + 1:09d}"}
-            return {"email": f"nobody{i}@example.org"}
-
-        started = time.monotonic()
-        for start in range(0, n, 5000):
-            Identity.objects.bulk_create(
-                [
-                    Identity(id=new_object_id(), realm=realm, owner=owner, type="person", country="HR", currency="EUR",
-                             data=identity_data(i))
-                    for i in range(start, min(n, start + 5000))
-                ]
-            )  # fmt: skip
-        analyze()
-        say(f"{n:,} identities written in {time.monotonic() - started:.1f}s (half of them match a person)")
-        say(f"drains run in {workers} worker process(es)\n")
-
-        # ------------------------------------------------------------------------------- our sync
-        run = SyncRun.objects.create(realm=realm, owner=owner, started_by="bench")
-        started = time.monotonic()
-        run = sync.execute_run(run.pk)
-        t_run = time.monotonic() - started
-        assert run.status == "succeeded", run.errors[-3:]
-        pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
-        t_run_push = in_processes(workers, drain_worker)
-        t_sync = t_run + t_run_push
-        counts = run.counts
-        linked, new_identities = counts["step1"]["linked"], counts["step3"]["identities_created"]
-        assert linked == n // 2, counts
-        assert new_identities == n - n // 2, counts
-        assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
-        client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
-        for infobip_id in random.Random(1).sample(range(1, n + 1), 20):
-            person = Person.objects.get(realm=realm, infobip_id=infobip_id)
-            assert client.get_person("ID", infobip_id)["externalId"] == person.external_id
-            assert Identity.objects.filter(pk=person.external_id, person=person).exists()
-        timings = run.progress.get("timings", {})
-
-        # -------------------------------------------------------------------------------- our push
-        local_persons(realm, "local", n)
-        calls_before = sandbox.stats()["calls"]
-        t_push = in_processes(workers, drain_worker)
-        assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
-        assert (
-            Person.objects.filter(realm=realm, external_id__startswith="local-", infobip_id__isnull=True).count() == 0
-        )
-        stats = sandbox.stats()
-        assert stats["state"]["effects"]["persons_created"] == n, stats["state"]  # each exactly once
-        calls = {k: v - calls_before.get(k, 0) for k, v in stats["calls"].items()}
-
-        # --------------------------------------------------------------------- with real rate limits
-        slice_size = args.limits_slice or min(n, max(10_000, n // 10))
-        settings.INFOBIP_RATE_LIMITS = "real"
-        sandbox.control("POST", "ratelimits", {"mode": "real"})
-        before = sandbox.stats()
-        local_persons(realm, "limited", slice_size)
-        t_limited = in_processes(workers, drain_worker)
-        assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
-        after = sandbox.stats()
-        throttled = sum(after["faults"].get("rate_limited", {}).values()) - sum(
-            before["faults"].get("rate_limited", {}).values()
-        )
-        limited_calls = {
-            k: v - before["calls"].get(k, 0) for k, v in after["calls"].items() if v > before["calls"].get(k, 0)
-        }
-        sandbox.control("POST", "ratelimits", {"mode": "off"})
-        settings.INFOBIP_RATE_LIMITS = "off"
-
-        # ------------------------------------------------------------------------ naive baselines
-        s = min(args.naive_sample, n)
-        first_id = sandbox.control("POST", "seed", {"count": s, "prefix": "naive"})["firstId"]
-        naive_realm = realm_create(name="Naive", default_country="HR", default_currency="EUR", cdp_enabled=False)
+    started = time.monotonic()
+    for start in range(0, n, 5000):
         Identity.objects.bulk_create(
             [
-                Identity(
-                    id=new_object_id(), realm=naive_realm, owner=owner, type="person", country="HR", currency="EUR",
-                    data={"email": f"naive{first_id + i}@example.com" if i < s // 2 else f"x{i}@example.org"},
-                )
-                for i in range(s)
+                Identity(id=new_object_id(), realm=realm, owner=owner, type="person", country="HR", currency="EUR",
+                         data=identity_data(i))
+                for i in range(start, min(n, start + 5000))
             ]
         )  # fmt: skip
-        naive_persons = [p.pk for p in local_persons(naive_realm, "naive-local", s)]
+    analyze()
+    say(f"{n:,} identities written in {time.monotonic() - started:.1f}s (half of them match a person)")
+    say(f"drains run in {workers} worker process(es)\n")
+    return realm, owner
 
-        def naive_sync(index: int) -> None:
-            """Per Infobip person: GET it, write it and its identity link one transaction each, PATCH it back."""
-            naive_client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
-            orphans = OrphanIndex(naive_realm)  # the same in-memory matching as ours: only the I/O differs
-            for infobip_id in range(first_id + index, first_id + s, workers):
-                record = naive_client.get_person("ID", infobip_id)
-                external_id, emails, phones = record_keys(record)
-                with transaction.atomic():
-                    person = Person.objects.create(
-                        realm=naive_realm, infobip_id=infobip_id, first_name=record.get("firstName", ""),
-                        last_name=record.get("lastName", ""), sync_status=SyncStatus.SYNCED,
-                    )  # fmt: skip
-                    for email in emails:
-                        PersonEmail.objects.create(realm=naive_realm, person=person, address=email)
-                    for phone in phones:
-                        PersonPhone.objects.create(realm=naive_realm, person=person, number=phone)
-                    claims = orphans.claims(external_id, emails, phones)
-                    if claims:
-                        identity = Identity.objects.get(pk=max(claims, key=claims.get))
-                        identity.person = person
-                        identity.save()
-                    else:
-                        identity = Identity.objects.create(
-                            realm=naive_realm, owner=owner, type="person", country="HR", currency="EUR", person=person
-                        )
-                    person.external_id = identity.pk
-                    person.save()
-                naive_client.update_person("ID", infobip_id, {"externalId": identity.pk})
 
-        def naive_push(index: int) -> None:
-            """Per local person: one POST, then its Infobip id stored."""
-            naive_client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
-            for pk in naive_persons[index::workers]:
-                body = person_as_infobip(Person.objects.prefetch_related("tags", "phones", "emails").get(pk=pk))
-                made = naive_client.create_person(body)
-                Person.objects.filter(pk=pk).update(infobip_id=made["id"], sync_status=SyncStatus.SYNCED)
+def our_sync(out, realm, owner, sandbox, n: int, workers: int) -> None:
+    """The full three-step sync run, then the push of what it must tell Infobip, checked against Infobip."""
+    from identities.models import Identity
+    from infobip import sync
+    from infobip.client import InfobipClient
+    from infobip.models import OutboxEntry, OutboxStatus, SyncRun
+    from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY
+    from people.models import Person
 
-        t_naive_sync = in_processes(workers, naive_sync) / s
-        t_naive_push = in_processes(workers, naive_push) / s
-        assert Person.objects.filter(realm=naive_realm, infobip_id__isnull=True).count() == 0
-    finally:
-        stop_sandbox_process(sandbox)
-        clear_client_cache()
-        connection.close()
-        if not args.keep:
-            with psycopg.connect(**admin_params) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+    run = SyncRun.objects.create(realm=realm, owner=owner, started_by="bench")
+    started = time.monotonic()
+    run = sync.execute_run(run.pk)
+    out.t_run = time.monotonic() - started
+    assert run.status == "succeeded", run.errors[-3:]
+    out.pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
+    out.t_run_push = in_processes(workers, drain_worker)
+    out.t_sync = out.t_run + out.t_run_push
+    counts = run.counts
+    out.linked, out.new_identities = counts["step1"]["linked"], counts["step3"]["identities_created"]
+    assert out.linked == n // 2, counts
+    assert out.new_identities == n - n // 2, counts
+    assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
+    client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
+    for infobip_id in random.Random(1).sample(range(1, n + 1), 20):
+        person = Person.objects.get(realm=realm, infobip_id=infobip_id)
+        assert client.get_person("ID", infobip_id)["externalId"] == person.external_id
+        assert Identity.objects.filter(pk=person.external_id, person=person).exists()
+    out.timings = run.progress.get("timings", {})
 
-    # ------------------------------------------------------------------------------------------ report
-    naive_sync_total, naive_push_total = t_naive_sync * n, t_naive_push * n
+
+def our_push(out, realm, sandbox, n: int, workers: int) -> None:
+    """The push of n new local persons by the drain workers, each created in Infobip exactly once."""
+    from infobip.models import OutboxEntry, OutboxStatus
+    from people.models import Person
+
+    local_persons(realm, "local", n)
+    calls_before = sandbox.stats()["calls"]
+    out.t_push = in_processes(workers, drain_worker)
+    assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
+    assert Person.objects.filter(realm=realm, external_id__startswith="local-", infobip_id__isnull=True).count() == 0
+    stats = sandbox.stats()
+    assert stats["state"]["effects"]["persons_created"] == n, stats["state"]  # each exactly once
+    out.calls = {k: v - calls_before.get(k, 0) for k, v in stats["calls"].items()}
+
+
+def limited_push(out, args, realm, sandbox, n: int, workers: int) -> None:
+    """A slice of new persons pushed with Infobip's real published rate limits on, in the sandbox and ours."""
+    from django.conf import settings
+
+    from infobip.models import OutboxEntry, OutboxStatus
+
+    out.slice_size = args.limits_slice or min(n, max(10_000, n // 10))
+    settings.INFOBIP_RATE_LIMITS = "real"
+    sandbox.control("POST", "ratelimits", {"mode": "real"})
+    before = sandbox.stats()
+    local_persons(realm, "limited", out.slice_size)
+    out.t_limited = in_processes(workers, drain_worker)
+    assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
+    after = sandbox.stats()
+    out.throttled = sum(after["faults"].get("rate_limited", {}).values()) - sum(
+        before["faults"].get("rate_limited", {}).values()
+    )
+    out.limited_calls = {
+        k: v - before["calls"].get(k, 0) for k, v in after["calls"].items() if v > before["calls"].get(k, 0)
+    }
+    sandbox.control("POST", "ratelimits", {"mode": "off"})
+    settings.INFOBIP_RATE_LIMITS = "off"
+
+
+def naive_sync_worker(sandbox, naive_realm, owner, first_id: int, s: int, workers: int) -> Callable[[int], None]:
+    """Per Infobip person: GET it, write it and its identity link one transaction each, PATCH it back."""
+    from django.db import transaction
+
+    from identities.models import Identity
+    from infobip.client import InfobipClient
+    from infobip.records import record_keys
+    from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY
+    from infobip.sync.matching import OrphanIndex
+    from people.models import Person, PersonEmail, PersonPhone, SyncStatus
+
+    def naive_sync(index: int) -> None:
+        naive_client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
+        orphans = OrphanIndex(naive_realm)  # the same in-memory matching as ours: only the I/O differs
+        for infobip_id in range(first_id + index, first_id + s, workers):
+            record = naive_client.get_person("ID", infobip_id)
+            external_id, emails, phones = record_keys(record)
+            with transaction.atomic():
+                person = Person.objects.create(
+                    realm=naive_realm, infobip_id=infobip_id, first_name=record.get("firstName", ""),
+                    last_name=record.get("lastName", ""), sync_status=SyncStatus.SYNCED,
+                )  # fmt: skip
+                for email in emails:
+                    PersonEmail.objects.create(realm=naive_realm, person=person, address=email)
+                for phone in phones:
+                    PersonPhone.objects.create(realm=naive_realm, person=person, number=phone)
+                claims = orphans.claims(external_id, emails, phones)
+                if claims:
+                    identity = Identity.objects.get(pk=max(claims, key=claims.get))
+                    identity.person = person
+                    identity.save()
+                else:
+                    identity = Identity.objects.create(
+                        realm=naive_realm, owner=owner, type="person", country="HR", currency="EUR", person=person
+                    )
+                person.external_id = identity.pk
+                person.save()
+            naive_client.update_person("ID", infobip_id, {"externalId": identity.pk})
+
+    return naive_sync
+
+
+def naive_push_worker(sandbox, naive_persons: list[int], workers: int) -> Callable[[int], None]:
+    """Per local person: one POST, then its Infobip id stored."""
+    from infobip.client import InfobipClient
+    from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY
+    from people.models import Person, SyncStatus
+    from people.representation import person_as_infobip
+
+    def naive_push(index: int) -> None:
+        naive_client = InfobipClient(sandbox.url, SANDBOX_API_KEY, timeout=30)
+        for pk in naive_persons[index::workers]:
+            body = person_as_infobip(Person.objects.prefetch_related("tags", "phones", "emails").get(pk=pk))
+            made = naive_client.create_person(body)
+            Person.objects.filter(pk=pk).update(infobip_id=made["id"], sync_status=SyncStatus.SYNCED)
+
+    return naive_push
+
+
+def naive_baselines(out, args, sandbox, owner, n: int, workers: int) -> None:
+    """The same sync and push done one call per person on a sample, in as many processes; per-person times."""
+    from identities.ids import new_object_id
+    from identities.models import Identity
+    from identities.services import realm_create
+    from people.models import Person
+
+    s = out.s = min(args.naive_sample, n)
+    first_id = sandbox.control("POST", "seed", {"count": s, "prefix": "naive"})["firstId"]
+    naive_realm = realm_create(name="Naive", default_country="HR", default_currency="EUR", cdp_enabled=False)
+    Identity.objects.bulk_create(
+        [
+            Identity(
+                id=new_object_id(), realm=naive_realm, owner=owner, type="person", country="HR", currency="EUR",
+                data={"email": f"naive{first_id + i}@example.com" if i < s // 2 else f"x{i}@example.org"},
+            )
+            for i in range(s)
+        ]
+    )  # fmt: skip
+    naive_persons = [p.pk for p in local_persons(naive_realm, "naive-local", s)]
+    naive_sync = naive_sync_worker(sandbox, naive_realm, owner, first_id, s, workers)
+    out.t_naive_sync = in_processes(workers, naive_sync) / s
+    out.t_naive_push = in_processes(workers, naive_push_worker(sandbox, naive_persons, workers)) / s
+    assert Person.objects.filter(realm=naive_realm, infobip_id__isnull=True).count() == 0
+
+
+def report_sync_and_push(r, n: int) -> None:
+    naive_sync_total, naive_push_total = r.t_naive_sync * n, r.t_naive_push * n
     say(f"two-way sync, {n:,} Infobip persons and {n:,} identities, half of them matching (rate limits off)")
     say(
-        f"  ours   {t_sync:8.1f} s  {rate(n, t_sync):>18}   run {t_run:.1f} s (Infobip reads "
-        f"{timings.get('fetch_s', 0):.1f} s, database {timings.get('write_s', 0):.1f} s) + push of its "
-        f"{pending:,} externalIds {t_run_push:.1f} s"
+        f"  ours   {r.t_sync:8.1f} s  {rate(n, r.t_sync):>18}   run {r.t_run:.1f} s (Infobip reads "
+        f"{r.timings.get('fetch_s', 0):.1f} s, database {r.timings.get('write_s', 0):.1f} s) + push of its "
+        f"{r.pending:,} externalIds {r.t_run_push:.1f} s"
     )
     say(
         f"  naive  {naive_sync_total:8.1f} s  {rate(n, naive_sync_total):>18}   GET + PATCH per person, one transaction"
-        f" each: measured on {s:,} persons ({t_naive_sync * 1000:.2f} ms/person), extrapolated"
+        f" each: measured on {r.s:,} persons ({r.t_naive_sync * 1000:.2f} ms/person), extrapolated"
     )
     say(
-        f"  ratio  {naive_sync_total / t_sync:8.1f} ×   (linked {linked:,} identities, made {new_identities:,}"
+        f"  ratio  {naive_sync_total / r.t_sync:8.1f} ×   (linked {r.linked:,} identities, made {r.new_identities:,}"
         " new ones)"
     )
     say()
     say(f"push of {n:,} local changes (new persons), rate limits off")
-    batches, matches = calls.get("POST /people/2/persons/batch", 0), calls.get("POST /people/2/persons/match", 0)
-    say(f"  ours   {t_push:8.1f} s  {rate(n, t_push):>18}   {batches} batch creates and {matches} id look-ups in all")
+    batches, matches = r.calls.get("POST /people/2/persons/batch", 0), r.calls.get("POST /people/2/persons/match", 0)
+    say(
+        f"  ours   {r.t_push:8.1f} s  {rate(n, r.t_push):>18}   {batches} batch creates and {matches} id look-ups"
+        " in all"
+    )
     say(
         f"  naive  {naive_push_total:8.1f} s  {rate(n, naive_push_total):>18}   one POST per person: measured on"
-        f" {s:,} persons ({t_naive_push * 1000:.2f} ms/person), extrapolated"
+        f" {r.s:,} persons ({r.t_naive_push * 1000:.2f} ms/person), extrapolated"
     )
-    say(f"  ratio  {naive_push_total / t_push:8.1f} ×")
+    say(f"  ratio  {naive_push_total / r.t_push:8.1f} ×")
     say()
-    extrapolated = t_limited * n / slice_size
+
+
+def report_limited(r, n: int) -> None:
+    extrapolated = r.t_limited * n / r.slice_size
     batch_floor = n / 1000 / 5  # POST /persons/batch: 5 requests/s × 1000 persons
     match_floor = n / 1000 / 15  # POST /persons/match: 15 requests/s × 1000 identities
     say(f"push of {n:,} new persons with Infobip's real published rate limits (in the sandbox and in our limiter)")
     say(
-        f"  measured {slice_size:,} persons in {t_limited:.1f} s ({rate(slice_size, t_limited)}; {throttled} calls"
-        f" refused with 429; calls {limited_calls})"
+        f"  measured {r.slice_size:,} persons in {r.t_limited:.1f} s ({rate(r.slice_size, r.t_limited)};"
+        f" {r.throttled} calls refused with 429; calls {r.limited_calls})"
     )
     say(f"  → {n:,} persons ≈ {extrapolated:.0f} s, extrapolated from that slice")
     say(
@@ -363,6 +411,35 @@ def main() -> None:
         f"  ours takes {extrapolated / batch_floor:.1f} × that minimum; one POST per person (10/s) would take"
         f" {n / 10:,.0f} s"
     )
+
+
+def main() -> None:
+    args = parse_args()
+    n, workers = args.persons, args.workers
+    admin_params = setup_django(args)
+    import psycopg
+    from django.db import connection
+
+    from infobip.client import clear_client_cache
+    from infobip.sandbox.pytest_plugin import start_sandbox_process, stop_sandbox_process
+
+    results = SimpleNamespace()
+    sandbox = start_sandbox_process("--rate-limits", "off")
+    try:
+        realm, owner = seed(sandbox, n, workers)
+        our_sync(results, realm, owner, sandbox, n, workers)
+        our_push(results, realm, sandbox, n, workers)
+        limited_push(results, args, realm, sandbox, n, workers)
+        naive_baselines(results, args, sandbox, owner, n, workers)
+    finally:
+        stop_sandbox_process(sandbox)
+        clear_client_cache()
+        connection.close()
+        if not args.keep:
+            with psycopg.connect(**admin_params) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+    report_sync_and_push(results, n)
+    report_limited(results, n)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ from django.utils import timezone
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
 from infobip.outbox import engine
 from infobip.outbox.payloads import PersonChange, Sets
+from people import services as people
 from people.models import Person, PersonEmail, PersonPhone, SyncStatus
+
+POST_PERSON = "POST /people/2/persons"
 
 
 @pytest.fixture
@@ -103,3 +106,19 @@ def bulk_person_creates(realm, first, count, tag=None):
         outbox_rows(realm, OutboxEntity.PERSON, OutboxOp.CREATE, [(p.pk, {}) for p in persons])
     )
     return persons
+
+
+def remote(sandbox, person):
+    """The sandbox's copy of a person, by the Infobip id the push stored on it."""
+    person.refresh_from_db()
+    return sandbox.store.persons.get(person.infobip_id)
+
+
+def make_person(realm, n=1, **extra):
+    """A person created through the service, so its create row is in the outbox."""
+    return people.person_create(
+        realm=realm,
+        attributes={"first_name": "Jane", "last_name": f"Doe{n}", "external_id": f"ext-{n}"},
+        emails=[f"jane{n}@example.com"],
+        **extra,
+    )

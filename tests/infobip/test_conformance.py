@@ -57,213 +57,261 @@ def test_checker_reports_violations(conformance):
     assert conformance.check("GET", "/people/2/persons", 404, b'{"requestError": {}}') == []
 
 
+PERSONS = "/people/2/persons"
+EXT = {"type": "EXTERNAL_ID", "identifier": "p1"}
+
+
+def _caller(url):
+    """A function that calls the sandbox at url with an API key, as the client would."""
+    s = requests.Session()
+    s.headers["Authorization"] = "App key"
+
+    def call(method, path, **kw):
+        return s.request(method, url + path, timeout=10, **kw)
+
+    return call
+
+
+def _seed(server):
+    """A person with push and Facebook contacts and list attributes, loaded straight into the store."""
+    server.load_persons(
+        [
+            {
+                "externalId": "seeded",
+                "contactInformation": {
+                    "push": [{"applicationId": "app", "registrationId": "reg", "systemData": {"os": "Android"}}],
+                    "facebook": [{"applicationId": "fb", "userId": "u1", "systemData": {"displayName": "J"}}],
+                },
+                "customAttributes": {"Cart": [{"sku": "a", "price": 1.5}], "Since": "2020-01-01"},
+            }
+        ]
+    )
+
+
+def _tags_and_attributes(call):
+    """Tags and custom attribute definitions: create, duplicate, list, get, missing."""
+    call("POST", "/people/2/tags", json={"name": "VIP"})
+    call("POST", "/people/2/tags", json={"name": "VIP"})  # 400
+    call("GET", "/people/2/tags", params={"includeTotalCount": "true", "orderBy": "name:asc"})
+    call("GET", "/people/2/tags/VIP")
+    call("GET", "/people/2/tags/missing")  # 404
+    call("POST", "/people/2/customAttributes", json={"name": "Company", "dataType": "STRING"})
+    call("POST", "/people/2/customAttributes", json={"name": "a{b", "dataType": "STRING"})  # 400
+    call("GET", "/people/2/customAttributes", params={"includeTotalCount": "true"})
+    call("GET", "/people/2/customAttributes/Company")
+    call("GET", "/people/2/customAttributes/missing")  # 404
+
+
+def _persons(call):
+    """Persons one at a time: create, look-ups, lists, filters, updates and contact information."""
+    person = {
+        "externalId": "p1",
+        "firstName": "Jane",
+        "gender": "FEMALE",
+        "birthDate": "1966-01-15",
+        "preferredLanguage": "en-gb",
+        "tags": ["VIP"],
+        "customAttributes": {"Company": "Acme"},
+        "contactInformation": {"email": [{"address": "jane@acme.com"}], "phone": [{"number": "41793026727"}]},
+    }
+    call("POST", PERSONS, json=person)
+    call("POST", PERSONS, json=person)  # 400 duplicate
+    call("GET", PERSONS, params=EXT)
+    call("GET", PERSONS, params={"type": "PUSH", "identifier": "reg", "sender": "app"})
+    call("GET", PERSONS, params={"type": "EXTERNAL_ID", "identifier": "nobody"})  # 404
+    call("GET", PERSONS, params={"limit": 5, "includeTotalCount": "true", "orderBy": "createdAt:desc"})
+    call("GET", PERSONS, params={"filter": json.dumps({"#contains": {"tags": "VIP"}})})
+    call("GET", PERSONS, params={"limit": 1001})  # 400
+    call("PATCH", PERSONS, params=EXT, json={"lastName": "Smith"})
+    call("PUT", PERSONS, params=EXT, json={**person, "city": "London"})
+    call(
+        "PUT",
+        PERSONS + "/contactInformation",
+        params=EXT,
+        json={"contactInformation": {"email": [{"address": "j@a.com"}]}},
+    )
+    call(
+        "PATCH",
+        PERSONS + "/contactInformation",
+        params=EXT,
+        json={"contactInformation": {"phone": [{"number": "41793026728"}]}},
+    )
+    call(
+        "DELETE",
+        PERSONS + "/contactInformation",
+        params=EXT,
+        json={"contactInformation": {"phone": [{"number": "41793026728"}]}},
+    )
+
+
+def _batches_match_and_v3(call):
+    """Person batches, match, and the v3 upsert and merge."""
+    call("POST", PERSONS + "/batch", json={"people": [{"externalId": "b1"}, {"externalId": "p1"}]})
+    call("POST", PERSONS + "/batch", json={"people": [{"externalId": "b2"}]})
+    call(
+        "PATCH",
+        PERSONS + "/batch",
+        json={"people": [{"query": {"type": "EXTERNAL_ID", "identifier": "nope"}, "update": {}}]},
+    )
+    call(
+        "PATCH",
+        PERSONS + "/batch",
+        json={"people": [{"query": {"type": "EXTERNAL_ID", "identifier": "b1"}, "update": {"firstName": "B"}}]},
+    )
+    call(
+        "POST",
+        PERSONS + "/match",
+        json={
+            "identities": [
+                {"type": "EXTERNAL_ID", "identifier": "p1"},
+                {"type": "FACEBOOK", "identifier": "u1", "sender": "fb"},
+            ]
+        },
+    )
+    call(
+        "PATCH",
+        "/people/3/persons/upsert",
+        json={"persons": [{"externalId": "u1"}, {"contactInformation": [{"type": "EMAIL", "identifier": "bad"}]}]},
+    )
+    call("PUT", "/people/3/persons/upsert", json={"persons": [{"externalId": "u1", "firstName": "U"}]})
+    call("PUT", "/people/3/persons/upsert", json={})  # 400 v3
+    call(
+        "POST",
+        "/people/3/persons/merge",
+        json={
+            "persons": [{"externalId": "u1", "contactInformation": [{"type": "EMAIL", "identifier": "jane@acme.com"}]}]
+        },
+    )
+    call("POST", "/people/3/persons/merge", data="{", headers={"Content-Type": "application/json"})  # 400 v3
+
+
+def _companies_and_memberships(call):
+    """Companies, their batches and persons, and tag assignments."""
+    call(
+        "POST",
+        "/people/2/companies",
+        json={"name": "Infobip", "domains": ["infobip.com"], "tags": ["VIP"], "customAttributes": {"Company": "x"}},
+    )
+    call("POST", "/people/2/companies", json={"name": "infobip"})  # 400
+    call("GET", "/people/2/companies", params={"name": "Infobip"})
+    call("GET", "/people/2/companies", params={"includeTotalCount": "true", "orderBy": "name:asc"})
+    call("GET", "/people/2/companies", params={"name": "missing"})  # 404
+    call(
+        "PATCH",
+        "/people/2/companies",
+        params={"name": "Infobip", "replaceTags": "true"},
+        json={"segment": "S", "tags": []},
+    )
+    call("POST", "/people/2/companies/batch", json={"companies": [{"name": "A"}, {"name": "a"}]})
+    call("PATCH", "/people/2/companies/batch", json={"companies": [{"query": {"name": "Nope"}, "update": {}}]})
+    call("PATCH", "/people/2/companies/persons", params={"name": "Infobip"}, json={"people": [{"query": EXT}]})
+    call("DELETE", "/people/2/companies/persons", params={"name": "Infobip"}, json={"people": [{"query": EXT}]})
+    call(
+        "DELETE",
+        "/people/2/companies/batch",
+        json={"companies": [{"query": {"name": "A"}}, {"query": {"name": "Z"}}]},
+    )
+    call("DELETE", "/people/2/companies", params={"name": "Infobip"})
+    call("PATCH", "/people/2/tags/VIP/persons", json={"people": [{"query": EXT}]})
+    call("DELETE", "/people/2/tags/VIP/persons", json={"people": [{"query": EXT}]})
+
+
+def _events(call):
+    """Event definitions and events, one at a time and in a v3 batch."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    definition = {
+        "definitionId": "addToCart",
+        "title": "Added",
+        "fields": [
+            {"name": "total", "type": "Decimal"},
+            {
+                "name": "items",
+                "type": "List",
+                "schema": {"type": "Object", "fields": [{"name": "sku", "type": "String"}]},
+            },
+        ],
+    }
+    call("POST", "/peopleevents/2/definitions", json=definition)
+    call("POST", "/peopleevents/2/definitions", json=definition)  # 409
+    call("POST", "/peopleevents/2/definitions", json={"definitionId": "bad id"})  # 400
+    call("GET", "/peopleevents/2/definitions")
+    call("GET", "/peopleevents/2/definitions/addToCart")
+    call("GET", "/peopleevents/2/definitions/emailOpened")
+    call("GET", "/peopleevents/2/definitions/missing")  # 404
+    call(
+        "POST",
+        "/peopleevents/2/definitions/addToCart",
+        json={"title": "Added to cart", "fields": [{"name": "coupon", "type": "String"}]},
+    )
+    events = "/peopleevents/2/persons/p1/definitions/addToCart/events"
+    call(
+        "POST",
+        events,
+        params={"identifierType": "EXTERNAL_ID"},
+        json={"eventId": "e1", "properties": {"total": 3, "items": [{"sku": "a"}]}},
+    )
+    call("POST", events, params={"identifierType": "EXTERNAL_ID"}, json={"properties": {"nope": 1}})  # 400
+    call(
+        "POST",
+        "/peopleevents/2/persons/x/definitions/addToCart/events",
+        params={"identifierType": "EXTERNAL_ID"},
+        json={},
+    )  # 404
+    item = {
+        "definitionId": "addToCart",
+        "occurredTime": now,
+        "identifier": {"id": "p1", "type": "EXTERNAL_ID"},
+        "properties": {"total": 1},
+    }
+    call("POST", "/people/3/events", json=[item])
+    call("POST", "/people/3/events", json=[{**item, "definitionId": "nope"}])  # 400
+
+
+def _deletes(call):
+    """Deletes of what the steps above created."""
+    call("DELETE", "/people/2/tags/VIP")
+    call("DELETE", "/people/2/customAttributes/Company")
+    call(
+        "DELETE",
+        PERSONS + "/batch",
+        json={
+            "people": [
+                {"query": {"type": "EXTERNAL_ID", "identifier": "b1"}},
+                {"query": {"type": "EXTERNAL_ID", "identifier": "gone"}},
+            ]
+        },
+    )
+    call("DELETE", PERSONS, params=EXT)
+
+
+def _transport_errors(server, call):
+    """A call without auth, rate limiting, and scripted server errors."""
+    requests.get(server.url + PERSONS, timeout=10)  # 401
+    server.set_rate_limits(0.2)
+    for _ in range(3):
+        call("GET", "/people/2/tags")  # 429
+    server.set_rate_limits("off")
+    server.faults.script("GET /people/2/persons", 500, 503)
+    call("GET", PERSONS)
+    call("GET", PERSONS)
+
+
 def test_one_call_of_every_endpoint_conforms(conformance):
     """Drive every endpoint the sandbox serves (successes and typical errors) and validate each response."""
     recorder = ResponseRecorder()
     with SandboxServer(rate_limits="off", recorder=recorder) as server:
-        s = requests.Session()
-        s.headers["Authorization"] = "App key"
-        u = server.url
-        P = "/people/2/persons"
-        ext = {"type": "EXTERNAL_ID", "identifier": "p1"}
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-        def call(method, path, **kw):
-            return s.request(method, u + path, timeout=10, **kw)
-
-        server.load_persons(
-            [
-                {
-                    "externalId": "seeded",
-                    "contactInformation": {
-                        "push": [{"applicationId": "app", "registrationId": "reg", "systemData": {"os": "Android"}}],
-                        "facebook": [{"applicationId": "fb", "userId": "u1", "systemData": {"displayName": "J"}}],
-                    },
-                    "customAttributes": {"Cart": [{"sku": "a", "price": 1.5}], "Since": "2020-01-01"},
-                }
-            ]
-        )
-        call("POST", "/people/2/tags", json={"name": "VIP"})
-        call("POST", "/people/2/tags", json={"name": "VIP"})  # 400
-        call("GET", "/people/2/tags", params={"includeTotalCount": "true", "orderBy": "name:asc"})
-        call("GET", "/people/2/tags/VIP")
-        call("GET", "/people/2/tags/missing")  # 404
-        call("POST", "/people/2/customAttributes", json={"name": "Company", "dataType": "STRING"})
-        call("POST", "/people/2/customAttributes", json={"name": "a{b", "dataType": "STRING"})  # 400
-        call("GET", "/people/2/customAttributes", params={"includeTotalCount": "true"})
-        call("GET", "/people/2/customAttributes/Company")
-        call("GET", "/people/2/customAttributes/missing")  # 404
-        person = {
-            "externalId": "p1",
-            "firstName": "Jane",
-            "gender": "FEMALE",
-            "birthDate": "1966-01-15",
-            "preferredLanguage": "en-gb",
-            "tags": ["VIP"],
-            "customAttributes": {"Company": "Acme"},
-            "contactInformation": {"email": [{"address": "jane@acme.com"}], "phone": [{"number": "41793026727"}]},
-        }
-        call("POST", P, json=person)
-        call("POST", P, json=person)  # 400 duplicate
-        call("GET", P, params=ext)
-        call("GET", P, params={"type": "PUSH", "identifier": "reg", "sender": "app"})
-        call("GET", P, params={"type": "EXTERNAL_ID", "identifier": "nobody"})  # 404
-        call("GET", P, params={"limit": 5, "includeTotalCount": "true", "orderBy": "createdAt:desc"})
-        call("GET", P, params={"filter": json.dumps({"#contains": {"tags": "VIP"}})})
-        call("GET", P, params={"limit": 1001})  # 400
-        call("PATCH", P, params=ext, json={"lastName": "Smith"})
-        call("PUT", P, params=ext, json={**person, "city": "London"})
-        call(
-            "PUT",
-            P + "/contactInformation",
-            params=ext,
-            json={"contactInformation": {"email": [{"address": "j@a.com"}]}},
-        )
-        call(
-            "PATCH",
-            P + "/contactInformation",
-            params=ext,
-            json={"contactInformation": {"phone": [{"number": "41793026728"}]}},
-        )
-        call(
-            "DELETE",
-            P + "/contactInformation",
-            params=ext,
-            json={"contactInformation": {"phone": [{"number": "41793026728"}]}},
-        )
-        call("POST", P + "/batch", json={"people": [{"externalId": "b1"}, {"externalId": "p1"}]})
-        call("POST", P + "/batch", json={"people": [{"externalId": "b2"}]})
-        call(
-            "PATCH",
-            P + "/batch",
-            json={"people": [{"query": {"type": "EXTERNAL_ID", "identifier": "nope"}, "update": {}}]},
-        )
-        call(
-            "PATCH",
-            P + "/batch",
-            json={"people": [{"query": {"type": "EXTERNAL_ID", "identifier": "b1"}, "update": {"firstName": "B"}}]},
-        )
-        call(
-            "POST",
-            P + "/match",
-            json={
-                "identities": [
-                    {"type": "EXTERNAL_ID", "identifier": "p1"},
-                    {"type": "FACEBOOK", "identifier": "u1", "sender": "fb"},
-                ]
-            },
-        )
-        call(
-            "PATCH",
-            "/people/3/persons/upsert",
-            json={"persons": [{"externalId": "u1"}, {"contactInformation": [{"type": "EMAIL", "identifier": "bad"}]}]},
-        )
-        call("PUT", "/people/3/persons/upsert", json={"persons": [{"externalId": "u1", "firstName": "U"}]})
-        call("PUT", "/people/3/persons/upsert", json={})  # 400 v3
-        call(
-            "POST",
-            "/people/3/persons/merge",
-            json={
-                "persons": [
-                    {"externalId": "u1", "contactInformation": [{"type": "EMAIL", "identifier": "jane@acme.com"}]}
-                ]
-            },
-        )
-        call("POST", "/people/3/persons/merge", data="{", headers={"Content-Type": "application/json"})  # 400 v3
-        call(
-            "POST",
-            "/people/2/companies",
-            json={"name": "Infobip", "domains": ["infobip.com"], "tags": ["VIP"], "customAttributes": {"Company": "x"}},
-        )
-        call("POST", "/people/2/companies", json={"name": "infobip"})  # 400
-        call("GET", "/people/2/companies", params={"name": "Infobip"})
-        call("GET", "/people/2/companies", params={"includeTotalCount": "true", "orderBy": "name:asc"})
-        call("GET", "/people/2/companies", params={"name": "missing"})  # 404
-        call(
-            "PATCH",
-            "/people/2/companies",
-            params={"name": "Infobip", "replaceTags": "true"},
-            json={"segment": "S", "tags": []},
-        )
-        call("POST", "/people/2/companies/batch", json={"companies": [{"name": "A"}, {"name": "a"}]})
-        call("PATCH", "/people/2/companies/batch", json={"companies": [{"query": {"name": "Nope"}, "update": {}}]})
-        call("PATCH", "/people/2/companies/persons", params={"name": "Infobip"}, json={"people": [{"query": ext}]})
-        call("DELETE", "/people/2/companies/persons", params={"name": "Infobip"}, json={"people": [{"query": ext}]})
-        call(
-            "DELETE",
-            "/people/2/companies/batch",
-            json={"companies": [{"query": {"name": "A"}}, {"query": {"name": "Z"}}]},
-        )
-        call("DELETE", "/people/2/companies", params={"name": "Infobip"})
-        call("PATCH", "/people/2/tags/VIP/persons", json={"people": [{"query": ext}]})
-        call("DELETE", "/people/2/tags/VIP/persons", json={"people": [{"query": ext}]})
-        definition = {
-            "definitionId": "addToCart",
-            "title": "Added",
-            "fields": [
-                {"name": "total", "type": "Decimal"},
-                {
-                    "name": "items",
-                    "type": "List",
-                    "schema": {"type": "Object", "fields": [{"name": "sku", "type": "String"}]},
-                },
-            ],
-        }
-        call("POST", "/peopleevents/2/definitions", json=definition)
-        call("POST", "/peopleevents/2/definitions", json=definition)  # 409
-        call("POST", "/peopleevents/2/definitions", json={"definitionId": "bad id"})  # 400
-        call("GET", "/peopleevents/2/definitions")
-        call("GET", "/peopleevents/2/definitions/addToCart")
-        call("GET", "/peopleevents/2/definitions/emailOpened")
-        call("GET", "/peopleevents/2/definitions/missing")  # 404
-        call(
-            "POST",
-            "/peopleevents/2/definitions/addToCart",
-            json={"title": "Added to cart", "fields": [{"name": "coupon", "type": "String"}]},
-        )
-        events = "/peopleevents/2/persons/p1/definitions/addToCart/events"
-        call(
-            "POST",
-            events,
-            params={"identifierType": "EXTERNAL_ID"},
-            json={"eventId": "e1", "properties": {"total": 3, "items": [{"sku": "a"}]}},
-        )
-        call("POST", events, params={"identifierType": "EXTERNAL_ID"}, json={"properties": {"nope": 1}})  # 400
-        call(
-            "POST",
-            "/peopleevents/2/persons/x/definitions/addToCart/events",
-            params={"identifierType": "EXTERNAL_ID"},
-            json={},
-        )  # 404
-        item = {
-            "definitionId": "addToCart",
-            "occurredTime": now,
-            "identifier": {"id": "p1", "type": "EXTERNAL_ID"},
-            "properties": {"total": 1},
-        }
-        call("POST", "/people/3/events", json=[item])
-        call("POST", "/people/3/events", json=[{**item, "definitionId": "nope"}])  # 400
-        call("DELETE", "/people/2/tags/VIP")
-        call("DELETE", "/people/2/customAttributes/Company")
-        call(
-            "DELETE",
-            P + "/batch",
-            json={
-                "people": [
-                    {"query": {"type": "EXTERNAL_ID", "identifier": "b1"}},
-                    {"query": {"type": "EXTERNAL_ID", "identifier": "gone"}},
-                ]
-            },
-        )
-        call("DELETE", P, params=ext)
-        requests.get(u + P, timeout=10)  # 401
-        server.set_rate_limits(0.2)
-        for _ in range(3):
-            call("GET", "/people/2/tags")  # 429
-        server.set_rate_limits("off")
-        server.faults.script("GET /people/2/persons", 500, 503)
-        call("GET", P)
-        call("GET", P)
+        call = _caller(server.url)
+        _seed(server)
+        for step in (
+            _tags_and_attributes,
+            _persons,
+            _batches_match_and_v3,
+            _companies_and_memberships,
+            _events,
+            _deletes,
+        ):
+            step(call)
+        _transport_errors(server, call)
     seen = {(method, template) for method, template, *_ in recorder.entries}
     assert seen >= {(route.method, route.template) for route in Api(Store()).routes}
     statuses = {status for _, _, status, _, _ in recorder.entries}
