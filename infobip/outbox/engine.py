@@ -31,8 +31,8 @@ from infobip.outbox import attributes, companies, event_definitions, events, mer
 from infobip.outbox.payloads import MergeChange
 from infobip.outbox.recording import outbox_record
 from infobip.outbox.work import (
-    Context,
     BudgetSpent,
+    Context,
     Outcome,
     Work,
     setting,
@@ -84,36 +84,33 @@ _HEAD_CONDITIONS = """
 
 # Fair shares: every realm with due rows gets up to ``share`` of its oldest heads (a LATERAL per realm, so a
 # realm's 20,000-row backlog is read no further than its share) ...
-_SHARED_HEADS_SQL = (
-    """
+_SHARED_HEADS_SQL = """
 SELECT h.id, h.realm_id, h.entity, h.entity_id
 FROM (SELECT DISTINCT o.realm_id FROM infobip_outboxentry o
       WHERE o.status = 'pending' AND o.next_attempt_at <= clock_timestamp() {realm_filter}) r
 CROSS JOIN LATERAL (
     SELECT o.id, o.realm_id, o.entity, o.entity_id FROM infobip_outboxentry o
-    WHERE o.realm_id = r.realm_id AND """
-    + _HEAD_CONDITIONS
-    + """
+    WHERE o.realm_id = r.realm_id AND {head}
     ORDER BY o.id LIMIT %(share)s
     FOR UPDATE OF o SKIP LOCKED) h
 """
-)
 
 # ... and what the shares left of the claim goes to the oldest heads of any realm.
-_HEADS_SQL = (
-    """
+_HEADS_SQL = """
 SELECT o.id, o.realm_id, o.entity, o.entity_id
 FROM infobip_outboxentry o
-WHERE """
-    + _HEAD_CONDITIONS
-    + """
+WHERE {head}
   {realm_filter}
   AND o.id <> ALL(%(taken)s)
 ORDER BY o.id
 LIMIT %(limit)s
 FOR UPDATE OF o SKIP LOCKED
 """
-)
+
+_DUE_REALMS_SQL = """
+SELECT count(DISTINCT o.realm_id) FROM infobip_outboxentry o
+WHERE o.status = 'pending' AND o.next_attempt_at <= clock_timestamp() {realm_filter}
+"""
 
 _LEASE_SQL = """
 UPDATE infobip_outboxentry f
@@ -144,11 +141,11 @@ def claim(*, worker: str, limit: int | None = None, realm_ids: Iterable[int] | N
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_EXHAUSTED_SQL, {"max": max_attempts()})
         params = {"realm_ids": realm_ids, "share": max(1, limit // _due_realms(cursor, realm_filter, realm_ids))}
-        cursor.execute(_SHARED_HEADS_SQL.format(realm_filter=realm_filter), params)
+        cursor.execute(_SHARED_HEADS_SQL.format(realm_filter=realm_filter, head=_HEAD_CONDITIONS), params)
         heads = cursor.fetchall()[:limit]
         if len(heads) < limit:
             params.update(limit=limit - len(heads), taken=[h[0] for h in heads])
-            cursor.execute(_HEADS_SQL.format(realm_filter=realm_filter), params)
+            cursor.execute(_HEADS_SQL.format(realm_filter=realm_filter, head=_HEAD_CONDITIONS), params)
             heads += cursor.fetchall()
         if not heads:
             return []
@@ -174,11 +171,7 @@ def claim(*, worker: str, limit: int | None = None, realm_ids: Iterable[int] | N
 
 
 def _due_realms(cursor: Any, realm_filter: str, realm_ids: list[int] | None) -> int:
-    cursor.execute(
-        "SELECT count(DISTINCT o.realm_id) FROM infobip_outboxentry o WHERE o.status = 'pending' "
-        f"AND o.next_attempt_at <= clock_timestamp() {realm_filter}",
-        {"realm_ids": realm_ids},
-    )
+    cursor.execute(_DUE_REALMS_SQL.format(realm_filter=realm_filter), {"realm_ids": realm_ids})
     return max(1, cursor.fetchone()[0])
 
 

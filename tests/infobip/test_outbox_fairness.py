@@ -21,7 +21,8 @@ def test_a_small_realm_is_served_in_the_first_round_behind_a_large_backlog(push_
 
     report = engine.drain(max_rounds=1, claim_size=100)
 
-    assert report.more and report.entries == 100
+    assert report.more
+    assert report.entries == 100
     done = OutboxEntry.objects.filter(status=OutboxStatus.DONE)
     assert done.filter(realm=small_realm).count() == 20  # all of the small realm's rows, in the first round
     assert done.filter(realm=cdp_realm).count() == 80  # the claim's rest went to the large realm
@@ -58,7 +59,8 @@ def test_a_drain_stops_calling_when_its_budget_is_spent(push_settings, cdp_realm
 
     report = engine.drain(max_seconds=1.0)
 
-    assert report.more and report.rounds == 1
+    assert report.more
+    assert report.rounds == 1
     sent = infobip_sandbox.stats()["calls"].get("POST /people/2/tags", 0)
     assert 1 <= sent <= 10  # about five in the second; far from forty
     waiting = OutboxEntry.objects.filter(entity=OutboxEntity.TAG, status=OutboxStatus.PENDING)
@@ -88,7 +90,8 @@ def test_a_rate_limit_wait_counts_against_the_budget(push_settings, cdp_realm, i
     assert infobip_sandbox.stats()["calls"]["POST /people/2/tags"] == 1
     assert report.outcomes == {"retry": 1}
     entry = OutboxEntry.objects.get(entity=OutboxEntity.TAG)
-    assert entry.status == OutboxStatus.PENDING and entry.attempts == 1
+    assert entry.status == OutboxStatus.PENDING
+    assert entry.attempts == 1
     assert entry.last_error
 
 
