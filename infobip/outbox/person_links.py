@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from infobip.client import InfobipError
+from infobip.models import OutboxEntity, OutboxEntry, OutboxStatus
+from infobip.outbox.payloads import MergeChange
 from infobip.outbox.person_plan import (
     PersonPlan,
     body_identifiers,
@@ -48,6 +50,8 @@ def verify_links(ctx: Context, plans: list[PersonPlan]) -> list[PersonPlan]:
     a GET of the stored id only for a person its identifiers do not find. A full push (a link the sync just made,
     a restored person) writes all our identifiers onto the linked profile and is not checked."""
     plans = [p for p in plans if not p.full and not p.work.decided]
+    merging = _survivors_of_pending_merges(ctx, plans)
+    plans = [p for p in plans if p.person.pk not in merging]
     known = _known_identifiers(plans)
     checked = [p for p in plans if known[p.person.pk]]
     matched: dict[tuple[str, str], int] = {}
@@ -91,6 +95,17 @@ def verify_links(ctx: Context, plans: list[PersonPlan]) -> list[PersonPlan]:
         except PushDeferred as exc:
             plan.work.fail(exc, transient=True)
     return recreate
+
+
+def _survivors_of_pending_merges(ctx: Context, plans: list[PersonPlan]) -> set[int]:
+    """A merge's survivor may hold an absorbed person's Infobip id (the profile the merge's push makes the
+    survivor's): until that push is done, the id is ahead of Infobip, not stale."""
+    if not plans:
+        return set()
+    rows = OutboxEntry.objects.filter(
+        realm=ctx.realm, entity=OutboxEntity.MERGE, status__in=[OutboxStatus.PENDING, OutboxStatus.DEAD]
+    ).values_list("payload", flat=True)
+    return {MergeChange.from_json(payload).survivor for payload in rows}
 
 
 def _profile_is_ours(ctx: Context, plan: PersonPlan, infobip_id: int, mine: list[tuple[str, str]]) -> bool:
