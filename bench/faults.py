@@ -271,7 +271,7 @@ CLUSTER_ENV = {
     "INFOBIP_OUTBOX_BACKOFF_BASE": "0.02",
     "INFOBIP_OUTBOX_BACKOFF_CAP": "0.2",
     "INFOBIP_OUTBOX_MAX_ATTEMPTS": "60",
-    "INFOBIP_OUTBOX_CLAIM": "200",
+    "INFOBIP_OUTBOX_CLAIM": "25",  # short rounds: a kill lands mid-drain, with rows leased
     "LOG_LEVEL": "ERROR",
     "DEVELOPMENT": "true",
 }
@@ -297,9 +297,9 @@ def sigkill(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def drain_with_kills(realm: Any, database_url: str, rng: random.Random, *, kills: int, timeout: float) -> list[int]:
+def drain_with_kills(realm: Any, database_url: str, rng: random.Random, *, kills: int, timeout: float) -> list[str]:
     """Drain by a qworker cluster, SIGKILLed ``kills`` times at random points mid-drain (after a random number of
-    rows were delivered) and started again; returns the delivered counts at each kill."""
+    rows were settled) and started again; returns "settled/total (leased)" at each kill."""
     from django.utils import timezone
 
     from infobip.models import OutboxEntry, OutboxStatus
@@ -308,7 +308,7 @@ def drain_with_kills(realm: Any, database_url: str, rng: random.Random, *, kills
     rows = OutboxEntry.objects.filter(realm=realm)
     settled = rows.exclude(status=OutboxStatus.PENDING)
     total = rows.count()
-    at_kill: list[int] = []
+    at_kill: list[str] = []
     deadline = time.monotonic() + timeout
     for _ in range(kills + 1):
         wakeup_clear()
@@ -329,9 +329,10 @@ def drain_with_kills(realm: Any, database_url: str, rng: random.Random, *, kills
                     kicked = time.monotonic()
                 time.sleep(0.2)
         finally:
-            if target is not None:
-                at_kill.append(rows.exclude(status=OutboxStatus.PENDING).count())
+            leased = rows.filter(status=OutboxStatus.PENDING, locked_until__gt=timezone.now()).count()
             sigkill(cluster)
+            if target is not None:
+                at_kill.append(f"{settled.count()}/{total} ({leased} leased)")
     return at_kill
 
 
@@ -391,6 +392,18 @@ def report(name: str, mix: Mix, counts: dict[str, int], outbox: dict[str, int], 
     for entry in OutboxEntry.objects.filter(status="dead")[:5]:
         print(f"  dead: {entry.entity} {entry.entity_id} {entry.op}: {entry.last_error[:300]}", flush=True)
     return ok
+
+
+def _summed(all_stats: list[dict]) -> dict:
+    """Calls and faults of sandboxes one after the other (a restarted sandbox counts from zero)."""
+    out: dict[str, dict[str, Any]] = {"calls": defaultdict(int), "faults": defaultdict(lambda: defaultdict(int))}
+    for stats in all_stats:
+        for endpoint, n in stats.get("calls", {}).items():
+            out["calls"][endpoint] += n
+        for kind, by_endpoint in stats.get("faults", {}).items():
+            for endpoint, n in by_endpoint.items():
+                out["faults"][kind][endpoint] += n
+    return out
 
 
 def _realm(name: str, sandbox: Any) -> Any:
@@ -453,10 +466,11 @@ def _drainer(name: str, realm: Any, holder: dict, rng: random.Random, database_u
     if name == "faults":
         return lambda: drain_until_settled(realm, timeout=timeout)
     if name == "sigkill":
+        plan = [1, 2]  # three kills: one in the first wave's drain, two in the second's
 
         def killed() -> None:
-            at_kill = drain_with_kills(realm, database_url, rng, kills=3, timeout=timeout)
-            print(f"  sigkill: rows settled at each kill {at_kill}", flush=True)
+            at_kill = drain_with_kills(realm, database_url, rng, kills=plan.pop(0), timeout=timeout)
+            print(f"  sigkill: SIGKILLed at {at_kill}", flush=True)
 
         return killed
 
@@ -467,6 +481,7 @@ def _drainer(name: str, realm: Any, holder: dict, rng: random.Random, database_u
         old = holder["sandbox"]
         port, state_file, config = old.port, str(old.state.path), old.faults.config
         old.stop()  # flushes its state file; the next one starts from it
+        holder.setdefault("stats", []).append(old.stats())
         holder["sandbox"] = new = _sandbox(port, state_file)
         new.faults.configure(config)
         print(f"  restart: sandbox restarted with {len(new.store.persons)} persons from its state file", flush=True)

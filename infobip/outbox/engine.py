@@ -82,17 +82,11 @@ _HEAD_CONDITIONS = """
         AND p.id < o.id AND p.status IN ('pending', 'dead'))
 """
 
-# Fair shares: every realm with due rows gets up to ``share`` of its oldest heads (a LATERAL per realm, so a
-# realm's 20,000-row backlog is read no further than its share) ...
-_SHARED_HEADS_SQL = """
-SELECT h.id, h.realm_id, h.entity, h.entity_id
-FROM (SELECT DISTINCT o.realm_id FROM infobip_outboxentry o
-      WHERE o.status = 'pending' AND o.next_attempt_at <= clock_timestamp() {realm_filter}) r
-CROSS JOIN LATERAL (
-    SELECT o.id, o.realm_id, o.entity, o.entity_id FROM infobip_outboxentry o
-    WHERE o.realm_id = r.realm_id AND {head}
-    ORDER BY o.id LIMIT %(share)s
-    FOR UPDATE OF o SKIP LOCKED) h
+# Fair shares: every realm with due rows gets up to ``share`` of its oldest heads (one query per such realm, so
+# a realm's 20,000-row backlog is read no further than its share) ...
+_DUE_REALMS_SQL = """
+SELECT DISTINCT o.realm_id FROM infobip_outboxentry o
+WHERE o.status = 'pending' AND o.next_attempt_at <= clock_timestamp() {realm_filter}
 """
 
 # ... and what the shares left of the claim goes to the oldest heads of any realm.
@@ -105,11 +99,6 @@ WHERE {head}
 ORDER BY o.id
 LIMIT %(limit)s
 FOR UPDATE OF o SKIP LOCKED
-"""
-
-_DUE_REALMS_SQL = """
-SELECT count(DISTINCT o.realm_id) FROM infobip_outboxentry o
-WHERE o.status = 'pending' AND o.next_attempt_at <= clock_timestamp() {realm_filter}
 """
 
 _LEASE_SQL = """
@@ -140,11 +129,18 @@ def claim(*, worker: str, limit: int | None = None, realm_ids: Iterable[int] | N
     realm_filter = "AND o.realm_id = ANY(%(realm_ids)s)" if realm_ids is not None else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_EXHAUSTED_SQL, {"max": max_attempts()})
-        params = {"realm_ids": realm_ids, "share": max(1, limit // _due_realms(cursor, realm_filter, realm_ids))}
-        cursor.execute(_SHARED_HEADS_SQL.format(realm_filter=realm_filter, head=_HEAD_CONDITIONS), params)
-        heads = cursor.fetchall()[:limit]
+        cursor.execute(_DUE_REALMS_SQL.format(realm_filter=realm_filter), {"realm_ids": realm_ids})
+        due = sorted(row[0] for row in cursor.fetchall())
+        heads: list[tuple] = []
+        if len(due) > 1:
+            share = max(1, limit // len(due))
+            one_realm = _HEADS_SQL.format(realm_filter="AND o.realm_id = %(realm)s", head=_HEAD_CONDITIONS)
+            for realm_id in due:
+                cursor.execute(one_realm, {"realm": realm_id, "limit": share, "taken": []})
+                heads += cursor.fetchall()
+            heads = heads[:limit]
         if len(heads) < limit:
-            params.update(limit=limit - len(heads), taken=[h[0] for h in heads])
+            params = {"realm_ids": realm_ids, "limit": limit - len(heads), "taken": [h[0] for h in heads]}
             cursor.execute(_HEADS_SQL.format(realm_filter=realm_filter, head=_HEAD_CONDITIONS), params)
             heads += cursor.fetchall()
         if not heads:
@@ -168,11 +164,6 @@ def claim(*, worker: str, limit: int | None = None, realm_ids: Iterable[int] | N
         Work(realm=realms[key[0]], entity=key[1], entity_id=key[2], entries=entries)
         for key, entries in sorted(groups.items(), key=lambda item: item[1][0].id)
     ]
-
-
-def _due_realms(cursor: Any, realm_filter: str, realm_ids: list[int] | None) -> int:
-    cursor.execute(_DUE_REALMS_SQL.format(realm_filter=realm_filter), {"realm_ids": realm_ids})
-    return max(1, cursor.fetchone()[0])
 
 
 def inside_transaction() -> bool:
