@@ -60,6 +60,7 @@ FLOORS: list[tuple[str, list[str]]] = [
                     "event_definitions",
                     "companies",
                     "person_plan",
+                    "person_links",
                     "persons",
                     "persons_batch",
                     "merges",

@@ -19,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +34,13 @@ logger = logging.getLogger("infobip.client")
 
 Json = dict[str, Any]
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
+# A caller's time budget (time.monotonic()): no retry waits past it (the outbox task's budget, infobip.outbox).
+call_deadline: ContextVar[float | None] = ContextVar("infobip_call_deadline", default=None)
+
+
+def _past_deadline(delay: float) -> bool:
+    deadline = call_deadline.get()
+    return deadline is not None and time.monotonic() + delay > deadline
 
 
 class _NoLimit:
@@ -158,6 +166,8 @@ class Transport:
                 if not retryable or attempt >= budget:
                     raise
                 delay = self._backoff_delay(attempt, error)
+                if _past_deadline(delay):
+                    raise
                 logger.info("Infobip %s failed (%s); retry %d in %.2fs", endpoint, error, attempt + 1, delay)
                 attempt += 1
                 self.sleep(delay)
@@ -191,6 +201,8 @@ class Transport:
                 if not error.transient or attempt >= self.max_retries:
                     raise
                 delay = self._backoff_delay(attempt, error)
+                if _past_deadline(delay):
+                    raise
                 attempt += 1
                 self.sleep(delay)
                 if isinstance(error, RateLimited):

@@ -31,6 +31,7 @@ from infobip.outbox import attributes, companies, event_definitions, events, mer
 from infobip.outbox.payloads import MergeChange
 from infobip.outbox.recording import outbox_record
 from infobip.outbox.work import (
+    BudgetSpent,
     Context,
     Outcome,
     Work,
@@ -71,17 +72,30 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-_HEADS_SQL = """
-SELECT o.id, o.realm_id, o.entity, o.entity_id
-FROM infobip_outboxentry o
-WHERE o.status = 'pending'
+_HEAD_CONDITIONS = """
+      o.status = 'pending'
   AND o.next_attempt_at <= clock_timestamp()
   AND (o.locked_until IS NULL OR o.locked_until < clock_timestamp())
-  {realm_filter}
   AND NOT EXISTS (
       SELECT 1 FROM infobip_outboxentry p
       WHERE p.realm_id = o.realm_id AND p.entity = o.entity AND p.entity_id = o.entity_id
         AND p.id < o.id AND p.status IN ('pending', 'dead'))
+"""
+
+# Fair shares: every realm with due rows gets up to ``share`` of its oldest heads (one query per such realm, so
+# a realm's 20,000-row backlog is read no further than its share) ...
+_DUE_REALMS_SQL = """
+SELECT DISTINCT o.realm_id FROM infobip_outboxentry o
+WHERE o.status = 'pending' AND o.next_attempt_at <= clock_timestamp() {realm_filter}
+"""
+
+# ... and what the shares left of the claim goes to the oldest heads of any realm.
+_HEADS_SQL = """
+SELECT o.id, o.realm_id, o.entity, o.entity_id
+FROM infobip_outboxentry o
+WHERE {head}
+  {realm_filter}
+  AND o.id <> ALL(%(taken)s)
 ORDER BY o.id
 LIMIT %(limit)s
 FOR UPDATE OF o SKIP LOCKED
@@ -105,15 +119,30 @@ WHERE status = 'pending' AND attempts >= %(max)s AND locked_until IS NOT NULL AN
 
 
 def claim(*, worker: str, limit: int | None = None, realm_ids: Iterable[int] | None = None) -> list[Work]:
-    """Lease the next due entities (head rows plus all their pending followers). One short transaction."""
+    """Lease the next due entities (head rows plus all their pending followers). One short transaction.
+
+    Fair across realms: each realm with due rows gets an equal share of ``limit`` heads first (its oldest), the
+    rest of the claim goes to the oldest heads of any realm; so one realm's backlog cannot starve another's."""
     limit = limit or int(setting("INFOBIP_OUTBOX_CLAIM", 1000))
     lease = float(setting("INFOBIP_OUTBOX_LEASE_SECONDS", 300))
     realm_ids = list(realm_ids) if realm_ids is not None else None
     realm_filter = "AND o.realm_id = ANY(%(realm_ids)s)" if realm_ids is not None else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_EXHAUSTED_SQL, {"max": max_attempts()})
-        cursor.execute(_HEADS_SQL.format(realm_filter=realm_filter), {"limit": limit, "realm_ids": realm_ids})
-        heads = cursor.fetchall()
+        cursor.execute(_DUE_REALMS_SQL.format(realm_filter=realm_filter), {"realm_ids": realm_ids})
+        due = sorted(row[0] for row in cursor.fetchall())
+        heads: list[tuple] = []
+        if len(due) > 1:
+            share = max(1, limit // len(due))
+            one_realm = _HEADS_SQL.format(realm_filter="AND o.realm_id = %(realm)s", head=_HEAD_CONDITIONS)
+            for realm_id in due:
+                cursor.execute(one_realm, {"realm": realm_id, "limit": share, "taken": []})
+                heads += cursor.fetchall()
+            heads = heads[:limit]
+        if len(heads) < limit:
+            params = {"realm_ids": realm_ids, "limit": limit - len(heads), "taken": [h[0] for h in heads]}
+            cursor.execute(_HEADS_SQL.format(realm_filter=realm_filter, head=_HEAD_CONDITIONS), params)
+            heads += cursor.fetchall()
         if not heads:
             return []
         cursor.execute(
@@ -142,8 +171,13 @@ def inside_transaction() -> bool:
     return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
-def deliver(works: list[Work], *, worker: str) -> None:
-    """Send every work's change (no database transaction may be open: calls can take seconds)."""
+BUDGET_SPENT = "The drain's time budget was spent before this change was sent: the next drain sends it."
+
+
+def deliver(works: list[Work], *, worker: str, deadline: float | None = None) -> None:
+    """Send every work's change (no database transaction may be open: calls can take seconds). Past ``deadline``
+    (time.monotonic()) no call is made: the works not decided by then wait for the next drain (no attempt
+    counted)."""
     if inside_transaction():
         raise RuntimeError("the push must not call Infobip inside a database transaction")
     by_realm: dict[int, list[Work]] = defaultdict(list)
@@ -161,13 +195,20 @@ def deliver(works: list[Work], *, worker: str) -> None:
             for work in realm_works:
                 work.fail(exc, transient=True)
             continue
-        ctx = Context(realm, client, realm_works, worker)
+        ctx = Context(realm, client, realm_works, worker, deadline)
         for kind in ENTITY_ORDER:
             kind_works = [w for w in realm_works if w.entity == kind and not w.decided]
             if not kind_works:
                 continue
             try:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise BudgetSpent(BUDGET_SPENT)
                 HANDLERS[kind](ctx, kind_works)
+            except BudgetSpent:
+                for work in works:
+                    if not work.decided:
+                        work.defer(BUDGET_SPENT, 0)
+                return
             except Exception as exc:  # a bug or the database: these works are tried again later
                 logger.exception("pushing %s changes of realm %s failed", kind, realm.pk)
                 for work in kind_works:
@@ -347,6 +388,9 @@ def _survivor_pk(work: Work) -> int | None:
     return MergeChange.from_json(work.entries[-1].payload).survivor
 
 
+CLAIM_MARGIN = 10.0  # seconds before a drain's budget ends in which no round is started
+
+
 @dataclass
 class DrainReport:
     rounds: int = 0
@@ -381,22 +425,30 @@ def drain(
     claim_size: int | None = None,
     realm_ids: Iterable[int] | None = None,
 ) -> DrainReport:
-    """Claim, deliver and record rounds until nothing is due (or the time/round budget is spent)."""
+    """Claim, deliver and record rounds until nothing is due (or the time/round budget is spent).
+
+    ``max_seconds`` bounds the whole drain: no round is claimed in its last tenth (at most ``CLAIM_MARGIN``
+    seconds), and a round stops calling Infobip when it is spent (client retry waits included); what it did
+    not send waits for the next drain with no attempt counted, and ``more`` says so."""
     worker = new_worker_id()
     report = DrainReport()
     started = time.monotonic()
+    deadline = None if max_seconds is None else started + max_seconds
+    stop_claiming = None if max_seconds is None else deadline - min(CLAIM_MARGIN, max_seconds / 10)
     realm_ids = list(realm_ids) if realm_ids is not None else None
     while True:
         if max_rounds is not None and report.rounds >= max_rounds:
             report.more = True
             break
-        if max_seconds is not None and time.monotonic() - started > max_seconds:
+        if stop_claiming is not None and time.monotonic() >= stop_claiming:
             report.more = True
             break
         works = claim(worker=worker, limit=claim_size, realm_ids=realm_ids)
         if not works:
             break
-        deliver(works, worker=worker)
+        deliver(works, worker=worker, deadline=deadline)
+        if any(w.outcome == Outcome.DEFER and w.error == BUDGET_SPENT for w in works):
+            report.more = True
         counts = record(works, worker=worker)
         report.rounds += 1
         report.entries += sum(len(w.entries) for w in works)

@@ -16,6 +16,7 @@ from infobip.client import (
 from infobip.models import OutboxOp
 from infobip.outbox.events import send_events
 from infobip.outbox.payloads import PersonCreate
+from infobip.outbox.person_links import verify_links
 from infobip.outbox.person_plan import (
     Collections,
     PersonPlan,
@@ -87,6 +88,10 @@ def push_persons(ctx: Context, works: list[Work]) -> None:
     for plan in deletes:
         if not plan.work.decided:
             settle(plan.work, lambda plan=plan: _person_delete(ctx, plan))
+    updates = [p for p in updates if not p.work.decided]
+    recreate = verify_links(ctx, updates)  # a stored id Infobip gave to someone else is not PATCHed
+    updates = [p for p in updates if p not in recreate]
+    creates += recreate
     untag = [p for p in updates if p.remove_tags and not (p.remove_phones or p.remove_emails)]
     if ctx.batching(len(untag)):
         persons_batch_untag(ctx, untag)

@@ -24,6 +24,7 @@ from infobip.client import (
     Unreachable,
 )
 from infobip.client import ValidationError as InfobipValidationError
+from infobip.client.transport import call_deadline
 from infobip.models import OutboxEntry, OutboxStatus
 from people.models import (
     CustomAttributeDefinition,
@@ -128,6 +129,10 @@ class PushDeferred(Exception):
     """Something this change depends on is not in Infobip yet (a company, a person): try again later."""
 
 
+class BudgetSpent(Exception):
+    """The task's time budget is spent: no further call is made this round (the rest is sent by the next drain)."""
+
+
 class PushRefused(Exception):
     """The change cannot be delivered as it is (no retry helps); the message says what staff should do."""
 
@@ -142,8 +147,11 @@ def renew_lease(worker: str, ids: list[int]) -> None:
 class Context:
     """One realm's share of a round: its client, the works, Infobip ids learned so far, the lease."""
 
-    def __init__(self, realm: Any, client: InfobipClient, works: list[Work], worker: str) -> None:
+    def __init__(
+        self, realm: Any, client: InfobipClient, works: list[Work], worker: str, deadline: float | None = None
+    ) -> None:
         self.realm = realm
+        self.deadline = deadline  # time.monotonic() past which no call is made (BudgetSpent)
         self.client = client
         self.works = works
         self.worker = worker
@@ -169,8 +177,11 @@ class Context:
     def call(self, works: Work | list[Work], request: str, fn: Callable[[], Any], *, ok_status: int = 200) -> Any:
         """Run one client call and note it on every work it serves (an OutboxAttempt each)."""
         works = works if isinstance(works, list) else [works]
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise BudgetSpent(f"the time budget was spent before {request[:80]}")
         self.keep_lease()
         started, clock = timezone.now(), time.monotonic()
+        token = call_deadline.set(self.deadline)  # the client's retry waits count against the budget too
         try:
             result = fn()
         except InfobipError as exc:
@@ -178,6 +189,8 @@ class Context:
             for work in works:
                 work.calls.append(call)
             raise
+        finally:
+            call_deadline.reset(token)
         status = 207 if isinstance(result, dict) and (result.get("partial") or result.get("errors")) else ok_status
         call = Call(request[:500], started, _ms(clock), status, True)
         for work in works:

@@ -11,6 +11,9 @@ Effects:
 * ``"lose"``: do the work (commit the create), then close the connection without a response;
 * ``"delay:<ms>"``: add latency to this one request;
 * ``"ok"``: behave normally (useful in scripts).
+
+Random: ``error_rate`` (5xx), ``drop_rate``, ``lose_create_rate`` (creates), ``lose_rate`` (any request: handled,
+then no response), ``slow_rate`` × ``slow_ms``, ``latency_ms`` on every request.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class FaultConfig:
     seed: int | None = None
     endpoints: list[str] | None = None  # restrict random faults to these "METHOD /template" keys
     retry_after: float | None = None  # seconds sent as Retry-After on 429s (None: no header, like Infobip)
+    lose_rate: float = 0.0  # share of any requests handled (the write applied), then the response lost
+    slow_rate: float = 0.0  # share of requests answered ``slow_ms`` later
+    slow_ms: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultConfig:
@@ -44,6 +50,9 @@ class FaultConfig:
             "seed": "seed",
             "endpoints": "endpoints",
             "retryAfter": "retry_after",
+            "loseRate": "lose_rate",
+            "slowRate": "slow_rate",
+            "slowMs": "slow_ms",
         }
         kwargs = {}
         for key, value in data.items():
@@ -56,7 +65,7 @@ class FaultConfig:
         return config
 
     def validate(self) -> None:
-        for name in ("error_rate", "drop_rate", "lose_create_rate"):
+        for name in ("error_rate", "drop_rate", "lose_create_rate", "lose_rate", "slow_rate"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
@@ -72,6 +81,9 @@ class FaultConfig:
             "seed": self.seed,
             "endpoints": self.endpoints,
             "retryAfter": self.retry_after,
+            "loseRate": self.lose_rate,
+            "slowRate": self.slow_rate,
+            "slowMs": self.slow_ms,
         }
 
 
@@ -133,8 +145,11 @@ class FaultInjector:
                 decision.before = "drop"
             elif config.error_rate and rnd.random() < config.error_rate:
                 decision.before = rnd.choice((500, 503))
-            elif is_create and config.lose_create_rate and rnd.random() < config.lose_create_rate:
-                decision.lose = True
+            else:
+                lose_create = is_create and config.lose_create_rate and rnd.random() < config.lose_create_rate
+                decision.lose = bool(lose_create or (config.lose_rate and rnd.random() < config.lose_rate))
+            if config.slow_rate and rnd.random() < config.slow_rate:
+                decision.delay_ms += config.slow_ms
             return decision
 
     @staticmethod

@@ -1,0 +1,89 @@
+"""A stored Infobip id that Infobip handed to someone else's profile (the sandbox reset between pushes, so ids are
+reused) is never PATCHed: the person is re-linked to the profile its identifiers find, or re-created."""
+
+from __future__ import annotations
+
+import pytest
+
+from infobip.models import OutboxEntity, OutboxEntry, OutboxOp
+from people.models import Person, SyncStatus
+from tests.infobip.conftest import bulk_person_creates, drain_all, outbox_rows, statuses, update_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def _pushed(realm, count):
+    persons = bulk_person_creates(realm, 0, count)
+    drain_all()
+    return list(Person.objects.filter(pk__in=[p.pk for p in persons]).order_by("pk"))
+
+
+def _rename(realm, persons, name):
+    Person.objects.filter(pk__in=[p.pk for p in persons]).update(first_name=name)
+    OutboxEntry.objects.bulk_create(
+        outbox_rows(
+            realm, OutboxEntity.PERSON, OutboxOp.UPDATE, [(p.pk, update_payload(["first_name"])) for p in persons]
+        )
+    )
+
+
+@pytest.mark.parametrize("count", [1, 6], ids=["single", "batch"])  # INFOBIP_OUTBOX_BATCH_MIN is 5
+def test_an_id_infobip_gave_to_someone_else_is_not_overwritten(
+    count, push_settings, cdp_realm, infobip_sandbox, infobip_client
+):
+    persons = _pushed(cdp_realm, count)
+    infobip_sandbox.reset()  # Infobip forgot them; its ids start again
+    strangers = [infobip_client.create_person({"externalId": f"x-{n}", "firstName": "Stranger"}) for n in range(count)]
+    assert {s["id"] for s in strangers} == {p.infobip_id for p in persons}  # our stored ids are theirs now
+
+    _rename(cdp_realm, persons, "Changed")
+    drain_all()
+
+    store = infobip_sandbox.store.persons
+    for stranger in strangers:  # untouched: no PATCH went to their ids
+        assert (store[stranger["id"]]["externalId"], store[stranger["id"]]["firstName"]) == (
+            stranger["externalId"],
+            "Stranger",
+        )
+    for person in Person.objects.filter(pk__in=[p.pk for p in persons]):
+        assert person.infobip_id not in {s["id"] for s in strangers}
+        profile = store[person.infobip_id]
+        assert (profile["externalId"], profile["firstName"], profile["lastName"]) == (
+            person.external_id,
+            "Changed",
+            person.last_name,
+        )  # re-created with everything we have, not just the changed field
+        assert person.sync_status == SyncStatus.SYNCED
+    assert len(store) == 2 * count
+    assert statuses() == {"done": 2 * count}
+
+
+def test_a_person_whose_profile_got_a_new_id_is_relinked(push_settings, cdp_realm, infobip_sandbox, infobip_client):
+    (person,) = _pushed(cdp_realm, 1)
+    infobip_sandbox.reset()
+    stranger = infobip_client.create_person({"externalId": "x-1", "firstName": "Stranger"})
+    ours = infobip_client.create_person({"externalId": person.external_id, "firstName": "Restored"})  # a new id
+    assert stranger["id"] == person.infobip_id
+
+    _rename(cdp_realm, [person], "Changed")
+    drain_all()
+
+    person.refresh_from_db()
+    store = infobip_sandbox.store.persons
+    assert person.infobip_id == ours["id"]  # re-linked to the profile our externalId finds, not made again
+    assert store[ours["id"]]["firstName"] == "Changed"
+    assert store[stranger["id"]]["firstName"] == "Stranger"
+    assert len(store) == 2
+    assert infobip_sandbox.stats()["effects"]["persons_created"] == 2  # the two made in this test's Infobip
+
+
+def test_a_live_link_costs_one_match_call_per_round(push_settings, cdp_realm, infobip_sandbox):
+    persons = _pushed(cdp_realm, 6)
+    before = dict(infobip_sandbox.stats()["calls"])
+
+    _rename(cdp_realm, persons, "Changed")
+    drain_all()
+
+    calls = {k: v - before.get(k, 0) for k, v in infobip_sandbox.stats()["calls"].items() if v != before.get(k, 0)}
+    assert calls == {"POST /people/2/persons/match": 1, "PATCH /people/2/persons/batch": 1}
+    assert {infobip_sandbox.store.persons[p.infobip_id]["firstName"] for p in persons} == {"Changed"}
