@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from core.errors import Conflict, ErrorCollector, NotFound, ValidationError
+from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record, outbox_supersede
 from infobip.outbox.payloads import CompanyMove, PersonChange, PersonGone, Sets
@@ -61,6 +62,10 @@ UNSET: Any = object()
 MSG_DUPLICATE_TAG = "a tag named {name!r} already exists"
 MSG_DUPLICATE_DEFINITION = "a custom attribute named {name!r} already exists"
 MSG_COMPANY_OTHER_REALM = "company belongs to another realm"
+MSG_LAST_CONTACT = (
+    "{value} is the person's last phone or email and it has no externalId: Infobip could no longer identify it; "
+    "set an externalId or add another contact first"
+)
 
 
 # ---------------------------------------------------------------------------------------------------- tags
@@ -340,6 +345,7 @@ def person_update(
                 locked, clean, clean_custom, company, replace=replace and custom_attributes is not None
             )
             contacts.write(locked)
+            _check_still_identifiable(locked, contacts)
             added_tags, removed_tags = _apply_tags(locked, tags, remove_tags, replace=replace)
             _store_channel_profiles(locked, profiles)
             if changed_fields or contacts or removed_tags or added_tags or profiles:
@@ -414,6 +420,15 @@ def _contact_changes(
     return _ContactChanges(removed_phones, removed_emails, fresh_phones, new_emails)
 
 
+def _check_still_identifiable(locked: Person, contacts: _ContactChanges) -> None:
+    """Removing contacts must leave a person Infobip can find: a phone, an email or an externalId."""
+    removed = contacts.removed_phones + contacts.removed_emails
+    if not removed or locked.external_id or locked.phones.exists() or locked.emails.exists():
+        return
+    field = "contactInformation.phone" if contacts.removed_phones else "contactInformation.email"
+    raise ValidationError.single(field, MSG_LAST_CONTACT.format(value=removed[-1]), code="last_contact")
+
+
 def _apply_attributes(locked, clean, clean_custom, company, *, replace: bool) -> tuple[list[str], Any]:
     """Set attributes, custom attributes (``replace``: the given ones replace them) and the company; returns the
     changed field names and the company move (None when the company stays)."""
@@ -438,6 +453,8 @@ def _apply_attributes(locked, clean, clean_custom, company, *, replace: bool) ->
         company_change = CompanyMove(locked.company_id, company.pk if company else None)
         locked.company = company
         changed_fields.append("company")
+        # One fact: the identities of the person name the same company (identities sit on the realms floor).
+        Identity.objects.filter(person_id=locked.pk).update(company=company)
     return changed_fields, company_change
 
 

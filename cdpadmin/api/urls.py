@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from companies import api as companies
 from identities import api as identities
+from identities import api_person as identity_person
 from imports import api as imports
 from infobip import api as sync
 from people import api as people
@@ -40,7 +41,18 @@ class ObjectIdConverter:
         return str(value)
 
 
+class ContactKindConverter:
+    regex = "phone|email"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 register_converter(Hex24Converter, "hex24")
+register_converter(ContactKindConverter, "contactkind")
 register_converter(ObjectIdConverter, "objid")
 
 identity_routes = [
@@ -82,6 +94,27 @@ identity_routes = [
         name="identity-person-event",
     ),
     path("<hex24:identity_id>/company", identities.IdentityCompanyView.as_view(), name="identity-company"),
+    path(
+        "<hex24:identity_id>/person/contacts",
+        identity_person.PersonContactsView.as_view(),
+        name="identity-person-contacts",
+    ),
+    path(
+        "<hex24:identity_id>/person/contacts/<contactkind:kind>/<path:value>",
+        identity_person.PersonContactView.as_view(),
+        name="identity-person-contact",
+    ),
+    path("<hex24:identity_id>/person/tags", identity_person.PersonTagsView.as_view(), name="identity-person-tags"),
+    path(
+        "<hex24:identity_id>/person/tags/<path:name>",
+        identity_person.PersonTagView.as_view(),
+        name="identity-person-tag",
+    ),
+    path(
+        "<hex24:identity_id>/person/events",
+        identity_person.PersonEventListView.as_view(),
+        name="identity-person-events",
+    ),
 ]
 
 
