@@ -66,6 +66,7 @@ identity_routes = [
     path("persons/<objid:person_id>", people.PersonDetailView.as_view(), name="person"),
     path("companies", companies.CompanyListView.as_view(), name="companies"),
     path("companies/<objid:company_id>", companies.CompanyDetailView.as_view(), name="company"),
+    path("companies/<objid:company_id>/persons", companies.CompanyPersonsView.as_view(), name="company-persons"),
     path("tags", people.TagListView.as_view(), name="tags"),
     path("tags/<path:name>", people.TagDetailView.as_view(), name="tag"),
     path("customAttributes", people.CustomAttributeListView.as_view(), name="custom-attributes"),
