@@ -440,6 +440,15 @@ class EventDefinitionWriteSerializer(serializers.Serializer):
     fields = EventFieldSerializer(many=True, required=False)
 
 
+class EventDefinitionPatchSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    fields = EventFieldSerializer(many=True, required=False, help_text="All fields: the current ones plus new ones.")
+
+    class Meta:
+        ref_name = "EventDefinitionPatch"
+
+
 class EventDefinitionListSerializer(serializers.Serializer):
     definitions = EventDefinitionSerializer(many=True)
     limit = serializers.IntegerField()
@@ -545,3 +554,50 @@ class EventListSerializer(serializers.Serializer):
     page = serializers.IntegerField()
     orderBy = serializers.CharField()
     totalCount = serializers.IntegerField(required=False)
+
+
+class EventIdentifierSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(["EMAIL", "PHONE", "EXTERNAL_ID"])
+    value = serializers.CharField()
+
+
+class EventByIdentifierWriteSerializer(serializers.Serializer):
+    identifier = EventIdentifierSerializer()
+    createPerson = serializers.BooleanField(
+        required=False, default=False, help_text="No person has the identifier: create one (a Customer)."
+    )
+    data = EventDataSerializer()
+
+    class Meta:
+        ref_name = "EventByIdentifierWrite"
+
+
+class EventByIdentifierSerializer(EventSerializer):
+    person = serializers.CharField(help_text="Our id of the person, as a string.")
+    personCreated = serializers.BooleanField(help_text="Whether createPerson created it.")
+
+    class Meta:
+        ref_name = "EventByIdentifier"
+
+
+def event_by_identifier_args(data: dict[str, Any]) -> dict[str, Any]:
+    """The body of POST /v1/identities/persons/events/:definitionId → person_event_record_by_identifier's
+    arguments (without realm and definition)."""
+    errors = ErrorCollector()
+    for key in sorted(set(data) - {"identifier", "createPerson", "data"}):
+        errors.add(key, "is not a field; send identifier, createPerson and data")
+    identifier = data.get("identifier")
+    if not isinstance(identifier, dict) or set(identifier) - {"type", "value"}:
+        errors.add("identifier", 'must be {"type": "EMAIL|PHONE|EXTERNAL_ID", "value": "..."}')
+        identifier = {}
+    create = data.get("createPerson", False)
+    if not isinstance(create, bool):
+        errors.add("createPerson", "must be true or false")
+    errors.raise_if_any()
+    event = event_args({"data": data.get("data", {})})
+    return {
+        "identifier_type": identifier.get("type"),
+        "value": identifier.get("value"),
+        "create_person": create,
+        **event,
+    }

@@ -510,3 +510,50 @@ def person_delete(*, person: Person) -> None:
         payload=person_identifiers(locked),
     )
     locked.delete()
+
+
+# ------------------------------------------------------------------------------------ events by identifier
+
+IDENTIFIER_TYPES = ("EMAIL", "PHONE", "EXTERNAL_ID")
+MSG_NO_PERSON = "no person has the {kind} {value!r}; send createPerson: true to create one"
+
+
+def person_by_identifier(*, realm, identifier_type: str, value: str) -> Person | None:
+    """The realm's active person with this email (any case), phone (normalized) or externalId."""
+    if identifier_type == "EXTERNAL_ID":
+        return Person.objects.filter(realm=realm, external_id=value).active().first()
+    errors = ErrorCollector()
+    if identifier_type == "PHONE":
+        numbers = _clean_phones([value], realm.default_country, errors, field="identifier.value")
+        errors.raise_if_any()
+        return Person.objects.filter(realm=realm, phones__number=numbers[0]).active().first()
+    addresses = _clean_emails([value], errors, field="identifier.value")
+    errors.raise_if_any()
+    return Person.objects.filter(realm=realm, emails__address__iexact=addresses[0]).active().first()
+
+
+@transaction.atomic
+def person_event_record_by_identifier(
+    *, realm, identifier_type: str, value: str, definition_id: str, create_person: bool = False, **event: Any
+) -> tuple[Any, bool, Person, bool]:
+    """Infobip's send-event with `createPerson`: the person found by one identifier gets the event; none found
+    is a NotFound, or with `create_person` a new Customer holding that identifier (created with the event, or
+    not at all). Returns (event, event created, person, person created)."""
+    if identifier_type not in IDENTIFIER_TYPES:
+        raise ValidationError.single("identifier.type", f"must be one of {', '.join(IDENTIFIER_TYPES)}")
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError.single("identifier.value", "is required")
+    person = person_by_identifier(realm=realm, identifier_type=identifier_type, value=value)
+    created = person is None
+    if created:
+        kind = identifier_type.lower().replace("_", " ")
+        if not create_person:
+            raise NotFound(MSG_NO_PERSON.format(kind=kind, value=value[:80]), code="person_not_found")
+        person = person_create(
+            realm=realm,
+            attributes={"type": "CUSTOMER", **({"external_id": value} if identifier_type == "EXTERNAL_ID" else {})},
+            phones=[value] if identifier_type == "PHONE" else (),
+            emails=[value] if identifier_type == "EMAIL" else (),
+        )
+    recorded, event_created = person_event_record(person=person, definition_id=definition_id, **event)
+    return recorded, event_created, person, created

@@ -64,6 +64,11 @@ identity_routes = [
     path("persons/merge", people.PersonMergeView.as_view(), name="persons-merge"),
     path("persons/merge/<objid:record_id>/undo", people.PersonMergeUndoView.as_view(), name="persons-merge-undo"),
     path("persons/<objid:person_id>", people.PersonDetailView.as_view(), name="person"),
+    path(
+        "persons/events/<str:definition_id>",
+        people.PersonEventByIdentifierView.as_view(),
+        name="persons-event-by-identifier",
+    ),
     path("companies", companies.CompanyListView.as_view(), name="companies"),
     path("companies/<objid:company_id>", companies.CompanyDetailView.as_view(), name="company"),
     path("companies/<objid:company_id>/persons", companies.CompanyPersonsView.as_view(), name="company-persons"),
