@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from companies import api as companies
 from identities import api as identities
+from identities import api_bulk as bulk
 from identities import api_person as identity_person
 from imports import api as imports
 from infobip import api as sync
@@ -62,6 +63,8 @@ identity_routes = [
     path("persons/sync", sync.PersonSyncView.as_view(), name="persons-sync"),
     path("persons/sync/<objid:run_id>", sync.PersonSyncRunView.as_view(), name="persons-sync-run"),
     path("persons/merge", people.PersonMergeView.as_view(), name="persons-merge"),
+    path("persons/batch", bulk.PersonBatchView.as_view(), name="persons-batch"),
+    path("persons/export", bulk.PersonExportView.as_view(), name="persons-export"),
     path("persons/merge/<objid:record_id>/undo", people.PersonMergeUndoView.as_view(), name="persons-merge-undo"),
     path("persons/<objid:person_id>", people.PersonDetailView.as_view(), name="person"),
     path(
