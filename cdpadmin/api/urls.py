@@ -18,6 +18,7 @@ from identities import api_person as identity_person
 from imports import api as imports
 from infobip import api as sync
 from people import api as people
+from people import api_segments as segments
 
 
 class Hex24Converter:
@@ -75,6 +76,9 @@ identity_routes = [
     path("companies", companies.CompanyListView.as_view(), name="companies"),
     path("companies/<objid:company_id>", companies.CompanyDetailView.as_view(), name="company"),
     path("companies/<objid:company_id>/persons", companies.CompanyPersonsView.as_view(), name="company-persons"),
+    path("segments", segments.SegmentListView.as_view(), name="segments"),
+    path("segments/<objid:segment_id>", segments.SegmentDetailView.as_view(), name="segment"),
+    path("segments/<objid:segment_id>/persons", segments.SegmentPersonsView.as_view(), name="segment-persons"),
     path("tags", people.TagListView.as_view(), name="tags"),
     path("tags/<path:name>", people.TagDetailView.as_view(), name="tag"),
     path("customAttributes", people.CustomAttributeListView.as_view(), name="custom-attributes"),
