@@ -1,7 +1,8 @@
-"""Many person creates and updates in one call (POST /v1/identities/persons/batch, like Infobip's batch).
+"""Many persons at once: creates and updates in one call (POST /v1/identities/persons/batch, like Infobip's
+batch), and the staff's bulk changes (people.admin_actions).
 
-Each item runs in its own savepoint: an item either is written whole (person, contacts, tags, outbox row) or
-not at all, and a failing item never undoes another."""
+A batch item runs in its own savepoint: it is written whole (person, contacts, tags, outbox row) or not at all,
+and a failing item never undoes another. A bulk change runs one transaction per chunk of persons."""
 
 from __future__ import annotations
 
@@ -12,8 +13,12 @@ from django.db import IntegrityError, transaction
 
 from core.errors import DomainError, ErrorCollector, NotFound, ValidationError
 from identities.ids import parse_object_id
+from infobip.models import OutboxEntity, OutboxOp
+from infobip.outbox import outbox_record
+from infobip.outbox.payloads import PersonChange, Sets
 from people import selectors, services
-from people.models import Person
+from people.fields import PERSON_ATTRIBUTES
+from people.models import Origin, Person, SyncStatus
 from people.serializers import PersonWriteSerializer
 
 BATCH_MAX = 1000
@@ -71,3 +76,55 @@ def _write_item(realm, item: Any, op: str, company_of) -> Person:
     if person is None:
         return services.person_create(realm=realm, **args)
     return services.person_update(person=person, **args)
+
+
+# ------------------------------------------------------------------------------------------ many at once
+
+BULK_CHUNK = 500
+
+
+def persons_in_chunks(persons, chunk: int = BULK_CHUNK):
+    """The persons of a queryset in id order, `chunk` at a time (each chunk read afresh: constant memory)."""
+    last = 0
+    while True:
+        batch = list(persons.filter(pk__gt=last).select_related("realm").order_by("pk")[:chunk])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1].pk
+
+
+def persons_bulk_update(*, persons, modified_from: str = Origin.PORTAL, **change: Any) -> int:
+    """person_update(**change) for every person of a queryset, one transaction per chunk (each person's outbox
+    row with it). A chunk whose update fails is rolled back whole and the error raised. Returns how many."""
+    done = 0
+    for batch in persons_in_chunks(persons):
+        with transaction.atomic():
+            for person in batch:
+                services.person_update(person=person, modified_from=modified_from, **change)
+        done += len(batch)
+    return done
+
+
+def persons_push_again(*, persons) -> int:
+    """Send every person of a queryset to Infobip again as it is now (an update of all its fields, or a create
+    when Infobip never had it), one transaction per chunk. Returns how many were queued."""
+    fields = [*PERSON_ATTRIBUTES.values(), "custom_attributes", "company"]
+    done = 0
+    for batch in persons_in_chunks(persons.filter(merged_into__isnull=True)):
+        with transaction.atomic():
+            for person in batch:
+                added = Sets.of(
+                    phones=person.phones.values_list("number", flat=True),
+                    emails=person.emails.values_list("address", flat=True),
+                    tags=person.tags.values_list("name", flat=True),
+                )
+                op = OutboxOp.UPDATE if person.infobip_id else OutboxOp.CREATE
+                payload = PersonChange.build(fields=fields, added=added).to_json() if person.infobip_id else None
+                outbox_record(
+                    realm=person.realm, entity=OutboxEntity.PERSON, entity_id=person.pk, op=op, payload=payload
+                )
+            pushing = [p.pk for p in batch if p.realm.cdp_enabled]
+            Person.objects.filter(pk__in=pushing).update(sync_status=SyncStatus.PENDING)
+        done += len(batch)
+    return done

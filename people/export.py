@@ -42,11 +42,15 @@ def _joined(queryset, field: str) -> Subquery:
 
 
 def export_queryset(realm, filter_raw: str | None):
+    """The rows of the export of a realm's filtered persons."""
+    return export_rows_of(person_list(realm, filter_raw))
+
+
+def export_rows_of(persons):
     """The rows of the export: one per person, contacts and tags joined into one text each (one statement)."""
     tags = Person.tags.through.objects.filter(person_id=OuterRef("pk"))
     return (
-        person_list(realm, filter_raw)
-        .order_by("pk")
+        persons.order_by("pk")
         .annotate(
             x_emails=_joined(PersonEmail.objects.filter(person_id=OuterRef("pk")), "address"),
             x_phones=_joined(PersonPhone.objects.filter(person_id=OuterRef("pk")), "number"),
@@ -130,6 +134,10 @@ def persons_export_response(realm, filter_raw: str | None, fmt: str) -> Streamin
     if fmt not in FORMATS:
         raise ValidationError.single("format", f"must be one of {', '.join(FORMATS)}")
     export_queryset(realm, filter_raw)  # the filter is parsed here, so its errors are a 400, not a broken stream
-    response = StreamingHttpResponse(STREAMS[fmt](rows(realm, filter_raw)), content_type=FORMATS[fmt])
+    return streaming_response(rows(realm, filter_raw), fmt)
+
+
+def streaming_response(source: Iterable[tuple], fmt: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(STREAMS[fmt](source), content_type=FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="persons.{fmt}"'
     return response
