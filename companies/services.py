@@ -14,7 +14,12 @@ from infobip.outbox.payloads import CompanyChange, CompanyGone
 from people import validation
 from people.fields import COMPANY_API_NAME
 from people.models import SyncStatus
-from people.services import custom_attribute_definitions, integrity_error_as_validation, tags_get_or_create
+from people.services import (
+    custom_attribute_definitions,
+    integrity_error_as_validation,
+    person_update,
+    tags_get_or_create,
+)
 
 _LIMITS = {
     "name": COMPANY_NAME_MAX,
@@ -179,3 +184,22 @@ def company_delete(*, company: Company) -> None:
         payload=CompanyGone(company.infobip_id, company.name, company.external_id).to_json(),
     )
     company.delete()
+
+
+# --------------------------------------------------------------------------------------------- membership
+
+
+@transaction.atomic
+def company_persons_add(*, company: Company, persons) -> None:
+    """Make `persons` members of `company` (each leaves its former one); their identities follow and each move
+    reaches Infobip through the person's outbox row (people.services.person_update)."""
+    for person in persons:
+        person_update(person=person, company=company)
+
+
+@transaction.atomic
+def company_persons_remove(*, company: Company, persons) -> None:
+    """`persons` leave `company`; persons of another company (or none) stay where they are."""
+    for person in persons:
+        if person.company_id == company.pk:
+            person_update(person=person, company=None)

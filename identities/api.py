@@ -21,6 +21,7 @@ from identities.serializers import (
     IdentityPersonWriteSerializer,
     IdentitySerializer,
     IdentityWriteSerializer,
+    company_lookup,
     identity_args,
 )
 from people import selectors as person_selectors
@@ -202,14 +203,16 @@ class IdentityPersonView(ApiView):
     )
     def post(self, request, identity_id):
         identity = selectors.identity_get(self.realm, identity_id)
-        services.identity_person_create(identity=identity, person_args=PersonWriteSerializer.parse(self.body_object()))
+        person_args = PersonWriteSerializer.parse(self.body_object(), company_of=company_lookup(self.realm))
+        services.identity_person_create(identity=identity, person_args=person_args)
         return person_identity_response(self.realm, identity_id, status=201)
 
     @extend_schema(
         tags=[PERSON_TAG],
         summary="Update the person of an identity",
-        description="Infobip's PATCH: fields not sent keep their value; tags and contacts sent are added; a custom "
-        "attribute sent as null is removed.",
+        description="Merges (Infobip's PATCH): fields not sent keep their value; tags and contacts sent are added; "
+        "a custom attribute sent as null is removed; `company` moves the person and its identities. To take tags or "
+        "contacts away use PUT or the .../person/tags and .../person/contacts endpoints.",
         parameters=[IDEMPOTENCY_KEY],
         request=PersonWriteSerializer,
         responses={200: IdentitySerializer, **WRITE_ERRORS},
@@ -219,10 +222,29 @@ class IdentityPersonView(ApiView):
         ],
     )
     def patch(self, request, identity_id):
+        return self._update(identity_id, replace=False)
+
+    @extend_schema(
+        tags=[PERSON_TAG],
+        summary="Replace the person of an identity",
+        description="Replaces the whole profile (Infobip's PUT): attributes not sent are cleared; the tags, phones, "
+        "emails and custom attributes sent replace the current ones (a list not sent stays). Removing the last "
+        "phone or email of a person without externalId is refused (400, `last_contact`).",
+        parameters=[IDEMPOTENCY_KEY],
+        request=PersonWriteSerializer,
+        responses={200: IdentitySerializer, **WRITE_ERRORS},
+        examples=[
+            OpenApiExample("Whole profile", value=ex.REPLACE_PERSON_REQUEST, request_only=True),
+            OpenApiExample("Last contact", value=ex.LAST_CONTACT_ERROR, response_only=True, status_codes=["400"]),
+        ],
+    )
+    def put(self, request, identity_id):
+        return self._update(identity_id, replace=True)
+
+    def _update(self, identity_id, *, replace: bool) -> Response:
         identity = identity_with_person(self.realm, identity_id)
-        person_services.person_update(
-            person=identity.person, default_country=identity.country, **PersonWriteSerializer.parse(self.body_object())
-        )
+        args = PersonWriteSerializer.parse(self.body_object(), company_of=company_lookup(self.realm))
+        person_services.person_update(person=identity.person, default_country=identity.country, replace=replace, **args)
         return person_identity_response(self.realm, identity_id)
 
     @extend_schema(

@@ -33,6 +33,11 @@ def resolve_link(realm, field: str, value: Any, errors: ErrorCollector) -> Any:
     return found
 
 
+def company_lookup(realm):
+    """PersonWriteSerializer.parse's `company_of`: a company id of `realm` (None for null), else a field error."""
+    return lambda value, errors, field: resolve_link(realm, field, value, errors)
+
+
 def identity_args(realm, data: dict[str, Any], *, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """An identity body → identity_create/identity_update keyword arguments (person/company resolved).
 
@@ -117,5 +122,5 @@ class IdentityPersonWriteSerializer(IdentityWriteSerializer):
         """This body → (identity_create_with_person's identity arguments, its person_args)."""
         if "person" not in data:
             raise ValidationError.single("person", "is required: the person to create")
-        person = PersonWriteSerializer.parse(data["person"], prefix="person.")
+        person = PersonWriteSerializer.parse(data["person"], prefix="person.", company_of=company_lookup(realm))
         return identity_args(realm, {key: value for key, value in data.items() if key != "person"}), person

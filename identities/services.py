@@ -15,7 +15,7 @@ from identities import keycache
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType, Realm, hash_api_key
 from people import validation
-from people.services import person_create
+from people.services import person_create, person_update
 
 IDENTITY_FIELDS = ("type", "country", "currency", "alias", "data", "owner")
 MSG_UNKNOWN_COUNTRY = "{value!r} is not an ISO 3166-1 alpha-2 country code"
@@ -205,6 +205,8 @@ def identity_update(*, identity: Identity, person: Any = _UNSET, company: Any = 
     if company is not _UNSET:
         locked.company = company
     locked.save()
+    if company is not _UNSET and locked.person_id and locked.person.company_id != (company.pk if company else None):
+        person_update(person=locked.person, company=company)  # one fact: the person (and its identities) follow
     return locked
 
 
@@ -236,6 +238,8 @@ def identity_create_with_person(
     clean = _clean_identity_fields(realm, {**fields, "owner": owner}, errors)
     _check_links(realm, None, company, errors)
     person = None
+    if company is not None:
+        person_args = {"company": company, **person_args}  # the identity's company is its person's
     try:
         person = person_create(realm=realm, default_country=clean.get("country"), **person_args)
     except ValidationError as exc:

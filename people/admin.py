@@ -21,6 +21,7 @@ from identities.realms import realms_for_user, user_realm_ids
 from infobip.selectors import person_push_log
 from people import admin_merge_records, admin_reference, selectors, services, validation  # noqa: F401 - they register their ModelAdmins
 from people import forms as person_forms
+from people.admin_actions import BULK_ACTIONS, PersonBulkActionsMixin
 from people.admin_contacts import ChannelProfileInline, EmailFormSet, EmailInline, PhoneFormSet, PhoneInline
 from people.admin_merge import PersonMergeAdminMixin
 from people.fields import PERSON_ATTRIBUTES
@@ -130,9 +131,9 @@ class PersonAdminForm(forms.ModelForm):
 
 
 @admin.register(Person)
-class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
+class PersonAdmin(PersonBulkActionsMixin, PersonMergeAdminMixin, RealmScopedAdmin):
     form = PersonAdminForm
-    actions = ["merge_persons"]
+    actions = ["merge_persons", *BULK_ACTIONS]
     list_display = [
         "id", "display_name", "first_email", "first_phone", "type", "tag_list", "country", "sync_badge", "created",
     ]  # fmt: skip

@@ -17,6 +17,7 @@ from people import merging, selectors, services
 from people.models import CustomAttributeDefinition, EventDefinition, MergeRecord, Tag
 from people.representation import (
     custom_attribute_as_dict,
+    event_as_dict,
     event_definition_as_dict,
     person_as_dict,
     tag_as_dict,
@@ -26,7 +27,10 @@ from people.serializers import (
     CustomAttributeListSerializer,
     CustomAttributeSerializer,
     CustomAttributeWriteSerializer,
+    EventByIdentifierSerializer,
+    EventByIdentifierWriteSerializer,
     EventDefinitionListSerializer,
+    EventDefinitionPatchSerializer,
     EventDefinitionSerializer,
     EventDefinitionWriteSerializer,
     PersonListSerializer,
@@ -38,6 +42,7 @@ from people.serializers import (
     TagSerializer,
     TagWriteSerializer,
     custom_attribute_args,
+    event_by_identifier_args,
     event_definition_args,
     merge_args,
     merge_choices_as_api,
@@ -325,7 +330,62 @@ class EventDefinitionDetailView(ApiView):
         responses={200: EventDefinitionSerializer, **READ_ERRORS},
     )
     def get(self, request, definition_id):
-        definition = EventDefinition.objects.filter(realm=self.realm, definition_id=definition_id).first()
-        if definition is None:
-            raise NotFound(f"event definition {definition_id!r} does not exist")
+        return Response(event_definition_as_dict(event_definition_get(self.realm, definition_id)))
+
+    @extend_schema(
+        tags=[REFERENCE_TAG],
+        summary="Update an event definition",
+        description="Title, description and fields; fields not sent stay. Infobip's update is additive: fields can "
+        "be added, never removed or retyped (400). The definitionId cannot change.",
+        parameters=[IDEMPOTENCY_KEY, OpenApiParameter("definition_id", str, OpenApiParameter.PATH)],
+        request=EventDefinitionPatchSerializer,
+        responses={200: EventDefinitionSerializer, **WRITE_ERRORS},
+        examples=[OpenApiExample("New field", value=ex.EVENT_DEFINITION_UPDATE_REQUEST, request_only=True)],
+    )
+    def patch(self, request, definition_id):
+        definition = event_definition_get(self.realm, definition_id)
+        args = event_definition_args(self.body_object())
+        if args.pop("definition_id") not in (None, definition.definition_id):
+            raise ValidationError.single("definitionId", "cannot change")
+        data = self.body_object()
+        definition = services.event_definition_update(
+            definition=definition,
+            title=data.get("title", definition.title),
+            description=data.get("description", definition.description) or "",
+            fields=args["fields"],
+        )
         return Response(event_definition_as_dict(definition))
+
+
+def event_definition_get(realm, definition_id: str) -> EventDefinition:
+    definition = EventDefinition.objects.filter(realm=realm, definition_id=definition_id).first()
+    if definition is None:
+        raise NotFound(f"event definition {definition_id!r} does not exist")
+    return definition
+
+
+class PersonEventByIdentifierView(ApiView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Send a custom event for an email, phone or externalId",
+        description="Infobip's send-event with `createPerson`: the realm's person holding the identifier gets the "
+        "event; when none does, `createPerson: true` creates one (a Customer with that identifier, 201 with "
+        "`personCreated`), else 404. The definition must exist and the properties fit it (400). A repeated "
+        "`data.eventId` records the event once and answers the first one (200).",
+        parameters=[IDEMPOTENCY_KEY, OpenApiParameter("definition_id", str, OpenApiParameter.PATH)],
+        request=EventByIdentifierWriteSerializer,
+        responses={201: EventByIdentifierSerializer, 200: EventByIdentifierSerializer, **WRITE_ERRORS},
+        examples=[OpenApiExample("New customer", value=ex.EVENT_BY_IDENTIFIER_REQUEST, request_only=True)],
+    )
+    def post(self, request, definition_id):
+        args = event_by_identifier_args(self.body_object())
+        try:
+            event, created, person, person_created = services.person_event_record_by_identifier(
+                realm=self.realm, definition_id=definition_id, **args
+            )
+        except NotFound as exc:
+            if exc.code != "unknown_definition":
+                raise
+            raise ValidationError({"event": [exc.message]}, code=exc.code) from None
+        body = {**event_as_dict(event, person), "person": str(person.pk), "personCreated": person_created}
+        return Response(body, status=201 if created else 200)

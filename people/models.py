@@ -470,3 +470,18 @@ class NotDuplicate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person_a_id} ≠ {self.person_b_id}"
+
+
+class Segment(TimeStampedModel):
+    """A saved, named filter of persons in Infobip's filter language; its members are counted live."""
+
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=NAME_MAX)
+    filter = models.TextField(help_text="Infobip's filter language (JSON), as the persons list's `filter`.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint("realm", Lower("name"), name="segment_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name

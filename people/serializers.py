@@ -16,7 +16,7 @@ from people.models import Channel, DataType, Gender, Origin, PersonType, SyncSta
 from people.services import EVENT_FIELD_TYPE_CHOICES
 
 PERSON_READ_ONLY = {
-    "id", "createdAt", "modifiedAt", "origin", "modifiedFrom", "company", "infobipId", "syncStatus", "syncError",
+    "id", "createdAt", "modifiedAt", "origin", "modifiedFrom", "infobipId", "syncStatus", "syncError",
     "computedAttributes", "integrations",
 }  # fmt: skip
 
@@ -190,12 +190,15 @@ class PersonWriteSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(), required=False, help_text="Unknown names are created.")
     customAttributes = serializers.DictField(required=False, help_text="Each name must be defined first.")
     contactInformation = ContactInformationSerializer(required=False)
+    company = serializers.CharField(
+        required=False, allow_null=True, help_text="A company id of the realm, or null (the person leaves it)."
+    )
 
     class Meta:
         ref_name = "PersonWrite"
 
     @classmethod
-    def parse(cls, data: Any, *, prefix: str = "") -> dict[str, Any]:
+    def parse(cls, data: Any, *, prefix: str = "", company_of=None) -> dict[str, Any]:
         """A person body (Infobip's IamPersonV2 shape) → keyword arguments of person_create/person_update.
 
         Exactly the fields declared above are accepted, so the OpenAPI document (built from them) is the
@@ -223,10 +226,21 @@ class PersonWriteSerializer(serializers.Serializer):
                     args["custom_attributes"] = value
             elif key == "contactInformation":
                 _contact_args(value, args, errors, f"{prefix}contactInformation")
+            elif key == "company":
+                args["company"] = _company_arg(company_of, value, errors, f"{prefix}company")
             else:
                 args["attributes"][PERSON_ATTRIBUTES[key]] = value
         errors.raise_if_any()
         return args
+
+
+def _company_arg(company_of, value: Any, errors: ErrorCollector, field: str) -> Any:
+    """`company_of(value, errors, field)` (the caller's realm-scoped lookup: companies sit above people) → the
+    Company, None for null."""
+    if company_of is None:
+        errors.add(field, "cannot be set here")
+        return None
+    return company_of(value, errors, field)
 
 
 def _contact_args(value: Any, args: dict[str, Any], errors: ErrorCollector, field: str) -> None:
@@ -426,6 +440,15 @@ class EventDefinitionWriteSerializer(serializers.Serializer):
     fields = EventFieldSerializer(many=True, required=False)
 
 
+class EventDefinitionPatchSerializer(serializers.Serializer):
+    title = serializers.CharField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    fields = EventFieldSerializer(many=True, required=False, help_text="All fields: the current ones plus new ones.")
+
+    class Meta:
+        ref_name = "EventDefinitionPatch"
+
+
 class EventDefinitionListSerializer(serializers.Serializer):
     definitions = EventDefinitionSerializer(many=True)
     limit = serializers.IntegerField()
@@ -453,3 +476,128 @@ class EventSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "Event"
+
+
+# ------------------------------------------------------------------------------- contacts and tags (batch)
+
+CONTACT_KINDS = {"phone": ("phones", "remove_phones"), "email": ("emails", "remove_emails")}
+BATCH_MAX = 100
+
+
+def _string_list(value: Any, field: str, errors: ErrorCollector) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        errors.add(field, "must be a list of strings")
+        return []
+    if len(value) > BATCH_MAX:
+        errors.add(field, f"at most {BATCH_MAX} items")
+    return value
+
+
+def contacts_batch_args(data: dict[str, Any]) -> dict[str, Any]:
+    """`{"add": {"phone": [...], "email": [...]}, "remove": {...}}` → person_update's contact arguments."""
+    errors = ErrorCollector()
+    args: dict[str, Any] = {}
+    for key in sorted(set(data) - {"add", "remove"}):
+        errors.add(key, "is not a contacts field; send add and/or remove")
+    for part in ("add", "remove"):
+        value = data.get(part) or {}
+        if not isinstance(value, dict):
+            errors.add(part, "must be an object of phone/email → list")
+            continue
+        for kind in sorted(set(value) - set(CONTACT_KINDS)):
+            errors.add(f"{part}.{kind}", "is not a contact kind; use phone or email")
+        for kind, (add_name, remove_name) in CONTACT_KINDS.items():
+            items = _string_list(value.get(kind), f"{part}.{kind}", errors)
+            if items:
+                args[add_name if part == "add" else remove_name] = items
+    errors.raise_if_any()
+    return args
+
+
+def tags_batch_args(data: dict[str, Any]) -> dict[str, Any]:
+    """`{"add": [...], "remove": [...]}` → person_update's tag arguments."""
+    errors = ErrorCollector()
+    for key in sorted(set(data) - {"add", "remove"}):
+        errors.add(key, "is not a tags field; send add and/or remove")
+    add = _string_list(data.get("add"), "add", errors)
+    remove = _string_list(data.get("remove"), "remove", errors)
+    errors.raise_if_any()
+    return {"tags": add or None, "remove_tags": remove}
+
+
+class ContactListSerializer(serializers.Serializer):
+    phone = serializers.ListField(child=serializers.CharField(), required=False)
+    email = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class ContactsBatchSerializer(serializers.Serializer):
+    add = ContactListSerializer(required=False, help_text="Added (already there: nothing happens).")
+    remove = ContactListSerializer(required=False, help_text="Removed (not there: nothing happens).")
+
+    class Meta:
+        ref_name = "PersonContactsBatch"
+
+
+class TagsBatchSerializer(serializers.Serializer):
+    add = serializers.ListField(child=serializers.CharField(), required=False, help_text="Unknown names are created.")
+    remove = serializers.ListField(child=serializers.CharField(), required=False)
+
+    class Meta:
+        ref_name = "PersonTagsBatch"
+
+
+class EventListSerializer(serializers.Serializer):
+    events = EventSerializer(many=True)
+    limit = serializers.IntegerField()
+    page = serializers.IntegerField()
+    orderBy = serializers.CharField()
+    totalCount = serializers.IntegerField(required=False)
+
+
+class EventIdentifierSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(["EMAIL", "PHONE", "EXTERNAL_ID"])
+    value = serializers.CharField()
+
+
+class EventByIdentifierWriteSerializer(serializers.Serializer):
+    identifier = EventIdentifierSerializer()
+    createPerson = serializers.BooleanField(
+        required=False, default=False, help_text="No person has the identifier: create one (a Customer)."
+    )
+    data = EventDataSerializer()
+
+    class Meta:
+        ref_name = "EventByIdentifierWrite"
+
+
+class EventByIdentifierSerializer(EventSerializer):
+    person = serializers.CharField(help_text="Our id of the person, as a string.")
+    personCreated = serializers.BooleanField(help_text="Whether createPerson created it.")
+
+    class Meta:
+        ref_name = "EventByIdentifier"
+
+
+def event_by_identifier_args(data: dict[str, Any]) -> dict[str, Any]:
+    """The body of POST /v1/identities/persons/events/:definitionId → person_event_record_by_identifier's
+    arguments (without realm and definition)."""
+    errors = ErrorCollector()
+    for key in sorted(set(data) - {"identifier", "createPerson", "data"}):
+        errors.add(key, "is not a field; send identifier, createPerson and data")
+    identifier = data.get("identifier")
+    if not isinstance(identifier, dict) or set(identifier) - {"type", "value"}:
+        errors.add("identifier", 'must be {"type": "EMAIL|PHONE|EXTERNAL_ID", "value": "..."}')
+        identifier = {}
+    create = data.get("createPerson", False)
+    if not isinstance(create, bool):
+        errors.add("createPerson", "must be true or false")
+    errors.raise_if_any()
+    event = event_args({"data": data.get("data", {})})
+    return {
+        "identifier_type": identifier.get("type"),
+        "value": identifier.get("value"),
+        "create_person": create,
+        **event,
+    }

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from core.errors import Conflict, ErrorCollector, NotFound, ValidationError
+from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record, outbox_supersede
 from infobip.outbox.payloads import CompanyMove, PersonChange, PersonGone, Sets
@@ -61,6 +62,10 @@ UNSET: Any = object()
 MSG_DUPLICATE_TAG = "a tag named {name!r} already exists"
 MSG_DUPLICATE_DEFINITION = "a custom attribute named {name!r} already exists"
 MSG_COMPANY_OTHER_REALM = "company belongs to another realm"
+MSG_LAST_CONTACT = (
+    "{value} is the person's last phone or email and it has no externalId: Infobip could no longer identify it; "
+    "set an externalId or add another contact first"
+)
 
 
 # ---------------------------------------------------------------------------------------------------- tags
@@ -340,6 +345,7 @@ def person_update(
                 locked, clean, clean_custom, company, replace=replace and custom_attributes is not None
             )
             contacts.write(locked)
+            _check_still_identifiable(locked, contacts)
             added_tags, removed_tags = _apply_tags(locked, tags, remove_tags, replace=replace)
             _store_channel_profiles(locked, profiles)
             if changed_fields or contacts or removed_tags or added_tags or profiles:
@@ -414,6 +420,15 @@ def _contact_changes(
     return _ContactChanges(removed_phones, removed_emails, fresh_phones, new_emails)
 
 
+def _check_still_identifiable(locked: Person, contacts: _ContactChanges) -> None:
+    """Removing contacts must leave a person Infobip can find: a phone, an email or an externalId."""
+    removed = contacts.removed_phones + contacts.removed_emails
+    if not removed or locked.external_id or locked.phones.exists() or locked.emails.exists():
+        return
+    field = "contactInformation.phone" if contacts.removed_phones else "contactInformation.email"
+    raise ValidationError.single(field, MSG_LAST_CONTACT.format(value=removed[-1]), code="last_contact")
+
+
 def _apply_attributes(locked, clean, clean_custom, company, *, replace: bool) -> tuple[list[str], Any]:
     """Set attributes, custom attributes (``replace``: the given ones replace them) and the company; returns the
     changed field names and the company move (None when the company stays)."""
@@ -438,6 +453,8 @@ def _apply_attributes(locked, clean, clean_custom, company, *, replace: bool) ->
         company_change = CompanyMove(locked.company_id, company.pk if company else None)
         locked.company = company
         changed_fields.append("company")
+        # One fact: the identities of the person name the same company (identities sit on the realms floor).
+        Identity.objects.filter(person_id=locked.pk).update(company=company)
     return changed_fields, company_change
 
 
@@ -493,3 +510,50 @@ def person_delete(*, person: Person) -> None:
         payload=person_identifiers(locked),
     )
     locked.delete()
+
+
+# ------------------------------------------------------------------------------------ events by identifier
+
+IDENTIFIER_TYPES = ("EMAIL", "PHONE", "EXTERNAL_ID")
+MSG_NO_PERSON = "no person has the {kind} {value!r}; send createPerson: true to create one"
+
+
+def person_by_identifier(*, realm, identifier_type: str, value: str) -> Person | None:
+    """The realm's active person with this email (any case), phone (normalized) or externalId."""
+    if identifier_type == "EXTERNAL_ID":
+        return Person.objects.filter(realm=realm, external_id=value).active().first()
+    errors = ErrorCollector()
+    if identifier_type == "PHONE":
+        numbers = _clean_phones([value], realm.default_country, errors, field="identifier.value")
+        errors.raise_if_any()
+        return Person.objects.filter(realm=realm, phones__number=numbers[0]).active().first()
+    addresses = _clean_emails([value], errors, field="identifier.value")
+    errors.raise_if_any()
+    return Person.objects.filter(realm=realm, emails__address__iexact=addresses[0]).active().first()
+
+
+@transaction.atomic
+def person_event_record_by_identifier(
+    *, realm, identifier_type: str, value: str, definition_id: str, create_person: bool = False, **event: Any
+) -> tuple[Any, bool, Person, bool]:
+    """Infobip's send-event with `createPerson`: the person found by one identifier gets the event; none found
+    is a NotFound, or with `create_person` a new Customer holding that identifier (created with the event, or
+    not at all). Returns (event, event created, person, person created)."""
+    if identifier_type not in IDENTIFIER_TYPES:
+        raise ValidationError.single("identifier.type", f"must be one of {', '.join(IDENTIFIER_TYPES)}")
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError.single("identifier.value", "is required")
+    person = person_by_identifier(realm=realm, identifier_type=identifier_type, value=value)
+    created = person is None
+    if created:
+        kind = identifier_type.lower().replace("_", " ")
+        if not create_person:
+            raise NotFound(MSG_NO_PERSON.format(kind=kind, value=value[:80]), code="person_not_found")
+        person = person_create(
+            realm=realm,
+            attributes={"type": "CUSTOMER", **({"external_id": value} if identifier_type == "EXTERNAL_ID" else {})},
+            phones=[value] if identifier_type == "PHONE" else (),
+            emails=[value] if identifier_type == "EMAIL" else (),
+        )
+    recorded, event_created = person_event_record(person=person, definition_id=definition_id, **event)
+    return recorded, event_created, person, created

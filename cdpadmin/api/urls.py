@@ -13,9 +13,12 @@ from rest_framework.views import APIView
 
 from companies import api as companies
 from identities import api as identities
+from identities import api_bulk as bulk
+from identities import api_person as identity_person
 from imports import api as imports
 from infobip import api as sync
 from people import api as people
+from people import api_segments as segments
 
 
 class Hex24Converter:
@@ -40,7 +43,18 @@ class ObjectIdConverter:
         return str(value)
 
 
+class ContactKindConverter:
+    regex = "phone|email"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 register_converter(Hex24Converter, "hex24")
+register_converter(ContactKindConverter, "contactkind")
 register_converter(ObjectIdConverter, "objid")
 
 identity_routes = [
@@ -50,10 +64,21 @@ identity_routes = [
     path("persons/sync", sync.PersonSyncView.as_view(), name="persons-sync"),
     path("persons/sync/<objid:run_id>", sync.PersonSyncRunView.as_view(), name="persons-sync-run"),
     path("persons/merge", people.PersonMergeView.as_view(), name="persons-merge"),
+    path("persons/batch", bulk.PersonBatchView.as_view(), name="persons-batch"),
+    path("persons/export", bulk.PersonExportView.as_view(), name="persons-export"),
     path("persons/merge/<objid:record_id>/undo", people.PersonMergeUndoView.as_view(), name="persons-merge-undo"),
     path("persons/<objid:person_id>", people.PersonDetailView.as_view(), name="person"),
+    path(
+        "persons/events/<str:definition_id>",
+        people.PersonEventByIdentifierView.as_view(),
+        name="persons-event-by-identifier",
+    ),
     path("companies", companies.CompanyListView.as_view(), name="companies"),
     path("companies/<objid:company_id>", companies.CompanyDetailView.as_view(), name="company"),
+    path("companies/<objid:company_id>/persons", companies.CompanyPersonsView.as_view(), name="company-persons"),
+    path("segments", segments.SegmentListView.as_view(), name="segments"),
+    path("segments/<objid:segment_id>", segments.SegmentDetailView.as_view(), name="segment"),
+    path("segments/<objid:segment_id>/persons", segments.SegmentPersonsView.as_view(), name="segment-persons"),
     path("tags", people.TagListView.as_view(), name="tags"),
     path("tags/<path:name>", people.TagDetailView.as_view(), name="tag"),
     path("customAttributes", people.CustomAttributeListView.as_view(), name="custom-attributes"),
@@ -82,6 +107,27 @@ identity_routes = [
         name="identity-person-event",
     ),
     path("<hex24:identity_id>/company", identities.IdentityCompanyView.as_view(), name="identity-company"),
+    path(
+        "<hex24:identity_id>/person/contacts",
+        identity_person.PersonContactsView.as_view(),
+        name="identity-person-contacts",
+    ),
+    path(
+        "<hex24:identity_id>/person/contacts/<contactkind:kind>/<path:value>",
+        identity_person.PersonContactView.as_view(),
+        name="identity-person-contact",
+    ),
+    path("<hex24:identity_id>/person/tags", identity_person.PersonTagsView.as_view(), name="identity-person-tags"),
+    path(
+        "<hex24:identity_id>/person/tags/<path:name>",
+        identity_person.PersonTagView.as_view(),
+        name="identity-person-tag",
+    ),
+    path(
+        "<hex24:identity_id>/person/events",
+        identity_person.PersonEventListView.as_view(),
+        name="identity-person-events",
+    ),
 ]
 
 

@@ -302,3 +302,70 @@ MERGE_RESPONSE = {
 def example(value):
     """A private copy, so no caller can change the contract by accident."""
     return copy.deepcopy(value)
+
+
+# PUT /v1/identities/:id/person, .../person/contacts, .../person/tags
+REPLACE_PERSON_REQUEST = {
+    **JANE,
+    "tags": ["VIP Customers"],
+    "contactInformation": {"email": [{"address": "jane.smith@example.com"}]},
+}
+LAST_CONTACT_ERROR = {
+    "name": "ValidationError",
+    "message": "Invalid input. contactInformation.email: jane.smith@example.com is the person's last phone or email "
+    "and it has no externalId: Infobip could no longer identify it; set an externalId or add another contact first",
+    "code": 400,
+    "type": "last_contact",
+    "data": {
+        "fields": {
+            "contactInformation.email": [
+                "jane.smith@example.com is the person's last phone or email and it has no externalId: Infobip could "
+                "no longer identify it; set an externalId or add another contact first"
+            ]
+        }
+    },
+}
+CONTACTS_BATCH_REQUEST = {
+    "add": {"phone": ["41793026727"], "email": ["jane@work.example.com"]},
+    "remove": {"email": ["jane.smith@example.com"]},
+}
+TAGS_BATCH_REQUEST = {"add": ["Newsletter", "Promo 2026"], "remove": ["VIP Customers"]}
+
+# GET /v1/identities/:id/person/events
+PERSON_EVENTS_RESPONSE = {
+    "events": [
+        {
+            "eventId": "c0ffee0000000000000000000000abcd",
+            "definitionId": "addToCart",
+            "personId": "jane.smith@example.com",
+            "personIdentifierType": "EMAIL",
+            "occurredTime": "2026-01-15T10:00:00",
+            "properties": {"product": "Umbrella", "price": 12.5},
+        }
+    ],
+    "limit": 20,
+    "page": 1,
+    "orderBy": "occurredTime:desc",
+}
+EVENT_DEFINITION_UPDATE_REQUEST = {
+    "title": "Added to cart",
+    "fields": [{"name": "product", "type": "String"}, {"name": "price", "type": "Decimal"}],
+}
+
+# POST /v1/identities/persons/events/:definitionId
+EVENT_BY_IDENTIFIER_REQUEST = {
+    "identifier": {"type": "EMAIL", "value": "new.customer@example.com"},
+    "createPerson": True,
+    "data": {"properties": {"product": "Umbrella"}, "eventId": "order-2026-0001"},
+}
+
+# /v1/identities/companies/:id/persons
+COMPANY_PERSONS_REQUEST = {"persons": [255, 256]}
+
+# POST /v1/identities/persons/batch
+PERSONS_BATCH_REQUEST = {
+    "persons": [
+        {"firstName": "Ann", "contactInformation": {"email": [{"address": "ann@example.com"}]}},
+        {"id": 255, "city": "Manchester", "tags": ["VIP Customers"]},
+    ]
+}

@@ -1,0 +1,116 @@
+"""Staff actions on many persons at once (the person changelist's action menu): add or remove a tag, set the
+type, set the company, push again to Infobip, export to CSV or XLSX.
+
+Built like Django's `delete_selected`: the first POST shows a confirmation page with the action's form, the
+second (with `apply`) runs it. Every change goes through people.services (one transaction per chunk, each
+person's outbox row in it) and is permission-checked by @admin.action."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+
+from core.errors import DomainError
+from people import batch, export
+from people.models import Person, PersonType
+
+BULK_ACTIONS = [
+    "bulk_add_tag", "bulk_remove_tag", "bulk_set_type", "bulk_set_company", "bulk_push_again",
+    "bulk_export_csv", "bulk_export_xlsx",
+]  # fmt: skip
+
+
+class TagForm(forms.Form):
+    tag = forms.CharField(max_length=256, label="Tag name")
+
+
+class TypeForm(forms.Form):
+    type = forms.ChoiceField(choices=PersonType.choices)
+
+
+def company_form(realm_ids):
+    """A form choosing a company of the selection's realm(s) (or none); the model is the person's FK's target."""
+    company_model = Person._meta.get_field("company").related_model
+
+    class CompanyForm(forms.Form):
+        company = forms.ModelChoiceField(
+            company_model.objects.filter(realm_id__in=realm_ids).order_by("name"),
+            required=False,
+            empty_label="(no company)",
+        )
+
+    return CompanyForm
+
+
+class PersonBulkActionsMixin:
+    """Mixed into PersonAdmin; `actions` names BULK_ACTIONS."""
+
+    def _confirm_or_apply(self, request, queryset, *, title: str, form_class, apply, verb: str):
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            try:
+                count = apply(queryset, form.cleaned_data)
+            except DomainError as exc:
+                self.message_user(request, f"{title}: nothing more changed — {exc.message}", messages.ERROR)
+                return None
+            self.message_user(request, f"{verb} {count} person(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "form": form,
+            "count": queryset.count(),
+            "sample": list(queryset.order_by("pk")[:20]),
+            "action": request.POST.get("action"),
+            "select_across": request.POST.get("select_across", "0"),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/people/person/bulk_action.html", context)
+
+    @admin.action(description="Add a tag to selected persons", permissions=["change"])
+    def bulk_add_tag(self, request, queryset):
+        return self._confirm_or_apply(
+            request, queryset, title="Add a tag", form_class=TagForm, verb="Tagged",
+            apply=lambda qs, data: batch.persons_bulk_update(persons=qs, tags=[data["tag"]]),
+        )  # fmt: skip
+
+    @admin.action(description="Remove a tag from selected persons", permissions=["change"])
+    def bulk_remove_tag(self, request, queryset):
+        return self._confirm_or_apply(
+            request, queryset, title="Remove a tag", form_class=TagForm, verb="Untagged",
+            apply=lambda qs, data: batch.persons_bulk_update(persons=qs, remove_tags=[data["tag"]]),
+        )  # fmt: skip
+
+    @admin.action(description="Set the type of selected persons", permissions=["change"])
+    def bulk_set_type(self, request, queryset):
+        return self._confirm_or_apply(
+            request, queryset, title="Set the type", form_class=TypeForm, verb="Updated",
+            apply=lambda qs, data: batch.persons_bulk_update(persons=qs, attributes={"type": data["type"]}),
+        )  # fmt: skip
+
+    @admin.action(description="Set the company of selected persons", permissions=["change"])
+    def bulk_set_company(self, request, queryset):
+        realm_ids = set(queryset.values_list("realm_id", flat=True).distinct())
+        return self._confirm_or_apply(
+            request, queryset, title="Set the company", form_class=company_form(realm_ids), verb="Moved",
+            apply=lambda qs, data: batch.persons_bulk_update(persons=qs, company=data["company"]),
+        )  # fmt: skip
+
+    @admin.action(description="Push selected persons to Infobip again", permissions=["change"])
+    def bulk_push_again(self, request, queryset):
+        return self._confirm_or_apply(
+            request, queryset, title="Push to Infobip again", form_class=forms.Form, verb="Queued",
+            apply=lambda qs, data: batch.persons_push_again(persons=qs),
+        )  # fmt: skip
+
+    @admin.action(description="Export selected persons to CSV", permissions=["view"])
+    def bulk_export_csv(self, request, queryset):
+        return export.streaming_response(export.export_rows_of(queryset).iterator(chunk_size=export.CHUNK), "csv")
+
+    @admin.action(description="Export selected persons to XLSX", permissions=["view"])
+    def bulk_export_xlsx(self, request, queryset):
+        return export.streaming_response(export.export_rows_of(queryset).iterator(chunk_size=export.CHUNK), "xlsx")
