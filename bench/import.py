@@ -143,37 +143,120 @@ def write_files(rows: list[list[str]], folder: Path) -> tuple[Path, Path]:
 # -------------------------------------------------------------------------------------------------- ours
 
 
+PHASES = (
+    ("read", "read the file (CSV reader alone, measured apart)"),
+    ("parse", "analysis: parse, validate, normalise phones (all cores)"),
+    ("stage", "analysis: COPY staging rows"),
+    ("dedupe", "analysis: dedupe groups + match persons + counts"),
+    ("match", "apply: match keys to persons"),
+    ("plan", "apply: resolve groups / merges (Python)"),
+    ("persons", "apply: persons COPY / UPDATE … FROM"),
+    ("contacts", "apply: phones, emails COPY + tag links"),
+    ("outbox", "apply: outbox rows"),
+    ("rest", "apply: read staged rows, fold, issues, batch rows, commit"),
+)
+
+
+def _instrument(phases: dict[str, float]) -> None:
+    """Wrap the import's steps with timers (same code, same calls), so the child can say where each second went."""
+    from imports import analysis, apply, batches
+
+    def timed(owner, name, key_of):
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                key = key_of(*args, **kwargs)
+                if key:
+                    phases[key] = phases.get(key, 0.0) + time.perf_counter() - started
+
+        setattr(owner, name, wrapper)
+
+    staging = {"imports_importissue": "parse", "imports_importrow": "stage"}
+    timed(analysis, "copy_rows", lambda table, *a, **k: staging.get(table))
+    from imports import services
+
+    timed(services, "analyze_job", lambda *a, **k: "analysis")
+    timed(batches, "run_batch", lambda *a, **k: "apply")
+    timed(apply, "key_owners", lambda *a, **k: "match")
+    timed(apply, "resolve_targets", lambda *a, **k: "plan_all")
+    timed(apply, "outbox_record_many", lambda *a, **k: "outbox")
+    timed(apply.person_bulk, "persons_insert", lambda *a, **k: "persons")
+    timed(apply.person_bulk, "persons_update", lambda *a, **k: "persons")
+    timed(apply.person_bulk, "contacts_add", lambda *a, **k: "contacts")
+    timed(batches.apply, "apply_batch", lambda *a, **k: "apply_batch")
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _ours_child(path: str, queue, without_refresh: bool = False) -> None:
     import django
 
     django.setup()
     from identities.models import Realm
-    from imports import analysis, batches, services
+    from imports import analysis, batches, readers, services
 
     if without_refresh:  # the way it was before statistics_refresh: to compare, in the same run
         analysis.statistics_refresh = batches.statistics_refresh = lambda tables: []
 
+    phases: dict[str, float] = {}
+    _instrument(phases)
     realm = Realm.objects.get(name="Bench")
     started = time.perf_counter()
     job = services.import_job_from_path(realm=realm, path=Path(path))
     job = services.import_job_map(job=job, mapping=job.mapping)
+    read_started = time.perf_counter()
+    for _ in readers.table_rows(Path(job.data_file.path), analysis.table_info(job))[1]:
+        pass
+    phases["read"] = time.perf_counter() - read_started
+    started += phases["read"]  # measured apart, not part of the run
+    cpu = _cpu_seconds()
     job = services.import_job_analyze(job=job)
     analyzed = time.perf_counter()
+    analyze_cpu = _cpu_seconds() - cpu
     job = services.import_job_start(job=job, strategy="resolve", enqueue=False)
     job = services.import_job_run(job=job)
     done = time.perf_counter()
+    phases["dedupe"] = phases.pop("analysis") - phases.get("parse", 0) - phases.get("stage", 0)
+    applied = phases.pop("apply_batch", 0.0)
+    phases["plan"] = phases.pop("plan_all", 0.0) - phases.get("match", 0.0)
+    batch_total = phases.pop("apply", 0.0)
+    phases["fetch_rest"] = batch_total - applied
+    phases["rest"] = applied - sum(phases.get(k, 0.0) for k in ("match", "plan", "persons", "contacts", "outbox"))
+    phases["rest"] += phases.pop("fetch_rest")
     queue.put(
         {
             "status": job.status,
             "job_id": job.pk,
             "error": job.error,
             "analyze": analyzed - started,
+            "analyze_cpu": analyze_cpu,
             "import": done - analyzed,
+            "import_cpu": _cpu_seconds() - cpu - analyze_cpu,
             "counts": job.counts(),
+            "phases": phases,
             "mapping": {e["header"]: e["field"] for e in job.mapping},
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "workers_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         }
     )
+
+
+def print_phases(result: dict) -> None:
+    phases = result["phases"]
+    print(f"  where the time went (wall s; machine shared, see CPU): analyze {result['analyze']:.2f} s wall / "
+          f"{result['analyze_cpu']:.2f} s CPU of this process and its workers; import {result['import']:.2f} s wall / "
+          f"{result['import_cpu']:.2f} s CPU (the server's CPU not counted)")  # fmt: skip
+    for key, label in PHASES:
+        if key in phases:
+            print(f"    {label:58} {phases[key]:8.2f}")
+    print(f"  peak RSS: worker {result['peak_mb']:.0f} MB, largest analysis child {result['workers_peak_mb']:.0f} MB")
 
 
 def run_ours(path: Path, *, without_refresh: bool = False) -> dict:
@@ -387,6 +470,7 @@ def run_fresh(rows: int, batch_rows: int, compare: bool) -> None:
         print(f"  analyze {result['analyze']:.2f} s, import {result['import']:.2f} s, peak {result['peak_mb']:.0f} MB")
         print("  per batch (s): " + " ".join(f"{t:.2f}" for t in times))
         print(f"  last quarter / first quarter: {quarter_ratio(times):.2f}x   (aim: at most 1.5x)")
+        print_phases(result)
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -439,6 +523,10 @@ def main() -> None:
     try:
         ours = run_ours(csv_path)
         print(f"ours CSV:  {ours['status']} {ours['counts']}")
+        print_phases(ours)
+        times = batch_seconds(ours["job_id"])
+        print("  per batch (s): " + " ".join(f"{t:.2f}" for t in times))
+        print(f"  last quarter / first quarter: {quarter_ratio(times):.2f}x   (aim: at most 1.5x)")
         schema_floor, floor_persons = run_schema_floor()
         _recreate(DB_NAME, template=TEMPLATE_NAME)
         ours_xlsx = run_ours(xlsx_path)

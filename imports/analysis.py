@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.bulk import copy_rows, statistics_refresh
 from core.errors import ValidationError
 from imports import mapping as mapping_rules
-from imports import readers
+from imports import parallel, readers
 from imports.grouping import UnionFind, key_owners
 from imports.models import (
     ImportBatch,
@@ -106,7 +106,7 @@ def analyze_job(job: ImportJob, started: float) -> None:
     ImportBatch.objects.filter(job=job).delete()
 
     result = Analysis()
-    roots = _stage(job, parser, rows, result)
+    roots = _stage(job, parallel.parsed_rows(parser, rows, data_path(job), table_info(job)), result)
     # The staged rows and the persons' contact tables are read next (and by every batch): a new database has
     # no statistics for them yet.
     statistics_refresh(["imports_importrow", "imports_importissue", *PERSON_TABLES])
@@ -138,29 +138,28 @@ def analyze_job(job: ImportJob, started: float) -> None:
     job.save()
 
 
-def _stage(job: ImportJob, parser: RowParser, rows, result: Analysis) -> array:
-    """Parse every row, COPY the problems of invalid ones and the valid ones with their duplicate group (rows
-    sharing a phone, an email or an externalId, transitively); returns each valid row's group root."""
+def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analysis) -> array:
+    """COPY the problems of invalid rows and the valid ones with their duplicate group (rows sharing a phone, an
+    email or an externalId, transitively); returns each valid row's group root."""
     # Staged data waits in a temporary file (not in memory) until the duplicate groups are known.
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n") as staged_file:
 
         def issues() -> Iterator[tuple]:
-            for number, cells in rows:
+            for number, cells, line, keys in parsed_rows:
                 result.rows += 1
-                parsed, problems = parser.parse(number, cells)
-                if parsed is None:
+                if line is None:
                     result.invalid += 1
-                    for problem in problems:
+                    for problem in keys:
                         label = f"{problem.column or 'row'}: {QUOTED.sub('…', problem.reason)}"[:120]
                         result.reasons[label] = result.reasons.get(label, 0) + 1
-                    yield from issue_rows(job.pk, IssueKind.INVALID, number, cells, problems)
+                    yield from issue_rows(job.pk, IssueKind.INVALID, number, cells, keys)
                     continue
-                staged_file.write(json.dumps(parsed.data, ensure_ascii=False))
+                staged_file.write(line)
                 staged_file.write("\n")
                 result.numbers.append(number)
-                result.add(parsed.keys)
+                result.add(keys)
                 if len(result.sample) < SAMPLE_ROWS:
-                    result.sample.append({"row": number, "cells": display_row(parsed.data)})
+                    result.sample.append({"row": number, "cells": display_row(json.loads(line))})
 
         copy_rows("imports_importissue", ISSUE_COLUMNS, issues())
         count = len(result.numbers)
