@@ -14,7 +14,7 @@ from core.errors import Conflict, ErrorCollector, ValidationError
 from identities import keycache
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType, Realm, hash_api_key
-from people import validation
+from people import journey, validation
 from people.services import person_create
 
 IDENTITY_FIELDS = ("type", "country", "currency", "alias", "data", "owner")
@@ -183,6 +183,8 @@ def identity_create(*, realm: Realm, owner: str, person=None, company=None, **fi
     clean = _clean_identity_fields(realm, {**fields, "owner": owner}, errors)
     _check_links(realm, person, company, errors)
     errors.raise_if_any()
+    if person is not None:
+        journey.person_convert_to_customer(person=person)  # an identity makes a Lead a Customer
     return Identity.objects.create(realm=realm, person=person, company=company, **clean)
 
 
@@ -205,6 +207,8 @@ def identity_update(*, identity: Identity, person: Any = _UNSET, company: Any = 
     if company is not _UNSET:
         locked.company = company
     locked.save()
+    if person is not _UNSET and person is not None:
+        journey.person_convert_to_customer(person=person)  # an identity makes a Lead a Customer
     return locked
 
 
