@@ -34,7 +34,8 @@ from people.models import CONTACTS_PER_PERSON_MAX, Origin, Person, SyncStatus
 from people.services import tags_get_or_create
 
 ATTRIBUTE_FIELDS = (
-    "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date", "address", "city",
+    "type", "external_id", "first_name", "middle_name", "last_name", "nick_name", "gender", "birth_date",
+    "address", "city",
     "country", "preferred_language",
 )  # fmt: skip
 NULLABLE = {"external_id", "birth_date"}

@@ -105,7 +105,8 @@ class PersonAdminForm(forms.ModelForm):
     class Meta:
         model = Person
         fields = [
-            "realm", "type", "external_id", "company", "first_name", "middle_name", "last_name", "gender",
+            "realm", "type", "external_id", "company", "first_name", "middle_name", "last_name", "nick_name",
+            "gender",
             "birth_date", "preferred_language", "address", "city", "country", "profile_picture", "tags",
         ]  # fmt: skip
 
@@ -158,7 +159,7 @@ class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
             "Standard attributes",
             {
                 "fields": [
-                    ("first_name", "middle_name", "last_name"),
+                    ("first_name", "middle_name", "last_name", "nick_name"),
                     ("gender", "birth_date", "preferred_language"),
                     "address",
                     ("city", "country"),
