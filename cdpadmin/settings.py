@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "companies",
     "imports",
     "infobip",
+    "tracking",
 ]
 
 MIDDLEWARE = [

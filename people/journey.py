@@ -1,40 +1,27 @@
 """The customer journey's type rule, once: a person is a Lead or a Customer, Lead → Customer is a one-way street.
 
-Every path that writes a person's type goes through here: the API and admin (``person_update`` refuses a
-demotion), the import (an existing Customer stays one whatever the row says), the merge and the sync
-(``merged_type``: Customer wins), attaching an identity (a Lead becomes a Customer) and tracking sources
-(which never set a type). Pure rules plus one service, ``person_convert_to_customer``.
+Every path that writes a person's type follows it: the API and admin (``person_update`` refuses a demotion,
+``check_type_change``), the import (an existing Customer stays one whatever the row says, ``type_kept``), the
+merge and the sync (``merged_type``: Customer wins), attaching an identity (``person_convert_to_customer``) and
+tracking sources (``tracking_attributes``: never a type, never a Customer's attributes). The pure rules live in
+``people.merge_rules`` (people.services uses them too); this module adds the conversion service.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from core.errors import ErrorCollector
-from people.merge_rules import merged_type
-from people.models import Origin, Person, PersonType
-
-LEAD = PersonType.LEAD.value
-CUSTOMER = PersonType.CUSTOMER.value
-MSG_NO_DEMOTION = "a Customer never becomes a Lead again (Lead → Customer is one way); the type stays CUSTOMER"
-
-
-def type_for_new(requested: str | None) -> str:
-    """A person created without a type is a Customer (Infobip's default)."""
-    return requested or CUSTOMER
-
-
-def type_kept(current: str, requested: str | None) -> str:
-    """The type after a write that must not fail on the type (import rows, the sync, merges): Customer wins."""
-    if not requested:
-        return current
-    return merged_type(current, requested)
-
-
-def check_type_change(current: str, requested: str | None, errors: ErrorCollector, field: str = "type") -> None:
-    """An explicit write (API, admin) asking a Customer to become a Lead is refused, naming the rule."""
-    if current == CUSTOMER and requested == LEAD:
-        errors.add(field, MSG_NO_DEMOTION)
+from people.merge_rules import (  # noqa: F401 (re-exported: the journey's vocabulary)
+    CUSTOMER,
+    LEAD,
+    MSG_NO_DEMOTION,
+    check_type_change,
+    merged_type,
+    type_for_new,
+    type_kept,
+)
+from people.models import Origin, Person
+from people.services import person_update
 
 
 def tracking_attributes(person: Any, attributes: dict[str, Any]) -> dict[str, Any]:
@@ -49,6 +36,4 @@ def person_convert_to_customer(*, person: Person, modified_from: str = Origin.AP
     """Lead → Customer (explicitly, or because an identity was attached). A Customer is returned unchanged."""
     if person.type == CUSTOMER:
         return person
-    from people.services import person_update  # people.services imports this module's rules
-
     return person_update(person=person, attributes={"type": CUSTOMER}, modified_from=modified_from)

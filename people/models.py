@@ -168,6 +168,9 @@ class Person(TimeStampedModel, SyncStateMixin):
     middle_name = models.CharField(max_length=MIDDLE_NAME_MAX, blank=True)
     last_name = models.CharField(max_length=NAME_MAX, blank=True)
     nick_name = models.CharField("nickname", max_length=NICK_NAME_MAX, blank=True, default="", db_default="")
+    converted_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When this Lead became a Customer (a trigger sets it)."
+    )
     gender = models.CharField(max_length=6, choices=Gender.choices, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     address = models.CharField(max_length=ADDRESS_MAX, blank=True)
