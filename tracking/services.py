@@ -180,3 +180,16 @@ def visitor_identify(*, site: Site, payload: Any) -> tuple[Person, str]:
         Visitor.objects.filter(pk=visitor.pk).update(person=person, identified_at=now, last_seen=now)
         TrackEvent.objects.filter(visitor=visitor).update(person=person)
     return person, outcome
+
+
+def anonymous_visitors_purge(*, days: int | None = None) -> int:
+    """Delete visitors never identified and not seen for ``days`` (``TRACKING_ANONYMOUS_RETENTION_DAYS``, default
+    30), with their sessions and events; identified visitors stay. Returns how many visitors went."""
+    from django.conf import settings
+
+    keep = days if days is not None else getattr(settings, "TRACKING_ANONYMOUS_RETENTION_DAYS", 30)
+    cutoff = timezone.now() - dt.timedelta(days=keep)
+    stale = Visitor.objects.filter(person__isnull=True, last_seen__lt=cutoff)
+    count = stale.count()
+    stale.delete()
+    return count

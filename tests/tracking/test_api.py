@@ -1,5 +1,6 @@
 """The public tracking API: site key, CORS, limits, batches without duplicates, identify's journey rules."""
 
+import datetime as dt
 import json
 import uuid
 
@@ -163,3 +164,21 @@ def test_the_snippet_is_served_from_static(client):
     from django.contrib.staticfiles import finders
 
     assert finders.find("cdp-track.js")
+
+
+def test_anonymous_visitors_past_retention_are_purged_and_identified_ones_kept(browser, site, realm, settings):
+    from django_q.models import Schedule
+
+    from tracking.tasks import visitors_purge
+
+    settings.TRACKING_ANONYMOUS_RETENTION_DAYS = 30
+    send(browser, site, batch("old-anon-0001"))
+    send(browser, site, batch("old-known-001"))
+    send(browser, site, batch("new-anon-0001"))
+    send(browser, site, {"visitorId": "old-known-001", "email": "k@example.com"}, path="/v1/track/identify")
+    old = timezone.now() - dt.timedelta(days=31)
+    Visitor.objects.filter(anonymous_id__startswith="old").update(last_seen=old)
+    assert visitors_purge() == 1
+    assert sorted(Visitor.objects.values_list("anonymous_id", flat=True)) == ["new-anon-0001", "old-known-001"]
+    assert TrackEvent.objects.count() == 2
+    assert Schedule.objects.filter(name="tracking.visitors_purge", func="tracking.tasks.visitors_purge").exists()
