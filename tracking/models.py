@@ -7,6 +7,8 @@ person's timeline. Events carry the browser's own id, unique per visitor, so a r
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
 from django.db import models
@@ -22,6 +24,10 @@ def new_site_key() -> str:
     return SITE_KEY_PREFIX + secrets.token_urlsafe(24)
 
 
+def new_site_secret() -> str:
+    return secrets.token_hex(32)
+
+
 class EventKind(models.TextChoices):
     PAGE_VIEW = "page_view", "Page view"
     ACTION = "action", "Custom action"
@@ -31,6 +37,12 @@ class Site(models.Model):
     realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="tracking_sites")
     name = models.CharField(max_length=200)
     key = models.CharField(max_length=64, unique=True, default=new_site_key, editable=False)
+    secret = models.CharField(
+        max_length=64,
+        default=new_site_secret,
+        editable=False,
+        help_text="Server-side only: the site's backend signs identify tokens with it (HMAC-SHA256).",
+    )
     allowed_origins = models.JSONField(
         default=list, blank=True, help_text='Origins allowed to send events, e.g. ["https://shop.example.com"].'
     )
@@ -39,6 +51,10 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def identity_token(self, kind: str, value: str) -> str:
+        """The proof a login identify carries: HMAC-SHA256 of "<kind>:<value>" (kind: email, phone, externalId)."""
+        return hmac.new(self.secret.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
     def allows(self, origin: str | None) -> bool:
         return bool(origin) and origin.rstrip("/") in {o.rstrip("/") for o in self.allowed_origins}

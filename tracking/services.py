@@ -8,6 +8,7 @@ Invariants: a site key only ever writes rows of its own site's realm; an event i
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
 import re
 from typing import Any
@@ -155,9 +156,13 @@ def _find_person(realm, keys: dict[str, str]) -> Person | None:
 
 def visitor_identify(*, site: Site, payload: Any) -> tuple[Person, str]:
     """Link a visitor to the person its contact names: none → a new Lead; a Lead → that lead (its attributes
-    updated); a Customer → the customer, untouched. The visitor's events move to the person. Returns
-    (person, "created" | "lead" | "customer")."""
+    updated); a Customer → the customer, untouched, only with a valid ``token`` (the site backend's HMAC of the
+    contact, ``Site.identity_token``), else nothing happens ("unverified"). The visitor's events move to the
+    person. Returns (person, "created" | "lead" | "customer" | "unverified")."""
     visitor_id, keys, attributes = _clean_identify(payload)
+    [(kind, value)] = keys.items()
+    token = payload.get("token")
+    signed = isinstance(token, str) and hmac.compare_digest(token, site.identity_token(kind, value))
     realm = site.realm
     now = timezone.now()
     with transaction.atomic():
@@ -172,6 +177,8 @@ def visitor_identify(*, site: Site, payload: Any) -> tuple[Person, str]:
                 origin=Origin.WEB_SDK,
             )
             outcome = "created"
+        elif person.type == journey.CUSTOMER and not signed:
+            return person, "unverified"  # a login match needs the backend's proof: nothing is linked or changed
         else:
             outcome = "customer" if person.type == journey.CUSTOMER else "lead"
             allowed = journey.tracking_attributes(person, attributes)

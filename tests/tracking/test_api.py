@@ -125,6 +125,11 @@ def test_identify_of_a_customer_moves_the_events_and_leaves_its_attributes(brows
     customer = PersonFactory(realm=realm, type="CUSTOMER", phones=["385911234567"], first_name="Ivo")
     send(browser, site, batch("visitor-0001", n=2))
     body = {"visitorId": "visitor-0001", "phone": "+385 91 123 4567", "attributes": {"firstName": "Mallory"}}
+    assert send(browser, site, body, path="/v1/track/identify").json() == {"identified": "unverified"}
+    assert TrackEvent.objects.filter(person=customer).count() == 0  # no proof: no takeover
+    body["token"] = "0" * 64
+    assert send(browser, site, body, path="/v1/track/identify").json() == {"identified": "unverified"}
+    body["token"] = site.identity_token("phone", "+385 91 123 4567")
     assert send(browser, site, body, path="/v1/track/identify").json() == {"identified": "customer"}
     customer.refresh_from_db()
     assert customer.first_name == "Ivo"

@@ -1,6 +1,7 @@
 /* cdpadmin web tracking snippet: <script src="https://CDP/static/cdp-track.js" data-site-key="cdpsite_…" defer>.
  * Keeps an anonymous visitor id (localStorage), sends a page view on load, exposes window.cdp.track(name, props),
- * window.cdp.identify({email|phone|externalId, attributes}) and window.cdp.logout(). Events are queued
+ * window.cdp.identify({email|phone|externalId, attributes, token}) and window.cdp.logout() (token: the
+ * site backend's HMAC of the contact, needed to match a customer at login). Events are queued
  * (localStorage, so a page change or an offline spell loses nothing), sent in batches, retried with backoff,
  * and flushed with sendBeacon when the page is hidden. Every failure is swallowed: it never breaks the page. */
 (function () {
@@ -97,7 +98,7 @@
         try {
           flush();
           var body = { visitorId: get(VISITOR, true), attributes: (who && who.attributes) || {} };
-          ["email", "phone", "externalId"].forEach(function (k) { if (who && who[k]) body[k] = who[k]; });
+          ["email", "phone", "externalId", "token"].forEach(function (k) { if (who && who[k]) body[k] = who[k]; });
           return post("/v1/track/identify", body).then(function (r) { return r.json(); }, function () { return null; });
         } catch (e) { return Promise.resolve(null); }
       },
