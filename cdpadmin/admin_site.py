@@ -4,6 +4,7 @@ from cdpadmin import dashboard
 from core import charts
 from identities.login import ThrottledAdminAuthenticationForm
 from identities.realms import user_realm_ids
+from tracking import selectors as tracking_selectors
 
 
 class CdpAdminSite(admin.AdminSite):
@@ -21,6 +22,7 @@ class CdpAdminSite(admin.AdminSite):
             "persons_chart": charts.bar_chart(per_day, label="Persons added per day, last 30 days"),
             "persons_last_30": sum(n for _, n in per_day),
             "latest": dashboard.latest_changes(realm_ids, request.user),
+            "funnel": tracking_selectors.funnel_card(realm_ids),
             **(extra_context or {}),
         }
         return super().index(request, extra_context=context)

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "companies",
     "imports",
     "infobip",
+    "tracking",
 ]
 
 MIDDLEWARE = [

@@ -14,7 +14,7 @@ from core.errors import Conflict, ErrorCollector, ValidationError
 from identities import keycache
 from identities.ids import is_hex24, new_object_id
 from identities.models import ApiKey, Identity, IdentityType, Realm, hash_api_key
-from people import validation
+from people import journey, validation
 from people.services import person_create, person_update
 
 IDENTITY_FIELDS = ("type", "country", "currency", "alias", "data", "owner")
@@ -183,6 +183,8 @@ def identity_create(*, realm: Realm, owner: str, person=None, company=None, **fi
     clean = _clean_identity_fields(realm, {**fields, "owner": owner}, errors)
     _check_links(realm, person, company, errors)
     errors.raise_if_any()
+    if person is not None:
+        journey.person_convert_to_customer(person=person)  # an identity makes a Lead a Customer
     return Identity.objects.create(realm=realm, person=person, company=company, **clean)
 
 
@@ -207,6 +209,8 @@ def identity_update(*, identity: Identity, person: Any = _UNSET, company: Any = 
     locked.save()
     if company is not _UNSET and locked.person_id and locked.person.company_id != (company.pk if company else None):
         person_update(person=locked.person, company=company)  # one fact: the person (and its identities) follow
+    if person is not _UNSET and person is not None:
+        journey.person_convert_to_customer(person=person)  # an identity makes a Lead a Customer
     return locked
 
 

@@ -28,12 +28,14 @@ from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record_many
 from infobip.outbox.payloads import PersonChange, Sets
 from people import bulk as person_bulk
+from people import journey
 from people.merging import default_survivor, persons_merge
 from people.models import CONTACTS_PER_PERSON_MAX, Origin, Person, SyncStatus
 from people.services import tags_get_or_create
 
 ATTRIBUTE_FIELDS = (
-    "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date", "address", "city",
+    "type", "external_id", "first_name", "middle_name", "last_name", "nick_name", "gender", "birth_date",
+    "address", "city",
     "country", "preferred_language",
 )  # fmt: skip
 NULLABLE = {"external_id", "birth_date"}
@@ -323,6 +325,9 @@ def fold(target: Target, tags: dict[str, Any], companies: dict[str, int], extra_
         if tag.pk not in target.tag_ids and tag not in target.new_tags:
             target.new_tags.append(tag)
     if target.person_id is not None:
+        # An existing Customer stays one whatever a row says (people.journey: Lead → Customer is one way).
+        before_type = before_attributes.get("type") or ""
+        target.attributes["type"] = journey.type_kept(before_type, target.attributes.get("type"))
         target.changed_fields = [
             name for name in ATTRIBUTE_FIELDS if target.attributes.get(name) != before_attributes.get(name)
         ]
@@ -398,7 +403,7 @@ def person_values(target: Target) -> dict[str, Any]:
     for name in ATTRIBUTE_FIELDS:
         value = target.attributes.get(name)
         values[name] = value if value not in ("", None) else (None if name in NULLABLE else "")
-    values["type"] = values["type"] or "CUSTOMER"
+    values["type"] = journey.type_for_new(values["type"])
     values["custom_attributes"] = target.custom
     values["company_id"] = target.company_id
     return values

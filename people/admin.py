@@ -106,7 +106,8 @@ class PersonAdminForm(forms.ModelForm):
     class Meta:
         model = Person
         fields = [
-            "realm", "type", "external_id", "company", "first_name", "middle_name", "last_name", "gender",
+            "realm", "type", "external_id", "company", "first_name", "middle_name", "last_name", "nick_name",
+            "gender",
             "birth_date", "preferred_language", "address", "city", "country", "profile_picture", "tags",
         ]  # fmt: skip
 
@@ -159,7 +160,7 @@ class PersonAdmin(PersonBulkActionsMixin, PersonMergeAdminMixin, RealmScopedAdmi
             "Standard attributes",
             {
                 "fields": [
-                    ("first_name", "middle_name", "last_name"),
+                    ("first_name", "middle_name", "last_name", "nick_name"),
                     ("gender", "birth_date", "preferred_language"),
                     "address",
                     ("city", "country"),

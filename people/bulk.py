@@ -26,7 +26,8 @@ from people import validation
 from people.models import Origin, Person, PersonEmail, PersonPhone, PersonType
 
 ATTRIBUTE_FIELDS = (
-    "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date", "address", "city",
+    "type", "external_id", "first_name", "middle_name", "last_name", "nick_name", "gender", "birth_date",
+    "address", "city",
     "country", "preferred_language", "profile_picture",
 )  # fmt: skip
 NULLABLE = frozenset({"external_id", "birth_date"})

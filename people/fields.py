@@ -7,6 +7,7 @@ PERSON_ATTRIBUTES: dict[str, str] = {
     "firstName": "first_name",
     "middleName": "middle_name",
     "lastName": "last_name",
+    "nickName": "nick_name",
     "gender": "gender",
     "birthDate": "birth_date",
     "address": "address",

@@ -55,6 +55,7 @@ PERSON_COLUMNS = {
     "firstName": "first_name",
     "lastName": "last_name",
     "middleName": "middle_name",
+    "nickName": "nick_name",
     "gender": "gender",
     "birthDate": "birth_date",
     "address": "address",

@@ -1,4 +1,5 @@
-"""Infobip's merge rule, once: Customer beats Lead, an empty value is filled, otherwise the newer value wins.
+"""Infobip's merge rule and the journey's type rule, once: Customer beats Lead (a Customer never becomes a
+Lead again), an empty value is filled, otherwise the newer value wins.
 
 Two places apply it: merging several profiles here (``people.merging``: the conflict goes to the best-ranked
 profile, a Customer before a Lead, then the most recently modified) and the sync's pull of one person seen on
@@ -12,6 +13,8 @@ import datetime as dt
 from typing import Any
 
 CUSTOMER = "CUSTOMER"
+LEAD = "LEAD"
+MSG_NO_DEMOTION = "a Customer never becomes a Lead again (Lead → Customer is one way); the type stays CUSTOMER"
 
 
 def is_empty(value: Any) -> bool:
@@ -26,6 +29,22 @@ def profile_rank(person: Any) -> tuple[int, Any]:
 def merged_type(ours: str, theirs: str) -> str:
     """A person who is a Customer on either side stays a Customer (Lead → Customer is a one-way street)."""
     return CUSTOMER if CUSTOMER in (ours, theirs) else theirs
+
+
+def type_for_new(requested: str | None) -> str:
+    """A person created without a type is a Customer (Infobip's default)."""
+    return requested or CUSTOMER
+
+
+def type_kept(current: str, requested: str | None) -> str:
+    """The type after a write that must not fail on the type (import rows, the sync, merges): Customer wins."""
+    return merged_type(current, requested) if requested else current
+
+
+def check_type_change(current: str, requested: str | None, errors: Any, field: str = "type") -> None:
+    """An explicit write (API, admin) asking a Customer to become a Lead is refused, naming the rule."""
+    if current == CUSTOMER and requested == LEAD:
+        errors.add(field, MSG_NO_DEMOTION)
 
 
 def two_sided_winner(name: str, ours: Any, theirs: Any, *, theirs_newer: bool) -> Any:

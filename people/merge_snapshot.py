@@ -18,7 +18,8 @@ from people.models import (
 
 # Single-valued attributes a merge chooses between (model field names); `company` is a link chosen the same way.
 MERGE_FIELDS = (
-    "type", "external_id", "first_name", "middle_name", "last_name", "gender", "birth_date", "address", "city",
+    "type", "external_id", "first_name", "middle_name", "last_name", "nick_name", "gender", "birth_date",
+    "address", "city",
     "country", "preferred_language", "profile_picture", "company_id",
 )  # fmt: skip
 FIELD_LABELS = {name: API_NAME.get(name, "company" if name == "company_id" else name) for name in MERGE_FIELDS}

@@ -15,6 +15,7 @@ Undo: people/merge_undo.py (re-exported here).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
 from infobip.outbox.payloads import Absorbed, MergeChange, PersonGone
 from people.merge_rules import is_empty as _empty
+from people.merge_rules import merged_type
 from people.merge_rules import profile_rank as _rank
 from people.merge_snapshot import (  # noqa: F401 (FIELD_LABELS, MERGE_FIELDS, person_snapshot: re-exported)
     FIELD_LABELS,
@@ -137,10 +139,12 @@ def merge_plan(*, survivor: Person, others: list[Person], choices: dict[str, int
     plan = MergePlan(survivor=survivor, others=list(others))
     for name in MERGE_FIELDS:
         values = {p.pk: getattr(p, name) for p in profiles}
-        if name == "type":
-            # A profile that is a Customer anywhere stays a Customer (Lead → Customer is a one-way street).
-            values = {p.pk: p.type for p in profiles}
         decision = _decide(name, values, profiles, choices.pop(name, None))
+        if decision and name == "type":
+            # A profile that is a Customer anywhere stays a Customer, whatever is chosen (people.journey).
+            kept = functools.reduce(merged_type, values.values())
+            if decision.value != kept:
+                decision.chosen = next(pid for pid, value in values.items() if value == kept)
         if decision:
             plan.fields.append(decision)
     names = sorted({key for p in profiles for key in p.custom_attributes})

@@ -10,6 +10,7 @@ from core.models import TimeStampedModel
 # Length limits from Infobip's IamPersonV2 schema (CONTRACT-NOTES §3/§4).
 NAME_MAX = 255
 MIDDLE_NAME_MAX = 50
+NICK_NAME_MAX = 50  # Infobip's PersonV3 nickName
 EXTERNAL_ID_MAX = 256
 ADDRESS_MAX = 256
 CITY_MAX = 50
@@ -166,6 +167,10 @@ class Person(TimeStampedModel, SyncStateMixin):
     first_name = models.CharField(max_length=NAME_MAX, blank=True)
     middle_name = models.CharField(max_length=MIDDLE_NAME_MAX, blank=True)
     last_name = models.CharField(max_length=NAME_MAX, blank=True)
+    nick_name = models.CharField("nickname", max_length=NICK_NAME_MAX, blank=True, default="", db_default="")
+    converted_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When this Lead became a Customer (a trigger sets it)."
+    )
     gender = models.CharField(max_length=6, choices=Gender.choices, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     address = models.CharField(max_length=ADDRESS_MAX, blank=True)
@@ -224,7 +229,8 @@ class Person(TimeStampedModel, SyncStateMixin):
             models.CheckConstraint(
                 condition=~models.Q(first_name__regex=r"[&<>\"/\\:(){}=;#\r\n]")
                 & ~models.Q(middle_name__regex=r"[&<>\"/\\:(){}=;#\r\n]")
-                & ~models.Q(last_name__regex=r"[&<>\"/\\:(){}=;#\r\n]"),
+                & ~models.Q(last_name__regex=r"[&<>\"/\\:(){}=;#\r\n]")
+                & ~models.Q(nick_name__regex=r"[&<>\"/\\:(){}=;#\r\n]"),
                 name="person_name_chars",
             ),
             models.CheckConstraint(

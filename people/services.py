@@ -18,7 +18,7 @@ from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record, outbox_supersede
 from infobip.outbox.payloads import CompanyMove, PersonChange, PersonGone, Sets
-from people import validation
+from people import merge_rules, validation
 from people.contacts import (  # noqa: F401 (MSG_*: re-exported)
     MSG_EMAIL_TAKEN,
     MSG_EXTERNAL_ID_TAKEN,
@@ -242,6 +242,7 @@ def person_create(
     errors = ErrorCollector()
     country = default_country or realm.default_country
     clean = validation.clean_person_attributes(attributes or {}, errors)
+    clean["type"] = merge_rules.type_for_new(clean.get("type"))
     clean_phones = _clean_phones(phones, country, errors)
     clean_emails = _clean_emails(emails, errors)
     _check_contact_limit("phone", len(clean_phones), errors)
@@ -337,6 +338,7 @@ def person_update(
             if locked.merged_into_id:
                 raise Conflict(f"person {locked.pk} was merged into person {locked.merged_into_id}", code="merged")
             _check_unique_values_free(realm, locked.pk, clean.get("external_id"), add_phones, add_emails, errors)
+            merge_rules.check_type_change(locked.type, clean.get("type"), errors)
             errors.raise_if_any()
             contacts = _contact_changes(
                 locked, replace, phones, emails, add_phones, add_emails, drop_phones, drop_emails, errors

@@ -19,7 +19,7 @@ from people import models as m
 from people.fields import API_NAME
 
 FORBIDDEN_NAME_CHARACTERS = '&<>"/\\:(){}=;#\n\r'
-NAME_FIELDS = ("first_name", "middle_name", "last_name")
+NAME_FIELDS = ("first_name", "middle_name", "last_name", "nick_name")
 CUSTOM_ATTRIBUTE_NAME_FORBIDDEN = "{}[]"
 LANGUAGE_RE = re.compile(r"^[a-z]{2}(-[A-Za-z]{2})?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -74,7 +74,7 @@ def _is_control(char: str) -> bool:
 
 
 def check_name(field: str, value: str, errors: ErrorCollector) -> None:
-    """First, middle and last names reject & < > " / \\ : ( ) { } = ; # and line breaks (Infobip's rule), control
+    """First, middle, last and nick names reject & < > " / \\ : ( ) { } = ; # and line breaks (Infobip's rule), control
     characters and lone surrogates (which PostgreSQL cannot store)."""
     seen = []
     name = API_NAME.get(field, field)
@@ -166,6 +166,7 @@ _LIMITS = {
     "external_id": m.EXTERNAL_ID_MAX,
     "first_name": m.NAME_MAX,
     "middle_name": m.MIDDLE_NAME_MAX,
+    "nick_name": m.NICK_NAME_MAX,
     "last_name": m.NAME_MAX,
     "address": m.ADDRESS_MAX,
     "city": m.CITY_MAX,

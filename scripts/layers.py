@@ -45,6 +45,7 @@ FLOORS: list[tuple[str, list[str]]] = [
     ("companies", ["companies"]),
     ("identities", ["identities"]),
     ("imports", ["imports"]),
+    ("tracking", ["tracking"]),  # anonymous visitors: above people (identify creates and links persons)
     (
         "infobip",
         [

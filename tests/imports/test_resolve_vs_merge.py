@@ -159,6 +159,7 @@ def expected_merge(type_1: str, type_2: str, winner: str) -> dict[str, Any]:
                 "first_name": win["first_name"],
                 "middle_name": "Marija",
                 "last_name": win["last_name"],
+                "nick_name": None,
                 "gender": "FEMALE",
                 "birth_date": "1990-01-02",
                 "address": "Ilica 1",

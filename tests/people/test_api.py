@@ -112,7 +112,7 @@ def test_create_person_reports_every_problem_by_field(api, realm, definitions):
 @pytest.mark.parametrize(
     ("body", "field"),
     [({}, "person"), ({"person": "Jane"}, "person"), ({"person": {"tags": "VIP"}}, "person.tags"),
-     ({"person": {"nickName": "J"}}, "person.nickName"), ({"person": {"contactInformation": {"fax": []}}},
+     ({"person": {"nickname": "J"}}, "person.nickname"), ({"person": {"contactInformation": {"fax": []}}},
      "person.contactInformation.fax"), ({"company": "999999", "person": {}}, "company")],
 )  # fmt: skip
 def test_create_person_shape_errors(api, body, field):

@@ -15,6 +15,7 @@ PERSON_STRING_LIMITS = {
     "firstName": 255,
     "lastName": 255,
     "middleName": 50,
+    "nickName": 50,  # PersonV3 (and stored from v2 bodies too: our mirror pushes it)
     "address": 256,
     "city": 50,
     "country": 50,
@@ -22,12 +23,13 @@ PERSON_STRING_LIMITS = {
     "profilePicture": 2083,
     "birthDate": 10,
 }
-NAME_FIELDS = ("firstName", "lastName", "middleName")
+NAME_FIELDS = ("firstName", "lastName", "middleName", "nickName")
 PERSON_SCALARS = (
     "externalId",
     "firstName",
     "lastName",
     "middleName",
+    "nickName",
     "gender",
     "birthDate",
     "address",

@@ -229,12 +229,8 @@ class PersonInputMixin:
         prefix = f"persons[{index}]."
         if not isinstance(body, dict):
             raise Invalid({f"persons[{index}]": ["must be an object"]})
-        v2 = {k: v for k, v in body.items() if k != "contactInformation" and k != "nickName"}
+        v2 = {k: v for k, v in body.items() if k != "contactInformation"}  # nickName is a scalar of both
         errors = _Errors(prefix)
-        if "nickName" in body:
-            nick = _check_string(errors, "nickName", body["nickName"], 50)
-            if nick and FORBIDDEN_NAME_CHARS.intersection(nick):
-                errors.add("nickName", "contains forbidden characters")
         channels: dict[str, list[dict[str, Any]]] = {}
         if body.get("contactInformation") is not None:
             items = body["contactInformation"]

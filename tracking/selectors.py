@@ -1,0 +1,66 @@
+"""Reads of the customer journey for the admin: the funnel per realm and conversions per day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from core import charts
+from identities.models import Realm
+from people.models import Person, PersonType
+from tracking.models import Visitor
+
+
+def funnel_rows(realm_ids: list[int] | None) -> list[dict]:
+    """Per realm: anonymous visitors (never identified), leads and customers (active persons)."""
+    realms = Realm.objects.order_by("name")
+    persons = Person.objects.active()
+    visitors = Visitor.objects.filter(person__isnull=True)
+    if realm_ids is not None:
+        realms, persons, visitors = (q.filter(**{key: realm_ids}) for q, key in (
+            (realms, "pk__in"), (persons, "realm_id__in"), (visitors, "realm_id__in")))  # fmt: skip
+    by_type = {
+        row["realm_id"]: row
+        for row in persons.values("realm_id")
+        .annotate(
+            leads=Count("pk", filter=Q(type=PersonType.LEAD)), customers=Count("pk", filter=Q(type=PersonType.CUSTOMER))
+        )
+        .order_by()
+    }
+    anonymous = dict(visitors.values_list("realm_id").annotate(n=Count("pk")).order_by())
+    return [
+        {
+            "realm": realm,
+            "visitors": anonymous.get(realm.pk, 0),
+            "leads": by_type.get(realm.pk, {}).get("leads", 0),
+            "customers": by_type.get(realm.pk, {}).get("customers", 0),
+        }
+        for realm in realms
+    ]
+
+
+def conversions_per_day(realm_ids: list[int] | None, days: int = 30) -> list[tuple[str, int]]:
+    """Leads that became Customers, per day of the last `days` days (``Person.converted_at``)."""
+    since = timezone.localdate() - dt.timedelta(days=days - 1)
+    start = timezone.make_aware(dt.datetime.combine(since, dt.time.min))
+    qs = Person.objects.filter(converted_at__gte=start)
+    if realm_ids is not None:
+        qs = qs.filter(realm_id__in=realm_ids)
+    counts = dict(qs.annotate(day=TruncDate("converted_at")).values_list("day").annotate(n=Count("pk")).order_by())
+    return [
+        ((since + dt.timedelta(days=i)).strftime("%b %d"), counts.get(since + dt.timedelta(days=i), 0))
+        for i in range(days)
+    ]
+
+
+def funnel_card(realm_ids: list[int] | None) -> dict:
+    """The dashboard card's context (templates/admin/people/funnel_card.html)."""
+    per_day = conversions_per_day(realm_ids)
+    return {
+        "rows": funnel_rows(realm_ids),
+        "conversions_chart": charts.bar_chart(per_day, label="Leads converted to customers per day, last 30 days"),
+        "conversions_last_30": sum(n for _, n in per_day),
+    }

@@ -1,0 +1,202 @@
+"""Every write of the tracking API: a batch of a visitor's events, and ``identify`` linking a visitor to a person.
+
+Invariants: a site key only ever writes rows of its own site's realm; an event id is stored once per visitor
+(a retried batch adds nothing); identify never changes a person's type and never a Customer's attributes
+(people.journey.tracking_attributes), and a new person it creates is a Lead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import re
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from core.errors import ErrorCollector, ValidationError
+from people import journey, validation
+from people.fields import PERSON_ATTRIBUTES
+from people.models import Origin, Person, PersonType
+from people.services import person_create, person_update
+from tracking.models import EVENT_NAME_MAX, URL_MAX, EventKind, Site, TrackEvent, Visitor, VisitSession
+
+MAX_EVENTS = 100
+MAX_PROPERTIES_BYTES = 8_192
+ID_RE = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
+TRACKABLE_ATTRIBUTES = {api: f for api, f in PERSON_ATTRIBUTES.items() if api not in ("type", "externalId")}
+MSG_BAD_ID = "must be 8 to 64 letters, digits, '-' or '_'"
+
+
+def _check_id(value: Any, field: str, errors: ErrorCollector) -> str:
+    if not isinstance(value, str) or not ID_RE.match(value):
+        errors.add(field, MSG_BAD_ID)
+        return ""
+    return value
+
+
+def _clean_event(index: int, raw: Any, now: dt.datetime, errors: ErrorCollector) -> dict[str, Any] | None:
+    where = f"events[{index}]"
+    if not isinstance(raw, dict):
+        errors.add(where, "must be an object")
+        return None
+    event_id = _check_id(raw.get("id"), f"{where}.id", errors)
+    kind = raw.get("type")
+    if kind not in EventKind.values:
+        errors.add(f"{where}.type", f"must be one of {', '.join(EventKind.values)}")
+    name = raw.get("name") or ("page_view" if kind == EventKind.PAGE_VIEW else None)
+    if not isinstance(name, str) or not 0 < len(name) <= EVENT_NAME_MAX:
+        errors.add(f"{where}.name", f"must be a text of 1 to {EVENT_NAME_MAX} characters")
+    url = raw.get("url") or ""
+    if not isinstance(url, str) or len(url) > URL_MAX:
+        errors.add(f"{where}.url", f"must be a text of at most {URL_MAX} characters")
+    properties = raw.get("properties") or {}
+    if not isinstance(properties, dict):
+        errors.add(f"{where}.properties", "must be an object")
+    elif len(json.dumps(properties, ensure_ascii=False).encode("utf-8", "surrogatepass")) > MAX_PROPERTIES_BYTES:
+        errors.add(f"{where}.properties", f"is larger than {MAX_PROPERTIES_BYTES:,} bytes as JSON")
+    occurred = parse_datetime(raw["timestamp"]) if isinstance(raw.get("timestamp"), str) else None
+    if occurred is None or occurred.tzinfo is None or occurred > now + dt.timedelta(minutes=5):
+        errors.add(f"{where}.timestamp", "must be an ISO date-time with a zone, not in the future")
+    return {"event_id": event_id, "kind": kind, "name": name, "url": url, "properties": properties, "at": occurred}
+
+
+def clean_batch(payload: Any) -> tuple[str, str, list[dict[str, Any]]]:
+    """(visitor id, session id, events) of a batch body, or a ValidationError naming every problem."""
+    errors = ErrorCollector()
+    if not isinstance(payload, dict):
+        raise ValidationError.single("body", "must be a JSON object")
+    visitor_id = _check_id(payload.get("visitorId"), "visitorId", errors)
+    session_id = _check_id(payload.get("sessionId"), "sessionId", errors)
+    raw_events = payload.get("events")
+    if not isinstance(raw_events, list) or not 0 < len(raw_events) <= MAX_EVENTS:
+        errors.add("events", f"must be a list of 1 to {MAX_EVENTS} events")
+        raw_events = []
+    now = timezone.now()
+    events = [_clean_event(i, raw, now, errors) for i, raw in enumerate(raw_events)]
+    errors.raise_if_any()
+    return visitor_id, session_id, [e for e in events if e]
+
+
+def _visitor(site: Site, anonymous_id: str, now: dt.datetime) -> Visitor:
+    visitor, _ = Visitor.objects.get_or_create(
+        site=site, anonymous_id=anonymous_id, defaults={"realm_id": site.realm_id, "created": now, "last_seen": now}
+    )
+    return visitor
+
+
+def track_batch_ingest(*, site: Site, payload: Any) -> int:
+    """Store a batch of one visitor's events; returns how many were new (a retried batch stores none)."""
+    visitor_id, session_id, events = clean_batch(payload)
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = _visitor(site, visitor_id, now)
+        first, last = min(e["at"] for e in events), max(e["at"] for e in events)
+        session, created = VisitSession.objects.get_or_create(
+            visitor=visitor, session_id=session_id, defaults={"started_at": first, "last_event_at": last}
+        )
+        if not created and last > session.last_event_at:
+            VisitSession.objects.filter(pk=session.pk).update(last_event_at=last)
+        rows = [
+            TrackEvent(
+                visitor=visitor,
+                session=session,
+                person_id=visitor.person_id,
+                event_id=e["event_id"],
+                kind=e["kind"],
+                name=e["name"],
+                url=e["url"],
+                properties=e["properties"],
+                occurred_at=e["at"],
+                received_at=now,
+            )
+            for e in events
+        ]
+        before = TrackEvent.objects.filter(visitor=visitor).count()
+        TrackEvent.objects.bulk_create(rows, ignore_conflicts=True)
+        Visitor.objects.filter(pk=visitor.pk).update(last_seen=now)
+        return TrackEvent.objects.filter(visitor=visitor).count() - before
+
+
+def _clean_identify(payload: Any) -> tuple[str, dict[str, str], dict[str, Any]]:
+    errors = ErrorCollector()
+    if not isinstance(payload, dict):
+        raise ValidationError.single("body", "must be a JSON object")
+    visitor_id = _check_id(payload.get("visitorId"), "visitorId", errors)
+    keys = {k: payload[k] for k in ("email", "phone", "externalId") if payload.get(k)}
+    if len(keys) != 1 or not all(isinstance(v, str) for v in keys.values()):
+        errors.add("identify", "give exactly one of email, phone or externalId, as a text")
+    attributes = payload.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        errors.add("attributes", "must be an object")
+        attributes = {}
+    unknown = [k for k in attributes if k not in TRACKABLE_ATTRIBUTES]
+    for name in unknown:
+        errors.add(f"attributes.{name}", "is not an attribute a website can set")
+    clean = validation.clean_person_attributes(
+        {TRACKABLE_ATTRIBUTES[k]: v for k, v in attributes.items() if k in TRACKABLE_ATTRIBUTES}, errors
+    )
+    errors.raise_if_any()
+    return visitor_id, keys, clean
+
+
+def _find_person(realm, keys: dict[str, str]) -> Person | None:
+    persons = Person.objects.active().filter(realm=realm)
+    if "externalId" in keys:
+        return persons.filter(external_id=keys["externalId"]).first()
+    if "email" in keys:
+        address = validation.normalize_email(keys["email"])
+        return persons.filter(emails__address__iexact=address).first()
+    number = validation.normalize_phone(keys["phone"], realm.default_country)
+    return persons.filter(phones__number=number).first()
+
+
+def visitor_identify(*, site: Site, payload: Any) -> tuple[Person, str]:
+    """Link a visitor to the person its contact names: none → a new Lead; a Lead → that lead (its attributes
+    updated); a Customer → the customer, untouched, only with a valid ``token`` (the site backend's HMAC of the
+    contact, ``Site.identity_token``), else nothing happens ("unverified"). The visitor's events move to the
+    person. Returns (person, "created" | "lead" | "customer" | "unverified")."""
+    visitor_id, keys, attributes = _clean_identify(payload)
+    [(kind, value)] = keys.items()
+    token = payload.get("token")
+    signed = isinstance(token, str) and hmac.compare_digest(token, site.identity_token(kind, value))
+    realm = site.realm
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = _visitor(site, visitor_id, now)
+        person = _find_person(realm, keys)
+        if person is None:
+            person = person_create(
+                realm=realm,
+                attributes={**attributes, "type": PersonType.LEAD, "external_id": keys.get("externalId")},
+                emails=[keys["email"]] if "email" in keys else (),
+                phones=[keys["phone"]] if "phone" in keys else (),
+                origin=Origin.WEB_SDK,
+            )
+            outcome = "created"
+        elif person.type == journey.CUSTOMER and not signed:
+            return person, "unverified"  # a login match needs the backend's proof: nothing is linked or changed
+        else:
+            outcome = "customer" if person.type == journey.CUSTOMER else "lead"
+            allowed = journey.tracking_attributes(person, attributes)
+            if allowed:
+                person = person_update(person=person, attributes=allowed, modified_from=Origin.WEB_SDK)
+        Visitor.objects.filter(pk=visitor.pk).update(person=person, identified_at=now, last_seen=now)
+        TrackEvent.objects.filter(visitor=visitor).update(person=person)
+    return person, outcome
+
+
+def anonymous_visitors_purge(*, days: int | None = None) -> int:
+    """Delete visitors never identified and not seen for ``days`` (``TRACKING_ANONYMOUS_RETENTION_DAYS``, default
+    30), with their sessions and events; identified visitors stay. Returns how many visitors went."""
+    from django.conf import settings
+
+    keep = days if days is not None else getattr(settings, "TRACKING_ANONYMOUS_RETENTION_DAYS", 30)
+    cutoff = timezone.now() - dt.timedelta(days=keep)
+    stale = Visitor.objects.filter(person__isnull=True, last_seen__lt=cutoff)
+    count = stale.count()
+    stale.delete()
+    return count

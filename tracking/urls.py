@@ -1,0 +1,8 @@
+from django.urls import path
+
+from tracking.api import IdentifyView, TrackView
+
+urlpatterns = [
+    path("v1/track/events", TrackView.as_view(), name="track-events"),
+    path("v1/track/identify", IdentifyView.as_view(), name="track-identify"),
+]
