@@ -12,6 +12,9 @@ class CdpAdminSite(admin.AdminSite):
     index_title = "Dashboard"
     index_template = "admin/cdp_index.html"
     login_form = ThrottledAdminAuthenticationForm  # brute force: identities.throttle
+    # The app list is on the dashboard and in the breadcrumbs; without the left sidebar every list has the
+    # page's width at 1280 px.
+    enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
         realm_ids = user_realm_ids(request.user)

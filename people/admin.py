@@ -21,6 +21,7 @@ from identities.realms import realms_for_user, user_realm_ids
 from infobip.selectors import person_push_log
 from people import admin_merge_records, admin_reference, selectors, services, validation  # noqa: F401 - they register their ModelAdmins
 from people import forms as person_forms
+from people.admin_columns import PersonColumnsMixin
 from people.admin_contacts import ChannelProfileInline, EmailFormSet, EmailInline, PhoneFormSet, PhoneInline
 from people.admin_merge import PersonMergeAdminMixin
 from people.fields import PERSON_ATTRIBUTES
@@ -130,12 +131,19 @@ class PersonAdminForm(forms.ModelForm):
 
 
 @admin.register(Person)
-class PersonAdmin(PersonMergeAdminMixin, RealmScopedAdmin):
+class PersonAdmin(PersonColumnsMixin, PersonMergeAdminMixin, RealmScopedAdmin):
     form = PersonAdminForm
     actions = ["merge_persons"]
     list_display = [
         "id", "display_name", "first_email", "first_phone", "type", "tag_list", "country", "sync_badge", "created",
     ]  # fmt: skip
+    fixed_columns = list_display[:2]
+    default_columns = list_display[2:]
+    optional_columns = {
+        "first_email": "Email", "first_phone": "Phone", "type": "Type", "tag_list": "Tags", "country": "Country",
+        "city": "City", "realm": "Realm", "company": "Company", "sync_badge": "Sync", "created": "Created",
+        "modified": "Modified",
+    }  # fmt: skip
     list_display_links = ["display_name"]
     list_filter = [
         RealmListFilter, "type", TagListFilter, CountryListFilter, "origin", "sync_status", ProfileStateFilter,
