@@ -24,6 +24,8 @@ class CdpAdminSite(admin.AdminSite):
             "persons_chart": charts.bar_chart(per_day, label="Persons added per day, last 30 days"),
             "persons_last_30": sum(n for _, n in per_day),
             "latest": dashboard.latest_changes(realm_ids, request.user),
+            "runs": dashboard.latest_runs(realm_ids),
+            "all_realms": realm_ids is None,
             **(extra_context or {}),
         }
         return super().index(request, extra_context=context)

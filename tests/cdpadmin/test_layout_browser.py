@@ -101,3 +101,22 @@ def test_staff_choose_the_person_columns_and_they_stay(wide_data, admin_page):
     SHOTS.mkdir(exist_ok=True)
     admin_page.click("#person-columns summary")
     admin_page.screenshot(path=str(SHOTS / "list-person-columns.png"))
+
+
+def test_the_dashboard_uses_the_width_in_cards(wide_data, admin_page):
+    admin_page.set_viewport_size({"width": 1280, "height": 900})
+    admin_page.goto("/admin/")
+    SHOTS.mkdir(exist_ok=True)
+    admin_page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+    assert fits(admin_page)
+    content = admin_page.locator("#content").bounding_box()["width"]
+    assert admin_page.locator("#realm-counts").bounding_box()["width"] > 0.9 * content
+    chart, outbox = (admin_page.locator(s).bounding_box() for s in ("#persons-per-day", "#outbox-card"))
+    assert chart["y"] == outbox["y"]  # side by side
+    headers = admin_page.locator("#realm-counts th")
+    for i in range(headers.count()):  # no header breaks mid-word ("REAL M", "PERSO NS")
+        assert headers.nth(i).evaluate("th => th.getClientRects().length === 1 && th.scrollWidth <= th.clientWidth")
+    assert admin_page.locator("#realms-seen").inner_text() == "You see every realm."
+    assert "customers-export" in admin_page.locator("#last-imports").inner_text()
+    assert "Succeeded" in admin_page.locator("#last-sync-runs").inner_text()
+    assert "HTTP 400" in admin_page.locator("#outbox-card").inner_text()
