@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import ngettext
 
 from core.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
 from core.errors import DomainError
@@ -78,8 +79,9 @@ class MergeRecordAdmin(RealmScopedReadOnlyAdmin):
     @admin.display(description="merge")
     def summary(self, obj):
         return format_html(
-            "<p>{} merged persons {} into person {} on {} (source: {}).</p>",
+            "<p>{} merged {} {} into person {} on {} (source: {}).</p>",
             obj.actor or "Someone",
+            ngettext("person", "persons", len(obj.absorbed_ids or [])),
             self.absorbed(obj),
             self.survivor_link(obj),
             obj.created.strftime("%Y-%m-%d %H:%M:%S"),

@@ -1,4 +1,5 @@
-/* cdpadmin: a changelist cell cut off by its ellipsis gets its full text as a tooltip (title). */
+/* cdpadmin: a changelist cell cut off by its ellipsis gets its full text as a tooltip (title); an element
+   marked data-scroll-into-view is scrolled to. */
 (function () {
   "use strict";
   function titleClipped() {
@@ -12,6 +13,11 @@
       }
     });
   }
+  function scrollMarked() {  /* e.g. the merge preview after "Preview" */
+    var target = document.querySelector("[data-scroll-into-view]");
+    if (target) { target.scrollIntoView({block: "start"}); }
+  }
   document.addEventListener("DOMContentLoaded", titleClipped);
+  document.addEventListener("DOMContentLoaded", scrollMarked);
   window.addEventListener("resize", titleClipped);
 })();
