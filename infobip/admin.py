@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from django.utils.translation import ngettext
 
 from core import charts, iso
 from core.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
@@ -45,6 +46,11 @@ SYNC_STEPS = {
 
 def _count_name(key: str) -> str:
     return key.replace("external_ids", "externalIds").replace("_", " ")
+
+
+def counted(n: int, singular: str, plural: str) -> str:
+    """'1 run queued', '2 runs queued': the message for n, `%(n)d` in both forms."""
+    return ngettext(singular, plural, n) % {"n": n}
 
 
 def _badge(value: str, label: str):
@@ -111,7 +117,11 @@ class OutboxEntryAdmin(RealmScopedReadOnlyAdmin):
         count = services.outbox_retry(entries=entries)
         for entry in entries:
             self.log_change(request, entry, "Retried (back to pending).")
-        self.message_user(request, f"{count} change(s) will be pushed again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            counted(count, "%(n)d change will be pushed again.", "%(n)d changes will be pushed again."),
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Discard selected dead letters (they will not reach Infobip)", permissions=["retry"])
     def discard_selected(self, request, queryset):
@@ -119,7 +129,9 @@ class OutboxEntryAdmin(RealmScopedReadOnlyAdmin):
         count = services.outbox_discard(entries=entries, reason=f"Discarded by {request.user.get_username()}.")
         for entry in entries:
             self.log_change(request, entry, "Discarded.")
-        self.message_user(request, f"{count} dead letter(s) discarded.", messages.SUCCESS)
+        self.message_user(
+            request, counted(count, "%(n)d dead letter discarded.", "%(n)d dead letters discarded."), messages.SUCCESS
+        )
 
     def changelist_view(self, request, extra_context=None):
         realm_ids = user_realm_ids(request.user)
@@ -210,13 +222,12 @@ class SyncRunAdmin(RealmScopedReadOnlyAdmin):
     def progress_bar(self, obj):
         info = selectors.sync_run_progress(obj)
         percent = info["percent"]
+        seen = info["personsSeen"]
+        persons = counted(seen, "%(n)d person", "%(n)d persons")
         if percent is None:
-            return f"{info['personsSeen']} persons" if info["personsSeen"] else "—"
+            return persons if seen else "—"
         return format_html(
-            '<progress value="{}" max="100" style="width:8em"></progress> {}% ({} persons)',
-            percent,
-            percent,
-            info["personsSeen"],
+            '<progress value="{}" max="100" style="width:8em"></progress> {}% ({})', percent, percent, persons
         )
 
     @admin.display(description="results")
@@ -271,7 +282,11 @@ class SyncRunAdmin(RealmScopedReadOnlyAdmin):
             self.log_change(request, run, "Resumed.")
             resumed += 1
         if resumed:
-            self.message_user(request, f"{resumed} run(s) queued to resume.", messages.SUCCESS)
+            self.message_user(
+                request,
+                counted(resumed, "%(n)d run queued to resume.", "%(n)d runs queued to resume."),
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Cancel selected queued or running runs", permissions=["start"])
     def cancel_selected(self, request, queryset):

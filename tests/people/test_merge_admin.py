@@ -218,7 +218,7 @@ def test_merge_record_page_shows_choices_and_snapshots_and_undo_restores(admin_c
     assert f'href="{undo_url}"' in page
     assert "Yes, undo merge" in admin_client.get(undo_url).content.decode()
     response = admin_client.post(undo_url, follow=True)
-    assert f"Merge #{record.pk} undone: persons {new.pk} are back." in response.content.decode()
+    assert f"Merge #{record.pk} undone: person {new.pk} is back." in response.content.decode()
     assert Person.objects.active().count() == 2
     assert LogEntry.objects.filter(object_id=str(new.pk), change_message__contains="Restored").exists()
 
