@@ -13,6 +13,9 @@ class CdpAdminSite(admin.AdminSite):
     index_title = "Dashboard"
     index_template = "admin/cdp_index.html"
     login_form = ThrottledAdminAuthenticationForm  # brute force: identities.throttle
+    # The app list is on the dashboard and in the breadcrumbs; without the left sidebar every list has the
+    # page's width at 1280 px.
+    enable_nav_sidebar = False
 
     def index(self, request, extra_context=None):
         realm_ids = user_realm_ids(request.user)
@@ -23,6 +26,8 @@ class CdpAdminSite(admin.AdminSite):
             "persons_last_30": sum(n for _, n in per_day),
             "latest": dashboard.latest_changes(realm_ids, request.user),
             "funnel": tracking_selectors.funnel_card(realm_ids),
+            "runs": dashboard.latest_runs(realm_ids),
+            "all_realms": realm_ids is None,
             **(extra_context or {}),
         }
         return super().index(request, extra_context=context)

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from companies.models import Company
 from identities.models import Identity, Realm
-from infobip.models import OutboxEntry, OutboxStatus
+from imports.models import ImportJob
+from infobip.models import OutboxEntry, OutboxStatus, SyncRun
 from people.models import Person
 
 CACHE_SECONDS = 60
@@ -82,3 +83,13 @@ def latest_changes(realm_ids: list[int] | None, user, limit: int = 10) -> dict:
         persons = persons.filter(realm_id__in=realm_ids)
         log = log.filter(user=user)
     return {"persons": list(persons[:limit]), "log": list(log[:limit])}
+
+
+def latest_runs(realm_ids: list[int] | None, limit: int = 5) -> dict:
+    """The last imports and sync runs (what staff look for after starting one), and the newest dead letters."""
+    imports = ImportJob.objects.select_related("realm").order_by("-created")
+    runs = SyncRun.objects.select_related("realm").order_by("-created")
+    dead = OutboxEntry.objects.select_related("realm").filter(status=OutboxStatus.DEAD).order_by("-created")
+    if realm_ids is not None:
+        imports, runs, dead = (qs.filter(realm_id__in=realm_ids) for qs in (imports, runs, dead))
+    return {"imports": list(imports[:limit]), "sync_runs": list(runs[:limit]), "dead": list(dead[:limit])}

@@ -235,7 +235,11 @@ class ImportJobAdmin(RealmScopedAdmin):
         if job.is_finished:
             counts = job.counts()
             context["chart"] = charts.bar_chart(
-                [(name.capitalize(), counts[name]) for name in COUNT_COLORS], label="Rows by outcome", height=140
+                [(name.capitalize(), counts[name]) for name in COUNT_COLORS],
+                colors=list(COUNT_COLORS.values()),
+                label_every_bar=True,
+                label="Rows by outcome",
+                height=160,
             )
             context["counts"] = [(name, counts[name], color) for name, color in COUNT_COLORS.items()]
             tag = Tag.objects.filter(realm=job.realm, name=job.import_tag).first() if job.import_tag else None

@@ -12,8 +12,9 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from django.utils.translation import ngettext
 
 from core import charts, iso
 from core.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
@@ -34,6 +35,23 @@ STATUS_COLORS = {
     SyncRunStatus.FAILED: "#c62828",
     SyncRunStatus.CANCELLED: "#666",
 }
+
+
+# The three steps of a sync (infobip.sync), as staff read them on a run's page.
+SYNC_STEPS = {
+    "step1": "1. Identities without an Infobip person: linked to one",
+    "step2": "2. Infobip persons without an externalId: given their identity's id",
+    "step3": "3. Remaining Infobip persons: new identities created",
+}
+
+
+def _count_name(key: str) -> str:
+    return key.replace("external_ids", "externalIds").replace("_", " ")
+
+
+def counted(n: int, singular: str, plural: str) -> str:
+    """'1 run queued', '2 runs queued': the message for n, `%(n)d` in both forms."""
+    return ngettext(singular, plural, n) % {"n": n}
 
 
 def _badge(value: str, label: str):
@@ -100,7 +118,11 @@ class OutboxEntryAdmin(RealmScopedReadOnlyAdmin):
         count = services.outbox_retry(entries=entries)
         for entry in entries:
             self.log_change(request, entry, "Retried (back to pending).")
-        self.message_user(request, f"{count} change(s) will be pushed again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            counted(count, "%(n)d change will be pushed again.", "%(n)d changes will be pushed again."),
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Discard selected dead letters (they will not reach Infobip)", permissions=["retry"])
     def discard_selected(self, request, queryset):
@@ -108,7 +130,9 @@ class OutboxEntryAdmin(RealmScopedReadOnlyAdmin):
         count = services.outbox_discard(entries=entries, reason=f"Discarded by {request.user.get_username()}.")
         for entry in entries:
             self.log_change(request, entry, "Discarded.")
-        self.message_user(request, f"{count} dead letter(s) discarded.", messages.SUCCESS)
+        self.message_user(
+            request, counted(count, "%(n)d dead letter discarded.", "%(n)d dead letters discarded."), messages.SUCCESS
+        )
 
     def changelist_view(self, request, extra_context=None):
         realm_ids = user_realm_ids(request.user)
@@ -179,11 +203,14 @@ class SyncRunAdmin(RealmScopedReadOnlyAdmin):
     list_filter = [RealmListFilter, "status"]
     list_select_related = ["realm"]
     readonly_fields = [
-        "realm", "status", "step", "owner", "started_by", "params_pretty", "progress_pretty", "counts_pretty",
-        "errors_pretty", "created", "started_at", "heartbeat_at", "finished_at",
+        "realm", "status", "step_name", "owner_display", "started_by", "params_table", "errors_pretty", "created",
+        "started_at", "heartbeat_at", "finished_at",
     ]  # fmt: skip
     fields = readonly_fields
     actions = ["resume_selected", "cancel_selected"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a run is the record of what happened; it is resumed or cancelled, never deleted
 
     def has_start_permission(self, request):
         return request.user.has_perm("infobip.start_syncrun")
@@ -196,13 +223,12 @@ class SyncRunAdmin(RealmScopedReadOnlyAdmin):
     def progress_bar(self, obj):
         info = selectors.sync_run_progress(obj)
         percent = info["percent"]
+        seen = info["personsSeen"]
+        persons = counted(seen, "%(n)d person", "%(n)d persons")
         if percent is None:
-            return f"{info['personsSeen']} persons" if info["personsSeen"] else "—"
+            return persons if seen else "—"
         return format_html(
-            '<progress value="{}" max="100" style="width:8em"></progress> {}% ({} persons)',
-            percent,
-            percent,
-            info["personsSeen"],
+            '<progress value="{}" max="100" style="width:8em"></progress> {}% ({})', percent, percent, persons
         )
 
     @admin.display(description="results")
@@ -222,17 +248,24 @@ class SyncRunAdmin(RealmScopedReadOnlyAdmin):
             '<pre style="margin:0;white-space:pre-wrap">{}</pre>', json.dumps(value, indent=2, default=str)
         )
 
+    @admin.display(description="step")
+    def step_name(self, obj):
+        return SYNC_STEPS.get(f"step{obj.step}", obj.step) if obj.step else "—"
+
+    @admin.display(description="owner (API user)")
+    def owner_display(self, obj):
+        return obj.owner or "— (started from the admin or a command)"
+
     @admin.display(description="parameters")
-    def params_pretty(self, obj):
-        return self._pretty(obj.params)
-
-    @admin.display(description="progress")
-    def progress_pretty(self, obj):
-        return self._pretty(obj.progress)
-
-    @admin.display(description="counts per step")
-    def counts_pretty(self, obj):
-        return self._pretty(obj.counts)
+    def params_table(self, obj):
+        if not obj.params:
+            return "None: every Infobip person, the realm's country and currency."
+        return format_html(
+            "<table>{}</table>",
+            format_html_join(
+                "", "<tr><th>{}</th><td>{}</td></tr>", ((k, json.dumps(v, default=str)) for k, v in obj.params.items())
+            ),
+        )
 
     @admin.display(description="errors and conflicts")
     def errors_pretty(self, obj):
@@ -250,7 +283,11 @@ class SyncRunAdmin(RealmScopedReadOnlyAdmin):
             self.log_change(request, run, "Resumed.")
             resumed += 1
         if resumed:
-            self.message_user(request, f"{resumed} run(s) queued to resume.", messages.SUCCESS)
+            self.message_user(
+                request,
+                counted(resumed, "%(n)d run queued to resume.", "%(n)d runs queued to resume."),
+                messages.SUCCESS,
+            )
 
     @admin.action(description="Cancel selected queued or running runs", permissions=["start"])
     def cancel_selected(self, request, queryset):
@@ -321,6 +358,7 @@ class SyncRunAdmin(RealmScopedReadOnlyAdmin):
             "progress_url": reverse("admin:infobip_syncrun_progress", args=[object_id])
             if str(object_id).isdigit()
             else "",
+            "step_names": json.dumps(SYNC_STEPS),
             **(extra_context or {}),
         }
         return super().change_view(request, object_id, form_url, extra_context=extra)

@@ -22,6 +22,7 @@ from infobip.selectors import person_push_log
 from people import admin_merge_records, admin_reference, selectors, services, validation  # noqa: F401 - they register their ModelAdmins
 from people import forms as person_forms
 from people.admin_actions import BULK_ACTIONS, PersonBulkActionsMixin
+from people.admin_columns import PersonColumnsMixin
 from people.admin_contacts import ChannelProfileInline, EmailFormSet, EmailInline, PhoneFormSet, PhoneInline
 from people.admin_merge import PersonMergeAdminMixin
 from people.fields import PERSON_ATTRIBUTES
@@ -80,14 +81,40 @@ class CountryListFilter(admin.SimpleListFilter):
         return queryset.filter(country=self.value()) if self.value() else queryset
 
 
+class OriginListFilter(admin.SimpleListFilter):
+    """Infobip's origin names (WEB_SDK, not “Web Sdk”), only those that occur; cached like the countries."""
+
+    title = "origin"
+    parameter_name = "origin__exact"
+
+    def lookups(self, request, model_admin):
+        ids = user_realm_ids(request.user)
+        key = f"person-origins:{sorted(ids) if ids is not None else 'all'}"
+        choices = cache.get(key)
+        if choices is None:
+            qs = Person.objects.all() if ids is None else Person.objects.filter(realm_id__in=ids)
+            choices = sorted(qs.order_by().values_list("origin", flat=True).distinct())
+            cache.set(key, choices, 600)
+        return [(origin, origin) for origin in choices]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(origin=self.value()) if self.value() else queryset
+
+
 class ProfileStateFilter(admin.SimpleListFilter):
-    """Merged persons are aliases of their survivor: hidden unless asked for."""
+    """Merged persons are aliases of their survivor: hidden unless asked for. Django's own first choice
+    ("All", no parameter) is the default view, active persons; the choices say what each shows."""
 
     title = "profile"
     parameter_name = "profile"
 
     def lookups(self, request, model_admin):
         return [("merged", "Merged into another (aliases)"), ("all", "All")]
+
+    def choices(self, changelist):
+        choices = list(super().choices(changelist))
+        choices[0]["display"] = "Active (not merged)"
+        return choices
 
     def queryset(self, request, queryset):
         if self.value() == "merged":
@@ -132,15 +159,22 @@ class PersonAdminForm(forms.ModelForm):
 
 
 @admin.register(Person)
-class PersonAdmin(PersonBulkActionsMixin, PersonMergeAdminMixin, RealmScopedAdmin):
+class PersonAdmin(PersonColumnsMixin, PersonBulkActionsMixin, PersonMergeAdminMixin, RealmScopedAdmin):
     form = PersonAdminForm
     actions = ["merge_persons", *BULK_ACTIONS]
     list_display = [
         "id", "display_name", "first_email", "first_phone", "type", "tag_list", "country", "sync_badge", "created",
     ]  # fmt: skip
+    fixed_columns = list_display[:2]
+    default_columns = list_display[2:]
+    optional_columns = {
+        "first_email": "Email", "first_phone": "Phone", "type": "Type", "tag_list": "Tags", "country": "Country",
+        "city": "City", "realm": "Realm", "company": "Company", "sync_badge": "Sync", "created": "Created",
+        "modified": "Modified",
+    }  # fmt: skip
     list_display_links = ["display_name"]
     list_filter = [
-        RealmListFilter, "type", TagListFilter, CountryListFilter, "origin", "sync_status", ProfileStateFilter,
+        RealmListFilter, "type", TagListFilter, CountryListFilter, OriginListFilter, "sync_status", ProfileStateFilter,
     ]  # fmt: skip
     list_select_related = ["company"]
     search_fields = ["last_name"]  # the box is shown; the search itself is selectors.person_search
@@ -151,8 +185,8 @@ class PersonAdmin(PersonBulkActionsMixin, PersonMergeAdminMixin, RealmScopedAdmi
     autocomplete_fields = ["tags", "company"]
     inlines = [PhoneInline, EmailInline, ChannelProfileInline]
     readonly_fields = [
-        "origin", "modified_from", "infobip_id", "sync_status", "sync_error", "synced_at", "created", "modified",
-        "linked_identities", "events_timeline", "merged_into", "push_log",
+        "origin_name", "modified_from_name", "infobip_id", "sync_status", "sync_error", "synced_at", "created",
+        "modified", "linked_identities", "events_timeline", "merged_into", "push_log", "custom_attributes_table",
     ]  # fmt: skip
     base_fieldsets = [
         (None, {"fields": ["realm", "type", "external_id", "company"]}),
@@ -180,7 +214,7 @@ class PersonAdmin(PersonBulkActionsMixin, PersonMergeAdminMixin, RealmScopedAdmi
                     ("sync_status", "synced_at"),
                     "sync_error",
                     "infobip_id",
-                    ("origin", "modified_from"),
+                    ("origin_name", "modified_from_name"),
                     "push_log",
                 ]
             },
@@ -252,6 +286,26 @@ class PersonAdmin(PersonBulkActionsMixin, PersonMergeAdminMixin, RealmScopedAdmi
 
     # ---------------------------------------------------------------- change form
 
+    @admin.display(description="origin")
+    def origin_name(self, obj):
+        return obj.origin  # Infobip's own name (API, WEB_SDK …), as in the API and Infobip's portal
+
+    @admin.display(description="modified from")
+    def modified_from_name(self, obj):
+        return obj.modified_from
+
+    @admin.display(description="custom attributes")
+    def custom_attributes_table(self, obj):
+        """Read-only pages: each attribute by its name with its value, in the edit form's order."""
+        definitions = CustomAttributeDefinition.objects.filter(realm_id=obj.realm_id).order_by("name")
+        values = obj.custom_attributes or {}
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            ((d.name, _attribute_text(values.get(d.name))) for d in definitions),
+        )
+        return format_html('<table class="cdp-attributes" id="custom-attributes"><tbody>{}</tbody></table>', rows)
+
     def _form_realm(self, request, obj) -> Realm | None:
         if obj is not None and obj.realm_id:
             return obj.realm
@@ -279,15 +333,18 @@ class PersonAdmin(PersonBulkActionsMixin, PersonMergeAdminMixin, RealmScopedAdmi
 
     def get_fieldsets(self, request, obj=None):
         definitions = self._definitions(request, obj)
-        custom = [
-            (
-                "Custom attributes",
-                {
-                    "fields": [person_forms.custom_field_name(d) for d in definitions],
-                    "description": "" if definitions else "This realm defines no custom attributes yet.",
-                },
-            )
-        ]
+        if obj is not None and definitions and not self.has_change_permission(request, obj):
+            custom = [("Custom attributes", {"fields": ["custom_attributes_table"]})]
+        else:
+            custom = [
+                (
+                    "Custom attributes",
+                    {
+                        "fields": [person_forms.custom_field_name(d) for d in definitions],
+                        "description": "" if definitions else "This realm defines no custom attributes yet.",
+                    },
+                )
+            ]
         if not definitions and self._form_realm(request, obj) is None:
             custom = []
         tail = self.tail_fieldsets if obj is not None else []
@@ -447,6 +504,14 @@ class PersonAdmin(PersonBulkActionsMixin, PersonMergeAdminMixin, RealmScopedAdmi
             rows,
             link,
         )
+
+
+def _attribute_text(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list | dict):
+        return person_forms.pretty_json(value)
+    return str(value)
 
 
 # ----------------------------------------------------------------------------------------- reference data

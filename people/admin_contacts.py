@@ -101,6 +101,7 @@ class PhoneInline(admin.TabularInline):
     max_num = CONTACTS_PER_PERSON_MAX
     verbose_name = "phone"
     fields = ["number"]
+    classes = ["cdp-no-original"]  # the number is the field itself: not again as the row's title
 
 
 class EmailInline(admin.TabularInline):
@@ -111,6 +112,7 @@ class EmailInline(admin.TabularInline):
     max_num = CONTACTS_PER_PERSON_MAX
     verbose_name = "email"
     fields = ["address"]
+    classes = ["cdp-no-original"]
 
 
 class ChannelProfileInline(admin.TabularInline):
@@ -122,6 +124,8 @@ class ChannelProfileInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
     verbose_name = "channel profile (read-only)"
+    verbose_name_plural = "channel profiles (read-only)"
+    classes = ["cdp-no-original"]
 
     def has_add_permission(self, request, obj=None):
         return False

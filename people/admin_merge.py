@@ -17,12 +17,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.text import capfirst
+from django.utils.translation import ngettext
 
 from core.errors import Conflict, ValidationError
 from people import selectors
 from people.duplicates import duplicate_dismiss, duplicates_of_person
 from people.merging import (
-    FIELD_LABELS,
     MAX_PROFILES,
     MERGE_FIELDS,
     MSG_NO_CONTACT,
@@ -44,6 +45,13 @@ MSG_SELECT_RANGE = "Select between 2 and {limit} persons to merge (you selected 
 MSG_NOT_VISIBLE = "Some of these persons do not exist, are not in your realms, or were already merged: {ids}."
 MSG_TWO_REALMS = "Persons of different realms cannot be merged."
 MSG_PREVIEW_STALE = "The choices or the profiles changed since the preview: check the new preview and confirm again."
+
+
+def field_label(field: str) -> str:
+    """The person form's label of a merge field ("First name", "Birth date", "Company"), not its API name."""
+    if field in MERGE_FIELDS:
+        return capfirst(Person._meta.get_field(field).verbose_name)
+    return f"{field} (custom attribute)"
 
 
 def actor_of(request) -> str:
@@ -82,11 +90,7 @@ class PersonMergeForm(forms.Form):
         self.conflict_fields: list[tuple[str, FieldDecision]] = []
         for decision in plan.conflicts:
             name = self.choice_name(decision)
-            label = (
-                FIELD_LABELS.get(decision.field, decision.field)
-                if decision in plan.fields
-                else f"custom attribute {decision.field}"
-            )
+            label = field_label(decision.field) if decision in plan.fields else f"{decision.field} (custom attribute)"
             self.fields[name] = forms.TypedChoiceField(
                 label=label,
                 coerce=int,
@@ -152,7 +156,7 @@ def profile_rows(plan: MergePlan) -> list[dict[str, Any]]:
         decision = decided.get(name)
         rows.append(
             {
-                "label": FIELD_LABELS[name],
+                "label": field_label(name),
                 "values": [show_value(v) for v in values],
                 "conflict": bool(decision and decision.conflict),
             }
@@ -160,7 +164,7 @@ def profile_rows(plan: MergePlan) -> list[dict[str, Any]]:
     for decision in plan.custom:
         rows.append(
             {
-                "label": f"custom: {decision.field}",
+                "label": f"{decision.field} (custom attribute)",
                 "values": [show_value(p.custom_attributes.get(decision.field)) for p in profiles],
                 "conflict": decision.conflict,
             }
@@ -177,13 +181,13 @@ def profile_rows(plan: MergePlan) -> list[dict[str, Any]]:
         Person.objects.filter(pk__in=ids).annotate(n=Count("identities")).values_list("pk", "n").order_by()
     )
     rows += [
-        {"label": "phones", "values": [", ".join(phones[pid]) or "—" for pid in ids]},
-        {"label": "emails", "values": [", ".join(emails[pid]) or "—" for pid in ids]},
-        {"label": "tags", "values": [", ".join(sorted(t.name for t in p.tags.all())) or "—" for p in profiles]},
-        {"label": "events", "values": [str(events.get(pid, 0)) for pid in ids]},
-        {"label": "identities", "values": [str(identities.get(pid, 0)) for pid in ids]},
-        {"label": "created", "values": [p.created.strftime("%Y-%m-%d %H:%M") for p in profiles]},
-        {"label": "last modified", "values": [p.modified.strftime("%Y-%m-%d %H:%M") for p in profiles]},
+        {"label": "Phones", "values": [", ".join(phones[pid]) or "—" for pid in ids]},
+        {"label": "Emails", "values": [", ".join(emails[pid]) or "—" for pid in ids]},
+        {"label": "Tags", "values": [", ".join(sorted(t.name for t in p.tags.all())) or "—" for p in profiles]},
+        {"label": "Events", "values": [str(events.get(pid, 0)) for pid in ids]},
+        {"label": "Identities", "values": [str(identities.get(pid, 0)) for pid in ids]},
+        {"label": "Created", "values": [p.created.strftime("%Y-%m-%d %H:%M") for p in profiles]},
+        {"label": "Last modified", "values": [p.modified.strftime("%Y-%m-%d %H:%M") for p in profiles]},
     ]
     return rows
 
@@ -304,7 +308,7 @@ class PersonMergeAdminMixin:
             "form": form,
             "single_source": [
                 {
-                    "label": FIELD_LABELS.get(d.field, f"custom attribute {d.field}"),
+                    "label": field_label(d.field),
                     "value": show_value(d.value),
                     "source": d.chosen,
                 }
@@ -312,32 +316,59 @@ class PersonMergeAdminMixin:
             ],
             "ids": ",".join(str(p.pk) for p in persons),
             "preview": preview,
-            "preview_rows": self._preview_rows(preview) if preview else None,
+            "preview_rows": self._preview_rows(preview, survivor) if preview else None,
             "preview_token": token if preview else None,
         }
         return TemplateResponse(request, "admin/people/person/merge.html", context)
 
-    def _preview_rows(self, record: MergeRecord) -> list[tuple[str, str]]:
+    def _preview_rows(self, record: MergeRecord, survivor: Person) -> list[tuple[str, str, bool]]:
+        """(label, value after the merge, whether it differs from the survivor today)."""
         result = record.result
-        rows = [(FIELD_LABELS[name], show_value(result["attributes"].get(name))) for name in MERGE_FIELDS]
-        rows += [(f"custom: {k}", show_value(v)) for k, v in sorted(result["custom_attributes"].items())]
-        rows += [
-            ("phones", ", ".join(result["phones"]) or "—"),
-            ("emails", ", ".join(result["emails"]) or "—"),
-            ("tags", ", ".join(result["tags"]) or "—"),
-            ("channel profiles", str(len(result["channel_profiles"]))),
+        attributes = dict(result["attributes"])
+        if attributes.get("company_id"):
+            company_model = Person._meta.get_field("company").related_model
+            attributes["company_id"] = (
+                company_model.objects.filter(pk=attributes["company_id"]).values_list("name", flat=True).first()
+                or attributes["company_id"]
+            )
+        before = {name: getattr(survivor, name) for name in MERGE_FIELDS}
+        before["company_id"] = survivor.company.name if survivor.company_id else None
+        rows = [
+            (
+                field_label(name),
+                show_value(attributes.get(name)),
+                show_value(attributes.get(name)) != show_value(before[name]),
+            )
+            for name in MERGE_FIELDS
         ]
+        custom_before = survivor.custom_attributes or {}
+        rows += [
+            (field_label(k), show_value(v), show_value(v) != show_value(custom_before.get(k)))
+            for k, v in sorted(result["custom_attributes"].items())
+        ]
+        phones_before = sorted(survivor.phones.values_list("number", flat=True))
+        emails_before = sorted(survivor.emails.values_list("address", flat=True))
+        tags_before = sorted(survivor.tags.values_list("name", flat=True))
+        rows += [
+            ("Phones", ", ".join(result["phones"]) or "—", sorted(result["phones"]) != phones_before),
+            ("Emails", ", ".join(result["emails"]) or "—", sorted(result["emails"]) != emails_before),
+            ("Tags", ", ".join(result["tags"]) or "—", sorted(result["tags"]) != tags_before),
+        ]
+        if result["channel_profiles"]:
+            rows.append(("Channel profiles", str(len(result["channel_profiles"])), False))
         return rows
 
     def _merge_confirmed(self, request, survivor: Person, others: list[Person], kwargs: dict[str, Any]):
         record = persons_merge(survivor=survivor, others=others, actor=actor_of(request), source="admin", **kwargs)
         absorbed = ", ".join(str(pid) for pid in record.absorbed_ids)
-        self.log_change(request, survivor, f"Merged persons {absorbed} into this person (merge #{record.pk}).")
+        persons = ngettext("person", "persons", len(record.absorbed_ids))
+        self.log_change(request, survivor, f"Merged {persons} {absorbed} into this person (merge #{record.pk}).")
         link = reverse("admin:people_mergerecord_change", args=[record.pk])
         self.message_user(
             request,
             format_html(
-                'Merged persons {} into person {}. <a href="{}">Merge #{}</a> keeps the details and can undo it.',
+                'Merged {} {} into person {}. <a href="{}">Merge #{}</a> keeps the details and can undo it.',
+                persons,
                 absorbed,
                 survivor.pk,
                 link,

@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import ngettext
 
 from core.admin_mixins import RealmListFilter, RealmScopedReadOnlyAdmin
 from core.errors import DomainError
@@ -78,8 +79,9 @@ class MergeRecordAdmin(RealmScopedReadOnlyAdmin):
     @admin.display(description="merge")
     def summary(self, obj):
         return format_html(
-            "<p>{} merged persons {} into person {} on {} (source: {}).</p>",
+            "<p>{} merged {} {} into person {} on {} (source: {}).</p>",
             obj.actor or "Someone",
+            ngettext("person", "persons", len(obj.absorbed_ids or [])),
             self.absorbed(obj),
             self.survivor_link(obj),
             obj.created.strftime("%Y-%m-%d %H:%M:%S"),
@@ -188,8 +190,19 @@ class MergeRecordAdmin(RealmScopedReadOnlyAdmin):
                     person_admin.log_change(request, person, f"Restored by the undo of merge #{record.pk}.")
                 self.message_user(
                     request,
-                    f"Merge #{record.pk} undone: persons {restored} are back."
-                    + (f" {len(plan.kept)} value(s) changed since the merge were kept." if plan.kept else ""),
+                    f"Merge #{record.pk} undone: "
+                    + ngettext("person %(ids)s is back.", "persons %(ids)s are back.", len(plan.absorbed))
+                    % {"ids": restored}
+                    + (
+                        ngettext(
+                            " %(n)d value changed since the merge was kept.",
+                            " %(n)d values changed since the merge were kept.",
+                            len(plan.kept),
+                        )
+                        % {"n": len(plan.kept)}
+                        if plan.kept
+                        else ""
+                    ),
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(record_url)
@@ -268,7 +281,11 @@ class DuplicateCandidateAdmin(MergePermissionReadOnlyAdmin):
         for candidate in queryset.select_related("person_a", "person_b"):
             duplicate_dismiss(person_a=candidate.person_a, person_b=candidate.person_b, actor=actor_of(request))
             count += 1
-        self.message_user(request, f"{count} pair(s) marked as not duplicates.")
+        self.message_user(
+            request,
+            ngettext("%(n)d pair marked as not duplicates.", "%(n)d pairs marked as not duplicates.", count)
+            % {"n": count},
+        )
 
     def changelist_view(self, request, extra_context=None):
         realms = list(realms_for_user(request.user))

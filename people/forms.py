@@ -25,6 +25,13 @@ def custom_field_name(definition: CustomAttributeDefinition) -> str:
     return f"{CUSTOM_PREFIX}{definition.pk}"
 
 
+class ListOfObjectsField(forms.JSONField):
+    """A JSON textarea that shows no value as an empty editor, not the literal `null`."""
+
+    def prepare_value(self, value):
+        return "" if value is None else super().prepare_value(value)
+
+
 def custom_attribute_field(definition: CustomAttributeDefinition) -> forms.Field:
     label = definition.name
     help_text = definition.get_data_type_display()
@@ -44,7 +51,7 @@ def custom_attribute_field(definition: CustomAttributeDefinition) -> forms.Field
             label=label, required=False, widget=admin_widgets.AdminSplitDateTime, help_text=help_text
         )
     schema = ", ".join(f"{k}: {v}" for k, v in (definition.object_schema or {}).items())
-    return forms.JSONField(
+    return ListOfObjectsField(
         label=label,
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),

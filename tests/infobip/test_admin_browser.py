@@ -19,6 +19,12 @@ def test_the_run_page_shows_progress_live(cdp_realm, admin_page):
     expect(admin_page.locator("#sync-status")).to_have_text("Running")  # no eval: the page runs under our CSP
     assert admin_page.locator("#sync-count").inner_text().startswith("1000 of 4000")
     assert "linked 7" in admin_page.locator("#sync-counts").inner_text()
+    assert "1. Identities without an Infobip person" in admin_page.locator("#sync-counts").inner_text()
+    assert admin_page.locator("#sync-count").inner_text().endswith("1 page")
+    assert admin_page.locator(".deletelink").count() == 0
+    assert '"step1"' not in admin_page.locator("#content").inner_text()  # no raw JSON of the counts
+    admin_page.set_viewport_size({"width": 1280, "height": 900})
+    admin_page.screenshot(path="/tmp/admin14/syncrun-change.png", full_page=True)
     SyncRun.objects.filter(pk=run.pk).update(
         status=SyncRunStatus.SUCCEEDED,
         progress={"total": 4000, "persons_seen": 4000, "pages_done": 4, "phase": "done"},

@@ -84,8 +84,8 @@ def test_merge_page_shows_only_conflicts_as_radios_and_single_source_fields_unde
     assert form["phones"].initial == ["385991111111", "385992222222"]
     html = response.content.decode()
     assert 'id="show-more"' in html
-    assert "city: Zagreb (person" in html
-    assert "address: Ilica 1 (person" in html
+    assert "City: Zagreb (person" in html  # the person form's label
+    assert "Address: Ilica 1 (person" in html
     assert 'name="choice__city"' not in html
 
 
@@ -111,7 +111,7 @@ def test_preview_then_confirm_merges_with_the_chosen_values(admin_client, pair):
     assert Person.objects.get(pk=new.pk).merged_into_id == old.pk
     record = MergeRecord.objects.get()
     log = LogEntry.objects.get(object_id=str(old.pk))
-    assert log.get_change_message() == f"Merged persons {new.pk} into this person (merge #{record.pk})."
+    assert log.get_change_message() == f"Merged person {new.pk} into this person (merge #{record.pk})."
     page = admin_client.get(response.url).content.decode()
     assert f'href="{reverse("admin:people_mergerecord_change", args=[record.pk])}"' in page
 
@@ -211,14 +211,14 @@ def test_merge_record_page_shows_choices_and_snapshots_and_undo_restores(admin_c
     old, new = pair
     record = persons_merge(survivor=old, others=[new], choices={"first_name": old.pk}, actor="staff:alice")
     page = admin_client.get(reverse("admin:people_mergerecord_change", args=[record.pk])).content.decode()
-    assert "staff:alice merged persons" in page
+    assert f"staff:alice merged person {new.pk} into" in page
     assert 'id="merge-choices"' in page
     assert 'id="merge-snapshots"' in page
     undo_url = reverse("admin:people_mergerecord_undo", args=[record.pk])
     assert f'href="{undo_url}"' in page
     assert "Yes, undo merge" in admin_client.get(undo_url).content.decode()
     response = admin_client.post(undo_url, follow=True)
-    assert f"Merge #{record.pk} undone: persons {new.pk} are back." in response.content.decode()
+    assert f"Merge #{record.pk} undone: person {new.pk} is back." in response.content.decode()
     assert Person.objects.active().count() == 2
     assert LogEntry.objects.filter(object_id=str(new.pk), change_message__contains="Restored").exists()
 
