@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('identities', '0007_idempotency_per_api_key'),
-        ('people', '0005_duplicate_scan_schedule'),
+        ('people', '0007_person_converted_at'),
     ]
 
     operations = [
