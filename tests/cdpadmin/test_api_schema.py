@@ -32,7 +32,7 @@ def test_schema_is_served_and_lists_every_endpoint(anon):
     assert response.status_code == 200
     document = json.loads(response.content)
     assert document["openapi"].startswith("3.1")
-    assert len(document["paths"]) == 28
+    assert len(document["paths"]) == 40
     assert not any(path.startswith("/v1/identitites") for path in document["paths"])
     assert document["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey", "in": "header", "name": "x-api-key",

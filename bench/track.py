@@ -1,0 +1,111 @@
+"""Tracking ingestion: events stored per second through POST /v1/track/events, beside a bare endpoint.
+
+    .venv/bin/python bench/track.py --batches 200 --size 50
+
+Both endpoints go through the same Django stack (test client, middleware) in the same run and write the same
+rows (one visitor's batch of TrackEvent rows); the bare one only parses JSON and bulk-inserts, without the site
+key, CORS, limits, validation and duplicate check. Prints events/s of each and the ratio. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--size", type=int, default=50)
+    parser.add_argument("--database", default="cdpadmin_bench_track")
+    return parser.parse_args()
+
+
+def bare_view(request):
+    from django.http import JsonResponse
+    from django.utils.dateparse import parse_datetime
+
+    from tracking.models import TrackEvent, Visitor
+
+    body = json.loads(request.body)
+    visitor = Visitor.objects.get(anonymous_id=body["visitorId"])
+    rows = [
+        TrackEvent(visitor=visitor, event_id=e["id"], kind=e["type"], name=e["name"], url=e["url"],
+                   properties=e["properties"], occurred_at=parse_datetime(e["timestamp"]))
+        for e in body["events"]
+    ]  # fmt: skip
+    TrackEvent.objects.bulk_create(rows)
+    return JsonResponse({"stored": len(rows)})
+
+
+def main() -> None:
+    args = parse_args()
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cdpadmin").rsplit("/", 1)[0]
+    os.environ["DATABASE_URL"] = f"{base}/{args.database}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdpadmin.settings")
+    os.environ.setdefault("DEVELOPMENT", "true")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client, override_settings
+    from django.urls import path
+    from django.utils import timezone
+    from django.views.decorators.csrf import csrf_exempt
+
+    call_command("ensure_database", verbosity=0)
+    call_command("migrate", verbosity=0)
+    from identities.models import Realm
+    from tracking.models import Site, TrackEvent, Visitor
+    from tracking.urls import urlpatterns as tracking_urls
+
+    realm, _ = Realm.objects.get_or_create(name="Bench tracking")
+    origin = "https://bench.example.com"
+    site, _ = Site.objects.get_or_create(realm=realm, name="Bench", defaults={"allowed_origins": [origin]})
+    TrackEvent.objects.filter(visitor__site=site).delete()
+    module = type(sys)("bench_track_urls")
+    module.urlpatterns = [*tracking_urls, path("v1/_bench/track", csrf_exempt(bare_view))]
+    client = Client(HTTP_ORIGIN=origin, HTTP_X_SITE_KEY=site.key)
+
+    def bodies(prefix: str) -> list[bytes]:
+        now = timezone.now().isoformat()
+        out = []
+        for b in range(args.batches):
+            visitor = f"{prefix}-{b % 20:04d}-visitor"
+            events = [
+                {"id": uuid.uuid4().hex, "type": "action", "name": "viewed_item", "url": f"{origin}/item/{i}",
+                 "properties": {"sku": f"S-{i}", "price": 9.5}, "timestamp": now}
+                for i in range(args.size)
+            ]  # fmt: skip
+            out.append(json.dumps({"visitorId": visitor, "sessionId": f"{prefix}-session-1", "events": events}))
+        return out
+
+    def run(url: str, payloads: list) -> float:
+        started = time.perf_counter()
+        for body in payloads:
+            response = client.post(url, body, content_type="application/json")
+            assert response.status_code == 200, response.content[:300]
+        return args.batches * args.size / (time.perf_counter() - started)
+
+    with override_settings(ROOT_URLCONF=module, TRACKING_RATE_PER_VISITOR=10**9, TRACKING_RATE_PER_KEY=10**9):
+        for b in range(20):
+            Visitor.objects.get_or_create(site=site, anonymous_id=f"bare-{b:04d}-visitor", defaults={"realm": realm})
+        run("/v1/track/events", bodies("warm")[:5])
+        ours = run("/v1/track/events", bodies("ours"))
+        bare = run("/v1/_bench/track", bodies("bare"))
+    print(f"batches of {args.size}, {args.batches} calls each")
+    print(f"POST /v1/track/events : {ours:,.0f} events/s")
+    print(f"bare insert endpoint  : {bare:,.0f} events/s")
+    print(f"ratio                 : {ours / bare:.0%}")
+
+
+if __name__ == "__main__":
+    main()
