@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8099
 SANDBOX_STATE ?= var/infobip-sandbox-state.json
-PYTEST_ARGS ?= --create-db
+PYTEST_ARGS ?= --create-db -n 2
 
 .PHONY: run test lint format venv env db migrate demo bench clean help sandbox-reset
 

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from people.models import Segment
 from tests.api_support import openapi_document
 from tests.companies.factories import CompanyFactory
 from tests.identities.factories import IdentityFactory
@@ -122,9 +123,11 @@ def world(realm):
     CustomAttributeDefinitionFactory(realm=realm, name="Tier", data_type="STRING")
     EventDefinitionFactory(realm=realm, definition_id="addToCart")
     TagFactory(realm=realm, name="Fair")
+    segment = Segment.objects.create(realm=realm, name="VIPs", filter='{"#contains": {"tags": "VIP"}}')
     return {
         "identity_id": identity.pk, "person_id": person.pk, "company_id": company.pk,
-        "definition_id": "addToCart", "name": "Tier",
+        "definition_id": "addToCart", "name": "Tier", "segment_id": segment.pk,
+        "kind": "email", "value": "a@example.com",
     }  # fmt: skip
 
 
