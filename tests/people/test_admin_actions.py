@@ -46,9 +46,13 @@ def test_add_tag_confirms_first_then_tags_through_the_service(admin_client, crow
 def test_remove_tag_set_type_and_company(admin_client, cdp_realm, crowd):
     run(admin_client, "bulk_remove_tag", crowd, apply="yes", tag="old")
     assert [tags_of(p) for p in crowd] == [[], [], []]
-    run(admin_client, "bulk_set_type", crowd[:1], apply="yes", type="LEAD")
+    type(crowd[0]).objects.filter(pk=crowd[0].pk).update(type="LEAD")
+    run(admin_client, "bulk_set_type", crowd[:1], apply="yes", type="CUSTOMER")
     crowd[0].refresh_from_db()
-    assert crowd[0].type == "LEAD"
+    assert crowd[0].type == "CUSTOMER"
+    run(admin_client, "bulk_set_type", crowd[:1], apply="yes", type="LEAD")  # a Customer never becomes a Lead
+    crowd[0].refresh_from_db()
+    assert crowd[0].type == "CUSTOMER"
     company = CompanyFactory(realm=cdp_realm)
     run(admin_client, "bulk_set_company", crowd[1:], apply="yes", company=company.pk)
     assert [p.company_id for p in type(crowd[0]).objects.order_by("pk")] == [None, company.pk, company.pk]

@@ -3,7 +3,10 @@
 Idempotent (update_or_create by name) and removed again on reverse, like identities' idempotency purge.
 """
 
+import datetime as dt
+
 from django.db import migrations
+from django.utils import timezone
 
 SCHEDULE_NAME = "tracking.visitors_purge"
 
@@ -11,7 +14,13 @@ SCHEDULE_NAME = "tracking.visitors_purge"
 def create_schedule(apps, schema_editor):
     Schedule = apps.get_model("django_q", "Schedule")
     Schedule.objects.update_or_create(
-        name=SCHEDULE_NAME, defaults={"func": "tracking.tasks.visitors_purge", "schedule_type": "D", "repeats": -1}
+        name=SCHEDULE_NAME,
+        defaults={
+            "func": "tracking.tasks.visitors_purge",
+            "schedule_type": "D",
+            "repeats": -1,
+            "next_run": timezone.now() + dt.timedelta(days=1),  # the first purge a day after install
+        },
     )
 
 
