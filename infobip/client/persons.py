@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -40,13 +39,7 @@ class PersonEndpoints(Transport):
         include_total_count: bool = False,
     ) -> Json:
         """One page: ``{"persons": [...], "limit", "page", "orderBy"?, "totalCount"?}``."""
-        params = {
-            "limit": limit,
-            "page": page,
-            "orderBy": order_by,
-            "filter": filter if filter is None or isinstance(filter, str) else json.dumps(filter),
-            "includeTotalCount": "true" if include_total_count else None,
-        }
+        params = self._list_params(limit, page, order_by, filter, include_total_count)
         body = self._request("GET", "/people/2/persons", params=params)
         return self._list_envelope(body, "persons", limit, page)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -131,13 +130,7 @@ class ReferenceEndpoints(Transport):
         filter: Mapping[str, Any] | str | None = None,
         include_total_count: bool = False,
     ) -> Json:
-        params = {
-            "limit": limit,
-            "page": page,
-            "orderBy": order_by,
-            "filter": filter if filter is None or isinstance(filter, str) else json.dumps(filter),
-            "includeTotalCount": "true" if include_total_count else None,
-        }
+        params = self._list_params(limit, page, order_by, filter, include_total_count)
         body = self._request("GET", "/people/2/companies", params=params)
         return self._list_envelope(body, "companies", limit, page)
 

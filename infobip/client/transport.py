@@ -220,6 +220,17 @@ class Transport:
     # ----- shapes shared by the endpoint methods -----
 
     @staticmethod
+    def _list_params(limit: int, page: int, order_by: Any, filter: Any, include_total_count: bool) -> dict[str, Any]:
+        """The query of a list endpoint (persons, companies): a filter given as a mapping is sent as JSON."""
+        return {
+            "limit": limit,
+            "page": page,
+            "orderBy": order_by,
+            "filter": filter if filter is None or isinstance(filter, str) else json.dumps(filter),
+            "includeTotalCount": "true" if include_total_count else None,
+        }
+
+    @staticmethod
     def _list_envelope(body: Any, key: str, limit: int, page: int) -> Json:
         """Normalise list responses: a bare array or an envelope under ``key`` (or people/results/items)."""
         if isinstance(body, list):
