@@ -26,12 +26,14 @@ from infobip.client.errors import (
 )
 from infobip.client.persons import PersonEndpoints
 from infobip.client.reference import ReferenceEndpoints
+from infobip.client.transport import FoundExisting
 from infobip.contract.limits import scope_for
 
 __all__ = [
     "AlreadyExists",
     "Conflict",
     "Forbidden",
+    "FoundExisting",
     "InfobipClient",
     "InfobipError",
     "NotFound",

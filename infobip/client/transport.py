@@ -38,6 +38,12 @@ IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTION
 call_deadline: ContextVar[float | None] = ContextVar("infobip_call_deadline", default=None)
 
 
+class FoundExisting(dict):
+    """What a safe create returns when, after a transient failure, its look-up found a record with the identifier:
+    our own create applied before its response was lost, or a record that was there before (created elsewhere, a
+    profile a merge undo brings back). The caller cannot tell which, so it must write its state onto it."""
+
+
 def _past_deadline(delay: float) -> bool:
     deadline = call_deadline.get()
     return deadline is not None and time.monotonic() + delay > deadline
@@ -185,7 +191,8 @@ class Transport:
                 ) from exc
 
     def _create_safely(self, create: Callable[[], Any], lookup: Callable[[], Any | None]) -> Any:
-        """Run a non-idempotent create; after a transient failure, look before creating again."""
+        """Run a non-idempotent create; after a transient failure, look before creating again. A record found by
+        that look-up is returned as :class:`FoundExisting` (it may not hold what the create sent)."""
         attempt = 0
         while True:
             try:
@@ -193,10 +200,10 @@ class Transport:
             except AlreadyExists:
                 if attempt == 0:
                     raise
-                existing = lookup()  # our earlier attempt went through after all
+                existing = lookup()  # our earlier attempt went through after all, or it was there before
                 if existing is None:
                     raise
-                return existing
+                return FoundExisting(existing)
             except InfobipError as error:
                 if not error.transient or attempt >= self.max_retries:
                     raise
@@ -214,8 +221,8 @@ class Transport:
                         raise
                     existing = None
                 if existing is not None:
-                    logger.info("Infobip create had succeeded before the failure; using the existing record")
-                    return existing
+                    logger.info("Infobip create failed transiently and a record with its identifier exists; using it")
+                    return FoundExisting(existing)
 
     # ----- shapes shared by the endpoint methods -----
 

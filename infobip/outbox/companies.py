@@ -9,6 +9,7 @@ from companies.models import Company
 from companies.representation import company_as_infobip
 from infobip.client import (
     AlreadyExists,
+    FoundExisting,
     InfobipError,
     NotFound,
 )
@@ -134,15 +135,18 @@ def _company_create(ctx: Context, work: Work, company: Company) -> None:
         existing = ctx.call(work, "GET /people/2/companies?name=", lambda: ctx.client.find_company(name=company.name))
         if existing is None:
             raise
-        created = existing  # same name is the same company in Infobip: adopt it, then write our state
+        created = FoundExisting(existing)  # same name is the same company in Infobip: adopt it
+    if isinstance(created, FoundExisting):
+        # Adopted, or found by the safe create's look-up after a transient failure (ours from a lost response, or
+        # one that was there already): only ours would hold our state, so it is written onto it either way.
         ctx.call(
             work,
-            "PATCH /people/2/companies?id=",
+            f"PATCH /people/2/companies?id={created['id']} (adopt)",
             lambda: with_dependencies(
                 ctx,
                 work,
                 lambda: ctx.client.update_company(
-                    _company_body(company), id=existing["id"], replace_tags=True, replace_domains=True
+                    _company_body(company), id=created["id"], replace_tags=True, replace_domains=True
                 ),
             ),
         )

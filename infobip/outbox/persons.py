@@ -8,6 +8,7 @@ from typing import Any
 
 from infobip.client import (
     AlreadyExists,
+    FoundExisting,
     NotFound,
     ServerError,
     Timeout,
@@ -210,16 +211,27 @@ def person_create(ctx: Context, plan: PersonPlan) -> None:
         existing = find_by_identifiers(ctx, work, identifiers)
         if existing is None:
             raise
-        note_person_id(ctx, plan, existing["id"])
-        updated = ctx.call(
-            work,
-            f"PATCH /people/2/persons?type=ID&identifier={existing['id']} (adopt)",
-            lambda: with_dependencies(ctx, work, lambda: client.update_person("ID", existing["id"], body)),
-        )
-        work.modified_at = (updated or {}).get("modifiedAt")
+        _adopt(ctx, plan, existing["id"], body)
         return
-    # A safe create may return a person its lookup found after a lost response: check who holds that id here.
+    if isinstance(created, FoundExisting):
+        # The create failed transiently and the client's look-up found a profile with our identifier: ours, made
+        # before a response was lost, or one that was there already (an absorbed person's profile a merge undo
+        # brings back). Only in the first case does it hold our state, so it is written onto it either way.
+        _adopt(ctx, plan, created["id"], body)
+        return
     note_person_id(ctx, plan, created["id"], modified_at=created.get("modifiedAt"))
+
+
+def _adopt(ctx: Context, plan: PersonPlan, infobip_id: int, body: dict[str, Any]) -> None:
+    """Link the plan's person to the Infobip profile holding its identifier and PATCH our whole state onto it."""
+    work, client = plan.work, ctx.client
+    note_person_id(ctx, plan, infobip_id)  # refuses a profile another local person holds
+    updated = ctx.call(
+        work,
+        f"PATCH /people/2/persons?type=ID&identifier={infobip_id} (adopt)",
+        lambda: with_dependencies(ctx, work, lambda: client.update_person("ID", infobip_id, body)),
+    )
+    work.modified_at = (updated or {}).get("modifiedAt")
 
 
 def find_by_identifiers(ctx: Context, work: Work, identifiers: list[tuple[str, str]]) -> dict[str, Any] | None:

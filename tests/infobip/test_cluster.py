@@ -74,12 +74,12 @@ def done_count() -> int:
     return OutboxEntry.objects.filter(status=OutboxStatus.DONE).count()
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(interval)
 
 
 def test_a_cluster_killed_mid_drain_and_restarted_loses_nothing(infobip_sandbox):

@@ -15,11 +15,6 @@ from tests.infobip.test_cluster import database_url
 pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.mark.xfail(
-    reason="found by this test and bench/faults.py (issue 15, open): with kills mid-drain one person's first-name "
-    "update ends 'done' while Infobip keeps the old name (differing 1; lost/duplicated/resurrected 0)",
-    strict=False,
-)
 def test_a_cluster_sigkilled_three_times_mid_drain_loses_nothing(settings):
     bench.fast_outbox(settings)
     clear_client_cache()

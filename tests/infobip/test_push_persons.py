@@ -125,6 +125,27 @@ def test_a_create_whose_identifier_exists_in_infobip_adopts_that_person(cdp_real
     assert (record["firstName"], record["externalId"]) == ("Jane", "ext-1")
 
 
+@pytest.mark.parametrize("fault", ["503", "lose"])
+def test_a_create_that_fails_transiently_writes_our_state_onto_the_profile_its_lookup_finds(
+    fault, cdp_realm, push_settings, infobip_sandbox
+):
+    """The safe create's look-up after a 5xx cannot tell our own lost create from a profile that was there before
+    (an absorbed person's profile that a merge undo brings back): either way our state is written onto it."""
+    existing = infobip_sandbox.load_persons(
+        [{"externalId": "ext-1", "firstName": "Old", "contactInformation": {"email": [{"address": "old@example.com"}]}}]
+    )[0]
+    infobip_sandbox.faults.script(POST_PERSON, fault)
+    person = make_person(cdp_realm)
+    drain_all()
+    person.refresh_from_db()
+    assert person.infobip_id == existing
+    record = infobip_sandbox.store.persons[existing]
+    assert (record["firstName"], record["lastName"]) == ("Jane", "Doe1")
+    assert "jane1@example.com" in {e["address"] for e in record["contactInformation"]["email"]}
+    assert len(infobip_sandbox.store.persons) == 1
+    assert person.sync_status == SyncStatus.SYNCED
+
+
 def test_missing_tags_and_attributes_are_created_in_infobip_first(cdp_realm, push_settings, infobip_sandbox):
     Tag.objects.create(realm=cdp_realm, name="Imported")  # made without an outbox row (e.g. by a bulk import)
     CustomAttributeDefinition.objects.create(realm=cdp_realm, name="Score", data_type="INTEGER")

@@ -25,17 +25,20 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from django_q.cluster import Cluster
 
-        cluster = Cluster()
         stopping: list[float] = []
 
         def stop(signum, frame) -> None:
             if not stopping:
                 stopping.append(time.monotonic())
 
-        cluster.start()
-        # After start: Cluster() installed django-q2's own handlers, which block in the signal handler.
+        cluster = Cluster()
+        # Before start: Cluster() installed django-q2's own handlers, whose stop joins the sentinel without a bound
+        # (it waits for the current task, however long). Cluster.start() returns only after the sentinel set its
+        # start event, and by then the pusher may have handed a task to a worker: a SIGTERM in that window reached
+        # django-q2's handler and held the process for the whole task.
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        cluster.start()
         while not stopping and cluster.sentinel.is_alive():
             time.sleep(0.2)
         if not cluster.sentinel.is_alive():
