@@ -286,10 +286,11 @@ INFOBIP_SYNC_TASK_SECONDS = float(env("INFOBIP_SYNC_TASK_SECONDS", "600"))
 
 # django-q2: ORM broker on PostgreSQL by default (enqueueing inside atomic() is then transactional);
 # Redis when REDIS_URL is set. retry > timeout and max_attempts > 0 so a lost worker's task is re-run.
-# Two clusters, two queues: the default one ("cdpadmin": the outbox drain, sync runs, the schedules) talks to
-# Infobip; the interactive one (Q_INTERACTIVE_CLUSTER: imports and duplicate scans) never waits behind a push
-# backlog. `manage.py runstack` starts both; by hand: `manage.py qcluster` and
-# `Q_CLUSTER_NAME=cdpadmin-interactive manage.py qcluster`.
+# Two clusters, two queues: the default one ("cdpadmin": the outbox drains and the schedules) pushes to Infobip;
+# the interactive one (Q_INTERACTIVE_CLUSTER: imports, duplicate scans and sync runs, work staff start and wait
+# for) never waits behind a push backlog; its two workers let an import and a sync run side by side.
+# `manage.py runstack` starts both; by hand: `manage.py qworker` and `Q_CLUSTER_NAME=cdpadmin-interactive manage.py
+# qworker`.
 Q_INTERACTIVE_CLUSTER = "cdpadmin-interactive"
 # `manage.py qworker` (what runstack starts) stops within this many seconds of SIGTERM: workers finish their task
 # gracefully until then, and are killed after it (their leased rows are reclaimed when the lease lapses).
@@ -307,7 +308,7 @@ Q_CLUSTER = {
     "ack_failures": True,
     "poll": 0.2,
     "label": "Task queue",
-    "ALT_CLUSTERS": {Q_INTERACTIVE_CLUSTER: {"workers": int(env("Q_INTERACTIVE_WORKERS", "1"))}},
+    "ALT_CLUSTERS": {Q_INTERACTIVE_CLUSTER: {"workers": int(env("Q_INTERACTIVE_WORKERS", "2"))}},
 }
 if REDIS_URL and env_bool("Q_USE_REDIS", True):
     Q_CLUSTER["redis"] = REDIS_URL

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -69,7 +70,10 @@ def sync_run_start(*, realm, owner: str, started_by: str, params: dict[str, Any]
 def _enqueue(run_id: int) -> None:
     from django_q.tasks import async_task  # django-q2 reads its settings on import
 
-    async_task("infobip.tasks.sync_run_execute", run_id, task_name=f"sync-run-{run_id}")
+    # The interactive cluster: a sync staff started never waits behind the default cluster's push backlog.
+    async_task(
+        "infobip.tasks.sync_run_execute", run_id, task_name=f"sync-run-{run_id}", cluster=settings.Q_INTERACTIVE_CLUSTER
+    )
 
 
 def sync_run_get(realm, run_id: int) -> SyncRun:
@@ -92,7 +96,12 @@ def sync_run_resume(*, run: SyncRun) -> SyncRun:
 def _enqueue_resume(run_id: int) -> None:
     from django_q.tasks import async_task
 
-    async_task("infobip.tasks.sync_run_resume", run_id, task_name=f"sync-run-{run_id}-resume")
+    async_task(
+        "infobip.tasks.sync_run_resume",
+        run_id,
+        task_name=f"sync-run-{run_id}-resume",
+        cluster=settings.Q_INTERACTIVE_CLUSTER,
+    )
 
 
 @transaction.atomic

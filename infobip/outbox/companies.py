@@ -49,6 +49,8 @@ def push_companies(ctx: Context, works: list[Work]) -> None:
             creates.append((work, company))
         else:
             updates.append((work, company))
+    updates, relink = _verify_company_links(ctx, updates)
+    creates += relink
     if ctx.batching(len(creates)):
         creates = _companies_batch_create(ctx, creates)
     for work, company in creates:
@@ -62,6 +64,59 @@ def push_companies(ctx: Context, works: list[Work]) -> None:
     for work, company in updates:
         if not work.decided:
             settle(work, lambda work=work, company=company: _company_update(ctx, work, company))
+
+
+LINK_CHECK_CHUNK = 100  # ids per GET /companies?filter={"#or": [{"id": …}, …]} (the query string stays short)
+
+
+def _verify_company_links(
+    ctx: Context, updates: list[tuple[Work, Company]]
+) -> tuple[list[tuple[Work, Company]], list[tuple[Work, Company]]]:
+    """Before a PATCH by a stored Infobip id: is that company still ours? Infobip may have lost it and given the id
+    to another company (an account restored, the sandbox reset): a PATCH would overwrite that company. One list
+    call per 100 companies reads the profiles by id; a company whose profile is gone or carries neither its name
+    nor its externalId is treated as a create (the safe create adopts the company with our name, or makes it).
+    Returns (updates still linked, updates that become creates)."""
+    linked: list[tuple[Work, Company]] = []
+    relink: list[tuple[Work, Company]] = []
+    for chunk in chunks(updates, LINK_CHECK_CHUNK):
+        ids = sorted({int(company.infobip_id) for _, company in chunk})
+        clause = {"#or": [{"id": i} for i in ids]} if len(ids) > 1 else {"id": ids[0]}
+        query = {"limit": len(ids), "filter": clause}
+        try:
+            found = ctx.call(
+                [w for w, _ in chunk],
+                f"GET /people/2/companies?filter=id in [{len(ids)}] (are our Infobip ids still ours?)",
+                lambda query=query: ctx.client.list_companies(**query),
+            )
+        except InfobipError as exc:
+            batch_failed([w for w, _ in chunk], exc)
+            continue
+        profiles = {int(c["id"]): c for c in found.get("companies") or () if c.get("id") is not None}
+        for work, company in chunk:
+            if _company_profile_is_ours(company, profiles.get(int(company.infobip_id)), work):
+                linked.append((work, company))
+            else:
+                work.clear_infobip_id = True
+                relink.append((work, company))
+    return linked, relink
+
+
+def _company_profile_is_ours(company: Company, profile: dict[str, Any] | None, work: Work) -> bool:
+    if profile is None:
+        return False
+    theirs_ext = profile.get("externalId") or None
+    if company.external_id and theirs_ext:
+        return theirs_ext == company.external_id
+    if (profile.get("name") or "").lower() == company.name.lower():
+        return True
+    # A rename not yet pushed: the profile still has the old name, which we no longer know. Ours unless that name
+    # is another company's here (then Infobip gave our id to that company's profile).
+    return "name" in _company_fields(work) and not (
+        Company.objects.filter(realm_id=company.realm_id, name__iexact=profile.get("name") or "")
+        .exclude(pk=company.pk)
+        .exists()
+    )
 
 
 def _company_fields(work: Work) -> set[str]:

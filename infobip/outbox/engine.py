@@ -367,7 +367,8 @@ def _relink_stale(works: list[Work]) -> None:
     lose it first, so the id can be stored for the person Infobip gave it to."""
     for work in works:
         if work.unlink and work.infobip_id:
-            _relink(Person, OutboxEntity.PERSON, work.realm, work.unlink, work.infobip_id, int(work.entity_id))
+            taker = _survivor_pk(work) if work.entity == OutboxEntity.MERGE else int(work.entity_id)
+            _relink(Person, OutboxEntity.PERSON, work.realm, work.unlink, work.infobip_id, taker or 0)
 
 
 def _relink(model: Any, entity: str, realm: Any, pks: list[int], infobip_id: int, taker: int) -> None:

@@ -12,7 +12,9 @@ from infobip.outbox.events import send_events
 from infobip.outbox.payloads import MergeChange
 from infobip.outbox.person_plan import (
     PersonPlan,
+    body_identifiers,
     gone_identifiers,
+    identifier_candidates,
     live_holder,
 )
 from infobip.outbox.persons import person_create
@@ -55,6 +57,8 @@ def _merge(ctx: Context, work: Work) -> None:
     if survivor is None:
         return  # the survivor was deleted since: its delete removed it from Infobip
     survivor_infobip = ctx.person_ids.get(survivor.pk) or survivor.infobip_id
+    if survivor_infobip and survivor.pk not in ctx.person_ids:
+        survivor_infobip = _linked_profile(ctx, work, survivor, change, record, survivor_infobip)
     _delete_absorbed(ctx, work, change, survivor_infobip)
     survivor_infobip = _write_survivor(ctx, work, survivor, survivor_infobip)
     if work.outcome not in (None, Outcome.DONE):
@@ -63,6 +67,46 @@ def _merge(ctx: Context, work: Work) -> None:
     event_ids = [e for a in change.absorbed for e in a.events]
     events = list(PersonEvent.objects.filter(pk__in=event_ids).select_related("definition"))
     send_events(ctx, [(work, event, ("ID", str(survivor_infobip))) for event in events], shared=work)
+
+
+def _linked_profile(
+    ctx: Context, work: Work, survivor: Person, change: MergeChange, record: MergeRecord | None, infobip_id: int
+) -> int | None:
+    """The survivor's stored Infobip id, if that profile is still ours; else None (the survivor is then created,
+    which looks it up by its identifiers first: re-linked or made again). Infobip may have lost the profile and
+    given its id to someone else's, and a PUT would overwrite that stranger whole. Ours: the profile carries an
+    identifier the survivor has now, had before the merge, or an absorbed person had (the survivor may hold an
+    absorbed person's id). A survivor without any identifier cannot be checked and is trusted."""
+    ours = {
+        _key(t, i)
+        for t, i in identifier_candidates(
+            survivor.external_id, [e.address for e in survivor.emails.all()], [p.number for p in survivor.phones.all()]
+        )
+    }
+    for absorbed in change.absorbed:
+        ours |= {_key(t, i) for t, i in gone_identifiers(absorbed.identifiers)}
+    before = (record.snapshots or [{}])[0] if record is not None else {}
+    if before:
+        external_id = (before.get("attributes") or {}).get("external_id")
+        ours |= {
+            _key(t, i)
+            for t, i in identifier_candidates(external_id, before.get("emails") or (), before.get("phones") or ())
+        }
+    if not ours:
+        return infobip_id
+    profile = ctx.call(
+        work,
+        f"GET /people/2/persons?type=ID&identifier={infobip_id} (the survivor's profile still ours?)",
+        lambda: ctx.client.find_person("ID", infobip_id),
+    )
+    if profile is not None and ours & {_key(t, i) for t, i in body_identifiers(profile)}:
+        return infobip_id
+    work.clear_infobip_id = True
+    return None
+
+
+def _key(type_: str, identifier: object) -> tuple[str, str]:
+    return (type_, str(identifier).lower() if type_ == "EMAIL" else str(identifier))
 
 
 def _delete_absorbed(ctx: Context, work: Work, change: MergeChange, survivor_infobip: int | None) -> None:

@@ -85,6 +85,9 @@ def persons_batch_create(ctx: Context, plans: list[PersonPlan]) -> None:
             except PushDeferred as exc:
                 plan.work.fail(exc, transient=True)
                 continue
+            except InfobipError as exc:  # the look at the holder's profile failed: this person is tried again
+                plan.work.fail(exc)
+                continue
             if index in failed:
                 adopt.append(plan)  # an identifier was taken: ours from a lost attempt or theirs; write our state
             else:

@@ -188,7 +188,12 @@ def _hand_over(run: SyncRun) -> None:
     from django_q.tasks import async_task
 
     transaction.on_commit(
-        lambda: async_task("infobip.tasks.sync_run_execute", run.pk, task_name=f"sync-run-{run.pk}-continued")
+        lambda: async_task(
+            "infobip.tasks.sync_run_execute",
+            run.pk,
+            task_name=f"sync-run-{run.pk}-continued",
+            cluster=settings.Q_INTERACTIVE_CLUSTER,
+        )
     )
 
 
@@ -261,5 +266,10 @@ def sync_runs_resume_stale() -> list[int]:
         from django_q.tasks import async_task
 
         for run_id in ids:
-            async_task("infobip.tasks.sync_run_execute", run_id, task_name=f"sync-run-{run_id}-resume")
+            async_task(
+                "infobip.tasks.sync_run_execute",
+                run_id,
+                task_name=f"sync-run-{run_id}-resume",
+                cluster=settings.Q_INTERACTIVE_CLUSTER,
+            )
     return ids

@@ -1,11 +1,15 @@
 """A stored Infobip id that Infobip handed to someone else's profile (the sandbox reset between pushes, so ids are
-reused) is never PATCHed: the person is re-linked to the profile its identifiers find, or re-created."""
+reused) is never PATCHed (nor PUT): the person, company or merge survivor is re-linked to the profile its
+identifiers (a company: its name) find, or re-created."""
 
 from __future__ import annotations
 
 import pytest
 
+from companies import services as company_services
+from companies.models import Company
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp
+from people import merging
 from people.models import Person, SyncStatus
 from tests.infobip.conftest import bulk_person_creates, drain_all, outbox_rows, statuses, update_payload
 
@@ -87,3 +91,77 @@ def test_a_live_link_costs_one_match_call_per_round(push_settings, cdp_realm, in
     calls = {k: v - before.get(k, 0) for k, v in infobip_sandbox.stats()["calls"].items() if v != before.get(k, 0)}
     assert calls == {"POST /people/2/persons/match": 1, "PATCH /people/2/persons/batch": 1}
     assert {infobip_sandbox.store.persons[p.infobip_id]["firstName"] for p in persons} == {"Changed"}
+
+
+# ------------------------------------------------------------------------------- companies and merge survivors
+
+
+@pytest.mark.parametrize("count", [1, 6], ids=["single", "batch"])
+def test_a_company_id_infobip_gave_to_another_company_is_not_overwritten(
+    count, push_settings, cdp_realm, infobip_sandbox, infobip_client
+):
+    ours = [company_services.company_create(realm=cdp_realm, attributes={"name": f"Acme {n}"}) for n in range(count)]
+    drain_all()
+    ours = [Company.objects.get(pk=c.pk) for c in ours]
+    infobip_sandbox.reset()  # Infobip forgot them; its ids start again
+    strangers = [infobip_client.create_company({"name": f"Stranger {n}", "industry": "Mining"}) for n in range(count)]
+    assert {s["id"] for s in strangers} == {c.infobip_id for c in ours}
+
+    for company in ours:
+        company_services.company_update(company=company, attributes={"industry": "Retail"})
+    drain_all()
+
+    store = infobip_sandbox.store.companies
+    for stranger in strangers:  # untouched: no PATCH went to their ids
+        assert (store[stranger["id"]]["name"], store[stranger["id"]]["industry"]) == (stranger["name"], "Mining")
+    for company in Company.objects.filter(pk__in=[c.pk for c in ours]):
+        assert company.infobip_id not in {s["id"] for s in strangers}
+        assert (store[company.infobip_id]["name"], store[company.infobip_id]["industry"]) == (company.name, "Retail")
+        assert company.sync_status == SyncStatus.SYNCED
+    assert len(store) == 2 * count
+    assert set(statuses()) == {"done"}
+
+
+def test_a_company_whose_profile_got_a_new_id_is_relinked_by_its_name(
+    push_settings, cdp_realm, infobip_sandbox, infobip_client
+):
+    company = company_services.company_create(realm=cdp_realm, attributes={"name": "Acme"})
+    drain_all()
+    company.refresh_from_db()
+    infobip_sandbox.reset()
+    stranger = infobip_client.create_company({"name": "Stranger"})
+    restored = infobip_client.create_company({"name": "Acme", "industry": "Old"})
+    assert stranger["id"] == company.infobip_id
+
+    company_services.company_update(company=company, attributes={"industry": "Retail"})
+    drain_all()
+
+    company.refresh_from_db()
+    store = infobip_sandbox.store.companies
+    assert company.infobip_id == restored["id"]  # adopted by its name, not made twice
+    assert store[restored["id"]]["industry"] == "Retail"
+    assert store[stranger["id"]]["name"] == "Stranger"
+    assert len(store) == 2
+
+
+def test_a_merge_survivor_whose_id_infobip_gave_to_someone_else_is_not_overwritten(
+    push_settings, cdp_realm, infobip_sandbox, infobip_client
+):
+    survivor, absorbed = _pushed(cdp_realm, 2)
+    infobip_sandbox.reset()
+    stranger = infobip_client.create_person({"externalId": "stranger", "firstName": "Stranger"})
+    assert stranger["id"] == survivor.infobip_id
+
+    merging.persons_merge(survivor=survivor, others=[absorbed])
+    drain_all()
+
+    store = infobip_sandbox.store.persons
+    assert (store[stranger["id"]]["externalId"], store[stranger["id"]]["firstName"]) == ("stranger", "Stranger")
+    survivor.refresh_from_db()
+    assert survivor.infobip_id != stranger["id"]
+    profile = store[survivor.infobip_id]
+    assert profile["externalId"] == survivor.external_id
+    assert sorted(e["address"] for e in profile["contactInformation"]["email"]) == ["f0@example.com", "f1@example.com"]
+    assert len(store) == 2
+    assert survivor.sync_status == SyncStatus.SYNCED
+    assert set(statuses()) <= {"done", "skipped"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from identities.models import Identity
@@ -306,9 +307,11 @@ def test_a_run_resumes_after_a_crash_without_repeating_finished_pages(
     assert SyncRun.objects.get(pk=run.pk).progress["next_page"] == 3
     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - dt.timedelta(hours=1))
     queued = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: queued.append((func, args)))
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda func, *args, **kw: queued.append((func, args, kw["cluster"]))
+    )
     assert sync.sync_runs_resume_stale() == [run.pk]  # what the minute schedule does
-    assert queued == [("infobip.tasks.sync_run_execute", (run.pk,))]
+    assert queued == [("infobip.tasks.sync_run_execute", (run.pk,), settings.Q_INTERACTIVE_CLUSTER)]
     resumed = sync.execute_run(run.pk)
     assert resumed.status == SyncRunStatus.SUCCEEDED
     assert resumed.progress["resumed"] == 1
@@ -322,13 +325,15 @@ def test_a_long_run_hands_over_to_a_new_task_at_its_cursor(
 ):
     monkeypatch.setattr(sync.runs, "PAGE_SIZE", 2)
     queued = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: queued.append((func, args)))
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda func, *args, **kw: queued.append((func, args, kw["cluster"]))
+    )
     load(infobip_sandbox, *[{"firstName": f"P{n}"} for n in range(5)])
     run = SyncRun.objects.create(realm=cdp_realm, owner=OWNER, params={})
     with django_capture_on_commit_callbacks(execute=True):
         handed = sync.execute_run(run.pk, max_seconds=0)
     assert (handed.status, handed.heartbeat_at, handed.progress["next_page"]) == ("running", None, 2)
-    assert queued == [("infobip.tasks.sync_run_execute", (run.pk,))]
+    assert queued == [("infobip.tasks.sync_run_execute", (run.pk,), settings.Q_INTERACTIVE_CLUSTER)]
     while (run := sync.execute_run(run.pk, max_seconds=0)).status == "running":
         pass
     assert run.status == SyncRunStatus.SUCCEEDED
@@ -426,11 +431,13 @@ def test_start_queues_the_run_after_commit_and_the_task_runs_it(
     cdp_realm, push_settings, infobip_sandbox, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: queued.append((func, args)))
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda func, *args, **kw: queued.append((func, args, kw["cluster"]))
+    )
     load(infobip_sandbox, {"firstName": "Solo"})
     with django_capture_on_commit_callbacks(execute=True):
         run = services.sync_run_start(realm=cdp_realm, owner=OWNER, started_by="staff", params={"country": "AT"})
-    assert queued == [("infobip.tasks.sync_run_execute", (run.pk,))]
+    assert queued == [("infobip.tasks.sync_run_execute", (run.pk,), settings.Q_INTERACTIVE_CLUSTER)]
     tasks.sync_run_execute(run.pk)
     tasks.sync_run_execute(run.pk)  # safe to run twice: a finished run is left alone
     run.refresh_from_db()

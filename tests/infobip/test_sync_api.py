@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 
 from core.api import examples as ex
 from infobip.models import SyncRun
@@ -7,7 +8,9 @@ from infobip.tasks import sync_run_execute
 
 def test_sync_answers_exactly_the_seed_envelope(api, api_key, django_capture_on_commit_callbacks, monkeypatch):
     queued = []
-    monkeypatch.setattr("django_q.tasks.async_task", lambda func, *args, **kwargs: queued.append((func, args)))
+    monkeypatch.setattr(
+        "django_q.tasks.async_task", lambda func, *args, **kw: queued.append((func, args, kw["cluster"]))
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post("/v1/identities/persons/sync", ex.SYNC_REQUEST, format="json", HTTP_IDEMPOTENCY_KEY="s1")
     assert response.status_code == 200
@@ -16,7 +19,7 @@ def test_sync_answers_exactly_the_seed_envelope(api, api_key, django_capture_on_
     assert response.headers["Location"] == f"/v1/identities/persons/sync/{run.pk}"
     assert (run.owner, run.params, run.status) == (api_key.owner, ex.SYNC_REQUEST, "queued")
     assert run.started_by == f"api-key:{api_key.prefix}"
-    assert queued == [("infobip.tasks.sync_run_execute", (run.pk,))]
+    assert queued == [("infobip.tasks.sync_run_execute", (run.pk,), settings.Q_INTERACTIVE_CLUSTER)]
 
 
 def test_the_run_is_enqueued_only_after_commit(api, django_capture_on_commit_callbacks, monkeypatch):

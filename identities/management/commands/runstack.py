@@ -1,8 +1,8 @@
 """Run the whole product in the foreground: Infobip sandbox, the two django-q2 clusters and the web server
 (gunicorn, threaded workers a slow client cannot pin: see web_command).
 
-The clusters: `worker` (the default queue: outbox drains, sync runs, schedules) and `interactive` (imports and
-duplicate scans, settings.Q_INTERACTIVE_CLUSTER), so imports never wait behind a push backlog.
+The clusters: `worker` (the default queue: outbox drains and the schedules) and `interactive` (imports, duplicate
+scans and sync runs, settings.Q_INTERACTIVE_CLUSTER), so none of them waits behind a push backlog.
 Ctrl-C (or any of them exiting) stops all of them: SIGTERM to each process group, SIGKILL 10 s later.
 """
 
