@@ -93,7 +93,7 @@ def verify_links(ctx: Context, plans: list[PersonPlan]) -> list[PersonPlan]:
         try:
             note_person_id(ctx, plan, found)
         except PushDeferred as exc:
-            plan.work.fail(exc, transient=True)
+            plan.work.postpone(exc)
     return recreate
 
 

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infobip.models import OutboxOp
+from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
 from infobip.outbox.payloads import PersonChange, PersonGone
 from infobip.outbox.work import (
     Context,
     PushDeferred,
+    PushWaiting,
     Work,
 )
 from people.fields import API_NAME
@@ -240,6 +241,22 @@ def stale_link(ctx: Context, work: Work, owner: int, infobip_id: int) -> bool:
     return not keys(theirs) & keys(body_identifiers(profile))
 
 
+def _pending_merge_absorbing(ctx: Context, person_pk: int) -> str | None:
+    """The merge (outbox entity id) whose undelivered push absorbs ``person_pk``, if that person is merged away."""
+    if not Person.objects.filter(pk=person_pk, merged_into__isnull=False).exists():
+        return None
+    return (
+        OutboxEntry.objects.filter(
+            realm=ctx.realm,
+            entity=OutboxEntity.MERGE,
+            status=OutboxStatus.PENDING,
+            payload__absorbed__contains=[{"id": person_pk}],
+        )
+        .values_list("entity_id", flat=True)
+        .first()
+    )
+
+
 def live_holder(ctx: Context, infobip_id: Any) -> int | None:
     """The live (not merged away) local person holding this Infobip id now, if any: a delete must spare it."""
     return (
@@ -271,6 +288,11 @@ def note_person_id(
     if owner is not None and owner != plan.person.pk:
         if stale_link(ctx, plan.work, owner, infobip_id):
             plan.work.unlink.append(owner)  # Infobip forgot that profile and gave its id to ours: relink theirs
+        elif (merge := _pending_merge_absorbing(ctx, owner)) is not None:
+            raise PushWaiting(
+                f"Infobip person {infobip_id} (found by this person's identifiers) is the profile of person {owner}, "
+                f"absorbed by merge {merge}: this change waits for that merge's push, which deletes it."
+            )
         else:
             # Transient: that person's change releasing the identifier may still be on its way (a merge undone).
             raise PushDeferred(

@@ -83,7 +83,7 @@ def persons_batch_create(ctx: Context, plans: list[PersonPlan]) -> None:
             try:
                 note_person_id(ctx, plan, infobip_id, owner=owners.get(infobip_id))
             except PushDeferred as exc:
-                plan.work.fail(exc, transient=True)
+                plan.work.postpone(exc)
                 continue
             except InfobipError as exc:  # the look at the holder's profile failed: this person is tried again
                 plan.work.fail(exc)

@@ -99,6 +99,13 @@ class Work:
     def defer(self, reason: str, seconds: float = DEFER_SECONDS) -> None:
         self.outcome, self.error, self.delay = Outcome.DEFER, reason, seconds
 
+    def postpone(self, error: PushDeferred) -> None:
+        """Not now: a change waiting for another outbox row (PushWaiting) costs no attempt; other deferrals retry."""
+        if isinstance(error, PushWaiting):
+            self.defer(str(error))
+        else:
+            self.fail(error, transient=True)
+
     def fail(self, error: Any, *, transient: bool | None = None) -> None:
         if transient is None:
             transient = retryable(error)
@@ -127,6 +134,12 @@ def describe(error: Any) -> str:
 
 class PushDeferred(Exception):
     """Something this change depends on is not in Infobip yet (a company, a person): try again later."""
+
+
+class PushWaiting(PushDeferred):
+    """What this change needs is on its way in another pending outbox row (a merge's push deleting the absorbed
+    profile that still holds an identifier): it waits, with no attempt counted, so it cannot die of attempts while
+    that row waits its turn in a backlog."""
 
 
 class BudgetSpent(Exception):
@@ -286,7 +299,7 @@ def settle(work: Work, fn: Callable[[], None]) -> None:
     try:
         fn()
     except PushDeferred as exc:
-        work.fail(exc, transient=True)
+        work.postpone(exc)
     except PushRefused as exc:
         work.fail(exc, transient=False)
     except InfobipError as exc:

@@ -249,3 +249,31 @@ def test_an_undo_supersedes_the_merge_push_still_failing_and_infobip_ends_with_b
     assert survivor.infobip_id != absorbed.infobip_id
     assert OutboxAttempt.objects.filter(entry=merge_entry).count() > 0  # it had really been tried
     assert OutboxStatus.DEAD not in statuses()
+
+
+def test_a_new_survivor_waits_for_the_merge_push_without_spending_attempts(cdp_realm, push_settings, infobip_sandbox):
+    """A survivor never pushed yet, holding the absorbed person's email: its create finds the absorbed profile by
+    that email, which the merge's push is about to delete. It waits for that push with no attempt counted (in a
+    backlog the merge row may be claimed long after: the 10,000-change SIGKILL run had 88 such rows die)."""
+    absorbed = make_person(cdp_realm, 2)
+    drain_all()
+    survivor = make_person(cdp_realm, 1)  # its create row is still pending
+    merging.persons_merge(survivor=Person.objects.get(pk=survivor.pk), others=[Person.objects.get(pk=absorbed.pk)])
+    infobip_sandbox.faults.script("DELETE /people/2/persons", *([503] * 40))  # the merge's push keeps failing
+    engine.drain(max_rounds=3)
+    create = OutboxEntry.objects.get(entity="person", entity_id=str(survivor.pk), op="create")
+    merge = OutboxEntry.objects.get(entity="merge")
+    assert (create.status, create.attempts) == (OutboxStatus.PENDING, 0)
+    assert "waits for that merge's push" in create.last_error
+    assert (merge.status, merge.attempts > 0) == (OutboxStatus.PENDING, True)
+    infobip_sandbox.faults.clear()
+    OutboxEntry.objects.filter(status=OutboxStatus.PENDING).update(next_attempt_at=timezone.now())
+    drain_all()
+    survivor.refresh_from_db()
+    there = remote(infobip_sandbox, survivor)
+    assert sorted(e["address"] for e in there["contactInformation"]["email"]) == [
+        "jane1@example.com",
+        "jane2@example.com",
+    ]
+    assert list(infobip_sandbox.store.persons) == [survivor.infobip_id]
+    assert set(statuses()) <= {"done", "skipped"}
