@@ -176,6 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
         decision = sandbox.faults.decide(endpoint, bool(route and (route.creates or route.method == "POST")))
         sandbox._count(endpoint, arrived)
         if decision.delay_ms:
+            if decision.delay_ms > sandbox.faults.config.latency_ms:
+                sandbox._count_fault("slowed", endpoint)  # a slow call (slow_rate or a scripted delay)
             time.sleep(decision.delay_ms / 1000)
         if decision.before == "drop":
             sandbox._count_fault("dropped", endpoint)

@@ -116,3 +116,10 @@ def test_sandbox_process_runs_the_management_command(infobip_sandbox_process):
     infobip_sandbox_process.control("POST", "faults", {"script": {"GET /people/2/persons": ["drop"]}})
     with pytest.raises(requests.ConnectionError):
         session.get(url + P, timeout=10)
+
+
+def test_slow_calls_are_counted(infobip_sandbox, infobip_client):
+    infobip_sandbox.faults.script("GET /people/2/persons", "delay:5", "ok")
+    infobip_client.find_person("EXTERNAL_ID", "nobody")
+    infobip_client.find_person("EXTERNAL_ID", "nobody")
+    assert infobip_sandbox.stats()["faults"]["slowed"] == {"GET /people/2/persons": 1}
