@@ -15,6 +15,7 @@ from infobip.outbox.person_plan import (
     body_identifiers,
     gone_identifiers,
     identifier_candidates,
+    identifier_key,
     live_holder,
 )
 from infobip.outbox.persons import person_create
@@ -78,18 +79,18 @@ def _linked_profile(
     identifier the survivor has now, had before the merge, or an absorbed person had (the survivor may hold an
     absorbed person's id). A survivor without any identifier cannot be checked and is trusted."""
     ours = {
-        _key(t, i)
+        identifier_key(t, i)
         for t, i in identifier_candidates(
             survivor.external_id, [e.address for e in survivor.emails.all()], [p.number for p in survivor.phones.all()]
         )
     }
     for absorbed in change.absorbed:
-        ours |= {_key(t, i) for t, i in gone_identifiers(absorbed.identifiers)}
+        ours |= {identifier_key(t, i) for t, i in gone_identifiers(absorbed.identifiers)}
     before = (record.snapshots or [{}])[0] if record is not None else {}
     if before:
         external_id = (before.get("attributes") or {}).get("external_id")
         ours |= {
-            _key(t, i)
+            identifier_key(t, i)
             for t, i in identifier_candidates(external_id, before.get("emails") or (), before.get("phones") or ())
         }
     if not ours:
@@ -99,14 +100,10 @@ def _linked_profile(
         f"GET /people/2/persons?type=ID&identifier={infobip_id} (the survivor's profile still ours?)",
         lambda: ctx.client.find_person("ID", infobip_id),
     )
-    if profile is not None and ours & {_key(t, i) for t, i in body_identifiers(profile)}:
+    if profile is not None and ours & {identifier_key(t, i) for t, i in body_identifiers(profile)}:
         return infobip_id
     work.clear_infobip_id = True
     return None
-
-
-def _key(type_: str, identifier: object) -> tuple[str, str]:
-    return (type_, str(identifier).lower() if type_ == "EMAIL" else str(identifier))
 
 
 def _delete_absorbed(ctx: Context, work: Work, change: MergeChange, survivor_infobip: int | None) -> None:

@@ -4,8 +4,6 @@ person. Invariant: an update is sent by id only to a profile found by our own id
 
 from __future__ import annotations
 
-from typing import Any
-
 from infobip.client import InfobipError
 from infobip.models import OutboxEntity, OutboxEntry, OutboxStatus
 from infobip.outbox.payloads import MergeChange
@@ -13,6 +11,7 @@ from infobip.outbox.person_plan import (
     PersonPlan,
     body_identifiers,
     identifier_candidates,
+    identifier_key,
     note_person_id,
 )
 from infobip.outbox.work import Context, PushDeferred, batch_failed, chunks
@@ -20,10 +19,6 @@ from people.models import PersonEmail, PersonPhone
 from people.representation import person_as_infobip
 
 MATCH_BATCH = 1000
-
-
-def _key(type_: str, identifier: Any) -> tuple[str, str]:
-    return (type_, str(identifier).lower() if type_ == "EMAIL" else str(identifier))
 
 
 def _known_identifiers(plans: list[PersonPlan]) -> dict[int, list[tuple[str, str]]]:
@@ -39,8 +34,8 @@ def _known_identifiers(plans: list[PersonPlan]) -> dict[int, list[tuple[str, str
     for plan in plans:
         person = plan.person
         mine = identifier_candidates(person.external_id, emails.get(person.pk, ()), phones.get(person.pk, ()))
-        added = {_key(t, i) for t, i in body_identifiers(plan.body)}
-        out[person.pk] = [(t, i) for t, i in mine if _key(t, i) not in added]
+        added = {identifier_key(t, i) for t, i in body_identifiers(plan.body)}
+        out[person.pk] = [(t, i) for t, i in mine if identifier_key(t, i) not in added]
     return out
 
 
@@ -68,13 +63,13 @@ def verify_links(ctx: Context, plans: list[PersonPlan]) -> list[PersonPlan]:
                 raise
             continue
         for match in matches:
-            matched[_key(match.get("type"), match.get("identifier"))] = int(match["personId"])
+            matched[identifier_key(match.get("type"), match.get("identifier"))] = int(match["personId"])
     recreate = []
     for plan in checked:
         if plan.work.decided:
             continue
         stored = plan.person.infobip_id
-        found = matched.get(_key(*known[plan.person.pk][0]))
+        found = matched.get(identifier_key(*known[plan.person.pk][0]))
         if found == stored:
             continue
         try:
@@ -116,4 +111,4 @@ def _profile_is_ours(ctx: Context, plan: PersonPlan, infobip_id: int, mine: list
     )
     if profile is None:
         return False
-    return bool({_key(t, i) for t, i in mine} & {_key(t, i) for t, i in body_identifiers(profile)})
+    return bool({identifier_key(t, i) for t, i in mine} & {identifier_key(t, i) for t, i in body_identifiers(profile)})

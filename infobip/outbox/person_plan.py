@@ -37,6 +37,11 @@ def identifier_candidates(external_id: str | None, emails: Iterable[str], phones
     return out
 
 
+def identifier_key(type_: str, identifier: Any) -> tuple[str, str]:
+    """How two identifiers are compared: emails without case, the rest as they are."""
+    return (type_, str(identifier).lower() if type_ == "EMAIL" else str(identifier))
+
+
 def body_identifiers(body: dict[str, Any]) -> list[tuple[str, str]]:
     contacts = body.get("contactInformation") or {}
     return identifier_candidates(
