@@ -71,7 +71,7 @@ def test_the_wizard_goes_from_upload_to_result(admin_client, realm, django_captu
 
     report = admin_client.get(reverse("admin:imports_importjob_report", args=[job.pk, "csv"]))
     lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
-    assert lines[1][:3] == ["4", "invalid", "First name"]
+    assert lines[1][:3] == ["4", "Invalid", "First name"]
     progress = admin_client.get(reverse("admin:imports_importjob_progress", args=[job.pk])).json()
     assert (progress["status"], progress["rows_done"], progress["rows_total"]) == ("succeeded", 2, 2)
 
