@@ -334,7 +334,8 @@ def test_the_error_report_neutralizes_formulas_and_lists_the_problem_rows(
     assert [line[0] for line in lines[1:]] == ["2", "3"]  # Ana's two problems are one line
     ana = lines[2]
     assert ana[1:4] == ["Invalid", "Phone; Email", "'+1 555; @ana"]
-    assert ana[4].startswith("Phone: ") and "; Email: " in ana[4]
+    assert ana[4].startswith("Phone: ")
+    assert "; Email: " in ana[4]
     assert ana[5:] == ["Ana", "A", "'+1 555", "'@ana"]
     assert not any(cell.startswith(("=", "+", "-", "@")) for line in lines for cell in line)
 
