@@ -141,6 +141,8 @@ def test_the_sync_run_page_keeps_history_beside_the_title(cdp_realm, admin_page)
     history = admin_page.locator(".object-tools").bounding_box()
     assert not overlaps(history, admin_page.locator("#sync-live").bounding_box())
     assert fits(admin_page)
+    icon = admin_page.locator("link[rel=icon]").get_attribute("href")
+    assert admin_page.request.get(icon).status == 200  # a favicon, no 404 on every page
 
 
 def test_the_merge_page_shows_no_empty_headings(cdp_realm, admin_page):
