@@ -36,7 +36,7 @@ migrate: db
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py bootstrap_demo --sandbox-url http://127.0.0.1:$(SANDBOX_PORT)
+	$(PY) manage.py bootstrap_demo --sandbox-url http://127.0.0.1:$(SANDBOX_PORT) --host $(HOST) --port $(PORT)
 
 run: demo
 	$(PY) manage.py runstack --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT) \

@@ -97,9 +97,16 @@ def cases(realm) -> list[tuple[str, dict, str, list]]:
         (
             "search by last name",
             {"q": "Jurić"},
-            "SELECT p.* FROM people_person p WHERE p.merged_into_id IS NULL AND (upper(p.last_name) LIKE %s "
-            "OR upper(p.first_name) LIKE %s) ORDER BY p.id DESC LIMIT 100",
-            ["JURIĆ%", "JURIĆ%"],
+            "SELECT p.* FROM people_person p WHERE p.merged_into_id IS NULL AND (cdp_fold(p.last_name) LIKE %s "
+            "OR cdp_fold(p.first_name) LIKE %s) ORDER BY p.id DESC LIMIT 100",
+            ["juric%", "juric%"],
+        ),
+        (
+            "search unaccented",
+            {"q": "juric"},
+            "SELECT p.* FROM people_person p WHERE p.merged_into_id IS NULL AND (cdp_fold(p.last_name) LIKE %s "
+            "OR cdp_fold(p.first_name) LIKE %s) ORDER BY p.id DESC LIMIT 100",
+            ["juric%", "juric%"],
         ),
         (
             "filter by tag",

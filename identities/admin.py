@@ -1,6 +1,8 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -81,6 +83,38 @@ class RealmMemberInline(admin.TabularInline):
     model = RealmMember
     extra = 0
     autocomplete_fields = ["user"]
+
+
+class UserRealmMemberInline(admin.TabularInline):
+    """The same memberships seen from the user: a staff user who is no superuser sees only these realms."""
+
+    model = RealmMember
+    extra = 0
+    autocomplete_fields = ["realm"]
+    verbose_name = "realm membership"
+    verbose_name_plural = "Realm memberships (the realms this user sees; superusers see every realm)"
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class CdpUserAdmin(UserAdmin):
+    """Django's user admin with the user's realm memberships on the same page (not only on each Realm's)."""
+
+    inlines = [*UserAdmin.inlines, UserRealmMemberInline]
+    list_display = [*UserAdmin.list_display, "realms"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("realm_memberships__realm")
+
+    @admin.display(description="realms")
+    def realms(self, obj):
+        if obj.is_superuser:
+            return "every realm"
+        return ", ".join(sorted(m.realm.name for m in obj.realm_memberships.all())) or "—"
 
 
 class ApiKeyInline(admin.TabularInline):

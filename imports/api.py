@@ -444,8 +444,10 @@ def _report_schema(fmt: str):
     return extend_schema(
         tags=[TAG],
         summary=f"The error report of an import ({fmt.upper()})",
-        description="One line per problem (row, kind, column, value, reason) followed by the row's original "
-        "cells; cells a spreadsheet would run as a formula (= + - @) are prefixed with '. An attachment.",
+        description="One line per refused row (row, kind, columns, values, reasons; a row's several problems "
+        "listed in one line, separated by '; ') followed by the row's original cells; a CSV is written with the "
+        "uploaded file's delimiter; cells a spreadsheet would run as a formula (= + - @) are prefixed with '. "
+        "An attachment.",
         parameters=[JOB_ID],
         responses={
             (200, REPORT_TYPES[fmt]): OpenApiResponse(OpenApiTypes.BINARY, description="The report file."),

@@ -32,6 +32,9 @@ class ReadOptionsForm(forms.Form):
     )
 
 
+PHONE_FIELD = "phone"
+
+
 class MappingForm(forms.Form):
     """One field choice (and a country prefix for phones) per column."""
 
@@ -54,11 +57,15 @@ class MappingForm(forms.Form):
             self.columns.append((entry["header"], self[field_name], self[country_name]))
 
     def mapping(self) -> list[dict]:
+        """The chosen mapping; a country prefix is kept on phone columns only (the page shows it on those only,
+        so a prefix typed before the column was switched to another field is not the user's intent)."""
         return [
             {
                 "header": header,
                 "field": self.cleaned_data[field.name] or None,
-                "country": (self.cleaned_data[country.name] or "").upper(),
+                "country": (self.cleaned_data[country.name] or "").upper()
+                if self.cleaned_data[field.name] == PHONE_FIELD
+                else "",
             }
             for header, field, country in self.columns
         ]

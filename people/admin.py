@@ -178,7 +178,9 @@ class PersonAdmin(PersonColumnsMixin, PersonBulkActionsMixin, PersonMergeAdminMi
     ]  # fmt: skip
     list_select_related = ["company"]
     search_fields = ["last_name"]  # the box is shown; the search itself is selectors.person_search
-    search_help_text = "Email, phone (any format), externalId, or the start of a name (“Smi”, “Jane Smi”)."
+    search_help_text = (
+        "Email, phone (any format), externalId, or the start of a name (“Smi”, “Jane Smi”; accents optional: “juric”)."
+    )
     paginator = LargeTablePaginator
     show_full_result_count = False
     list_per_page = 100

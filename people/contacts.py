@@ -26,6 +26,12 @@ MSG_EXTERNAL_ID_TAKEN = "{value!r} is already the externalId of another person (
 MSG_TOO_MANY_CONTACTS = "a person can have at most {limit} {kind}; this would make {count}"
 
 
+def _empty(value: Any) -> bool:
+    """An empty contact value ("address": "", as the source document's own example sends) says "none": skipped,
+    not refused. Any other value, even one of only spaces between characters, is validated."""
+    return isinstance(value, str) and not value.strip()
+
+
 def _clean_phones(
     raw: Iterable[Any], default_country: str | None, errors: ErrorCollector, field: str = "contactInformation.phone"
 ) -> list[str]:
@@ -33,6 +39,8 @@ def _clean_phones(
     for index, value in enumerate(raw):
         if isinstance(value, dict):
             value = value.get("number")
+        if _empty(value):
+            continue
         try:
             number = validation.normalize_phone(value, default_country)
         except ValidationError as exc:
@@ -50,6 +58,8 @@ def _clean_emails(raw: Iterable[Any], errors: ErrorCollector, field: str = "cont
     for index, value in enumerate(raw):
         if isinstance(value, dict):
             value = value.get("address")
+        if _empty(value):
+            continue
         try:
             address = validation.normalize_email(value)
         except ValidationError as exc:

@@ -51,10 +51,13 @@ def custom_attribute_field(definition: CustomAttributeDefinition) -> forms.Field
             label=label, required=False, widget=admin_widgets.AdminSplitDateTime, help_text=help_text
         )
     schema = ", ".join(f"{k}: {v}" for k, v in (definition.object_schema or {}).items())
+    # cdpadmin/admin.js turns the textarea into a table of the schema's fields (one row per object); without
+    # JavaScript it stays a JSON textarea.
+    attrs = {"rows": 4, "cols": 60, "data-object-schema": json.dumps(definition.object_schema or {})}
     return ListOfObjectsField(
         label=label,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        widget=forms.Textarea(attrs=attrs),
         help_text=f"A JSON list of objects with {schema}",
     )
 

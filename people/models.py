@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Lower, Upper
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.models import TimeStampedModel
+from core.models import Folded, TimeStampedModel
 
 # Length limits from Infobip's IamPersonV2 schema (CONTRACT-NOTES §3/§4).
 NAME_MAX = 255
@@ -199,9 +199,10 @@ class Person(TimeStampedModel, SyncStateMixin):
             models.Index(fields=["realm", "-id"], name="person_realm_id"),
             # Dashboard "persons added per day" and the sync's modifiedAt ordering.
             models.Index(fields=["created"], name="person_created"),
-            # Name search is a prefix search (`Smi` finds Smith): UPPER(col) LIKE 'SMI%' served by pattern ops.
-            models.Index(OpClass(Upper("last_name"), name="text_pattern_ops"), name="person_last_name_prefix"),
-            models.Index(OpClass(Upper("first_name"), name="text_pattern_ops"), name="person_first_name_prefix"),
+            # Name search is a prefix search without case or accents (`smi` finds Smith, `juric` finds Jurić):
+            # cdp_fold(col) LIKE 'juric%' served by pattern ops on the folded name.
+            models.Index(OpClass(Folded("last_name"), name="text_pattern_ops"), name="person_last_name_folded"),
+            models.Index(OpClass(Folded("first_name"), name="text_pattern_ops"), name="person_first_name_folded"),
             models.Index(
                 fields=["merged_into"], name="person_merged_into", condition=models.Q(merged_into__isnull=False)
             ),

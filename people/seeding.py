@@ -21,6 +21,7 @@ from django.utils import timezone
 from companies.models import Company
 from core.bulk import copy_rows, reserve_ids, statistics_refresh
 from identities.ids import new_object_id
+from people.duplicates import fold_name
 from people.models import CustomAttributeDefinition, DataType, EventDefinition, Origin, Person, SyncStatus, Tag
 
 FIRST_NAMES = [
@@ -67,6 +68,11 @@ def _phone(pid: int, country: str) -> str:
     return f"1{[201, 312, 415, 512, 617, 646, 206][area % 7]}{2_000_000 + rest:07d}"
 
 
+def _mailbox(name: str) -> str:
+    """'Jurić' → 'juric', 'Müller' → 'muller': names as they appear before an email's @ (no accents)."""
+    return fold_name(name).replace(" ", "")
+
+
 def _second_phone(pid: int) -> str:
     return f"38598{pid % 10_000_000:07d}" if pid < 10_000_000 else f"4917{pid % 100_000_000:08d}"
 
@@ -101,7 +107,12 @@ def seed_reference_data(realm) -> tuple[list[Tag], dict, list[EventDefinition], 
         name="ShoppingCartList",
         defaults={
             "data_type": DataType.LIST_OF_OBJECTS,
-            "object_schema": {"productName": "STRING", "productPrice": "DECIMAL", "productCategory": "STRING"},
+            "object_schema": {
+                "productName": "STRING",
+                "productPrice": "DECIMAL",
+                "productCategory": "STRING",
+                "productImage": "STRING",
+            },
         },
     )
     event_definitions = []
@@ -163,7 +174,7 @@ def _seed_one(rnd: random.Random, realm, pid: int, now, seen: _Seen, out: _Rows)
     out.phones.append((realm.pk, pid, _phone(pid, country), created))
     if rnd.random() < 0.15:
         out.phones.append((realm.pk, pid, _second_phone(pid), created))
-    out.emails.append((realm.pk, pid, f"{first}.{last}.{pid}@example.com".lower(), created))
+    out.emails.append((realm.pk, pid, f"{_mailbox(first)}.{_mailbox(last)}.{pid}@example.com", created))
     for tag in rnd.sample(tags, rnd.choice([0, 1, 1, 2, 3])):
         out.tags.append((pid, tag.pk))
     if identities == "all" or (identities == "half" and pid % 2 == 0):

@@ -6,11 +6,12 @@ import contextlib
 import re
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Lower, Upper
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Lower
 
 from core.api.listing import ListParams
 from core.errors import ErrorCollector, NotFound, ValidationError
+from core.models import Folded
 from people.filtering import person_filter_q
 from people.models import Person, PersonEmail, PersonEvent, PersonPhone, Tag
 from people.representation import person_aggregates, persons_json_of_query
@@ -42,14 +43,16 @@ def person_search(queryset: QuerySet, term: str, *, default_country: str | None 
         return queryset.filter(Q(pk__in=phone_matches) | Q(external_id=term))
     words = term.split()
     condition = Q(external_id=term)
+    # Names compare folded on both sides (core.models.Folded: no case, no accents), so `juric` finds Jurić and
+    # `jurić` finds Juric; the term is folded by the same SQL function, constant-folded at planning time.
     if len(words) == 1:
-        prefix = words[0].upper()
-        condition |= Q(ulast__startswith=prefix) | Q(ufirst__startswith=prefix)
+        prefix = Folded(Value(words[0]))
+        condition |= Q(flast__startswith=prefix) | Q(ffirst__startswith=prefix)
     else:
-        first, last = words[0].upper(), " ".join(words[1:]).upper()
-        condition |= Q(ufirst__startswith=first, ulast__startswith=last)
-        condition |= Q(ulast__startswith=term.upper())
-    return queryset.annotate(ufirst=Upper("first_name"), ulast=Upper("last_name")).filter(condition)
+        first, last = Folded(Value(words[0])), Folded(Value(" ".join(words[1:])))
+        condition |= Q(ffirst__startswith=first, flast__startswith=last)
+        condition |= Q(flast__startswith=Folded(Value(term)))
+    return queryset.annotate(ffirst=Folded("first_name"), flast=Folded("last_name")).filter(condition)
 
 
 def with_list_columns(queryset: QuerySet) -> QuerySet:

@@ -150,11 +150,13 @@ NULLABLE_TEXT = {"required": False, "allow_null": True}
 
 
 class PhoneSerializer(serializers.Serializer):
-    number = serializers.CharField(help_text="International digits without '+', e.g. 41793026727.")
+    number = serializers.CharField(
+        allow_blank=True, help_text="International digits without '+', e.g. 41793026727; an empty one is skipped."
+    )
 
 
 class EmailSerializer(serializers.Serializer):
-    address = serializers.CharField()
+    address = serializers.CharField(allow_blank=True, help_text="An empty address is skipped.")
 
 
 def _read_only_channel() -> serializers.ListField:

@@ -269,7 +269,7 @@ class _Parser:
                 raise FilterError(f"{key} needs at least one field, got an empty object", path)
             conds = tuple(self.condition(op, f, v, _key_path(path, f)) for f, v in value.items())
             return conds[0] if len(conds) == 1 else And(conds)
-        return self.condition(Op.EQ, key, value, path)
+        return self.condition(Op.EQ, key, value, path, written=True)
 
     def field(self, name: str, path: str) -> tuple[str, Field]:
         if name.startswith(SEGMENT_CUSTOM_ATTRIBUTE_PREFIX):
@@ -284,11 +284,23 @@ class _Parser:
         hint = "; custom attributes are addressed as customAttributes.<name>" if self.custom_attributes else ""
         raise FilterError(f"unknown field {name!r}; known fields: {known}{hint}", path)
 
-    def condition(self, op: Op, name: str, value: Any, path: str) -> Condition:
+    def condition(self, op: Op, name: str, value: Any, path: str, *, written: bool = False) -> Condition:
+        """One field's condition; `written` marks the equality shorthand {"field": value}, whose messages quote
+        what was written rather than name an operator (#eq) the user never typed."""
+        key = name
         name, field = self.field(name, path)
         kind = field.kind
         if op not in _KIND_OPS[kind]:
             allowed = ", ".join(sorted(o.value for o in _KIND_OPS[kind] & self.operators))
+            if written:
+                clause = json.dumps({key: value}, ensure_ascii=False)
+                example = json.dumps(value if isinstance(value, str) else "…", ensure_ascii=False)
+                first = sorted(o.value for o in _KIND_OPS[kind] & self.operators)[0]
+                raise FilterError(
+                    f"{clause[:80]} cannot match {kind.value} field {name!r} as a whole; "
+                    f'use {allowed}, e.g. {{"{first}": {{"{key}": {example[:60]}}}}}',
+                    path,
+                )
             raise FilterError(f"operator {op.value} cannot be used on {kind.value} field {name!r}; use {allowed}", path)
         expected = None
         if kind in (FieldKind.STRING, FieldKind.LIST):
@@ -311,10 +323,8 @@ class _Parser:
                 ok, expected = False, "a number or date string"
         if not ok:
             shown = json.dumps(value, ensure_ascii=False)
-            raise FilterError(
-                f"{op.value} on {name!r} needs {expected}, got {_type_name(value)} {shown[:60]}",
-                path,
-            )
+            said = f"{name!r}" if written else f"{op.value} on {name!r}"
+            raise FilterError(f"{said} needs {expected}, got {_type_name(value)} {shown[:60]}", path)
         return Condition(op=op, field=name, value=value, kind=kind, path=path)
 
 

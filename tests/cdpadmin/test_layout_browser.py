@@ -120,3 +120,39 @@ def test_the_dashboard_uses_the_width_in_cards(wide_data, admin_page):
     assert "customers-export" in admin_page.locator("#last-imports").inner_text()
     assert "Succeeded" in admin_page.locator("#last-sync-runs").inner_text()
     assert "HTTP 400" in admin_page.locator("#outbox-card").inner_text()
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+def test_the_sync_run_page_keeps_history_beside_the_title(cdp_realm, admin_page):
+    run = SyncRun.objects.create(realm=cdp_realm, status=SyncRunStatus.SUCCEEDED, counts={"step1": {"linked": 7}})
+    admin_page.set_viewport_size({"width": 1280, "height": 900})
+    admin_page.goto(f"/admin/infobip/syncrun/{run.pk}/change/")
+    admin_page.wait_for_selector("#sync-counts tr")
+    SHOTS.mkdir(exist_ok=True)
+    admin_page.screenshot(path=str(SHOTS / "syncrun-page.png"), full_page=True)
+    history = admin_page.locator(".object-tools").bounding_box()
+    assert not overlaps(history, admin_page.locator("#sync-live").bounding_box())
+    assert fits(admin_page)
+    icon = admin_page.locator("link[rel=icon]").get_attribute("href")
+    assert admin_page.request.get(icon).status == 200  # a favicon, no 404 on every page
+
+
+def test_the_merge_page_shows_no_empty_headings(cdp_realm, admin_page):
+    a = PersonFactory(realm=cdp_realm, first_name="Ana", last_name="Jurić", phones=["385991111111"])
+    b = PersonFactory(realm=cdp_realm, first_name="Ana", last_name="Juric", phones=["385991111112"])
+    admin_page.set_viewport_size({"width": 1280, "height": 900})
+    admin_page.goto(f"/admin/people/person/merge/?ids={a.pk},{b.pk}")
+    SHOTS.mkdir(exist_ok=True)
+    admin_page.screenshot(path=str(SHOTS / "merge-page.png"), full_page=True)
+    headings = admin_page.locator("aside h2").all_inner_texts()
+    assert "Phones" in headings
+    assert not {"Emails", "Tags", "Channel profiles"} & set(headings)
+    assert fits(admin_page)

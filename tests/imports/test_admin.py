@@ -71,7 +71,7 @@ def test_the_wizard_goes_from_upload_to_result(admin_client, realm, django_captu
 
     report = admin_client.get(reverse("admin:imports_importjob_report", args=[job.pk, "csv"]))
     lines = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
-    assert lines[1][:3] == ["4", "invalid", "First name"]
+    assert lines[1][:3] == ["4", "Invalid", "First name"]
     progress = admin_client.get(reverse("admin:imports_importjob_progress", args=[job.pk])).json()
     assert (progress["status"], progress["rows_done"], progress["rows_total"]) == ("succeeded", 2, 2)
 
@@ -84,8 +84,27 @@ def test_a_refused_file_is_explained_on_the_upload_page(admin_client, realm):
         reverse("admin:imports_importjob_upload"), {"realm": realm.pk, "file": SimpleUploadedFile("x.csv", b"a,b\r\n")}
     )
     assert response.status_code == 200
-    assert "a header row but no data rows" in response.content.decode()
+    page = response.content.decode()
+    assert "a header row but no data rows" in page
+    assert page.index('id="id_file"') < page.index("a header row but no data rows")  # under the file field
     assert not ImportJob.objects.exists()
+
+
+def test_the_country_prefix_is_offered_on_phone_columns_only(admin_client, realm, django_capture_on_commit_callbacks):
+    import re
+
+    job = upload(realm, "people.csv", csv_bytes(ROWS))
+    page = admin_client.get(reverse("admin:imports_importjob_map", args=[job.pk])).content.decode()
+    labels = re.findall(r'<label class="imp-country" data-shown-for="phone"( hidden)?>', page)
+    assert [bool(hidden) for hidden in labels] == [True, True, False, True]  # First, Last, Phone, Email
+
+    data = {f"field_{i}": entry["field"] or "" for i, entry in enumerate(job.mapping)}
+    data |= {"country_0": "", "country_1": "", "country_2": "si", "country_3": "HR"}  # Email's is a leftover
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:imports_importjob_map", args=[job.pk]), data)
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert [entry.get("country", "") for entry in job.mapping] == ["", "", "SI", ""]
 
 
 def test_mapping_without_an_identifier_is_refused_on_the_page(admin_client, realm):

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 
 import pytest
 from playwright.sync_api import expect
@@ -55,7 +56,7 @@ def test_import_people_in_chromium(realm, admin_page, tmp_path):
     with page.expect_download() as download_info:
         page.click("#report-csv")
     report = download_info.value.path().read_bytes().decode("utf-8-sig")
-    lines = list(csv.reader(io.StringIO(report)))
+    lines = list(csv.reader(io.StringIO(report), delimiter=";"))  # the uploaded file's delimiter
     assert lines[0][:5] == ["Row", "Kind", "Column", "Value", "Reason"]
     assert {line[0] for line in lines[1:]} == {"5"}
     assert all(not cell.startswith("=") for line in lines for cell in line)
@@ -85,3 +86,38 @@ def test_the_progress_bar_follows_a_running_import_and_shows_the_result(realm, a
     )
     page.wait_for_selector("#result", timeout=10_000)
     assert page.inner_text("#count-created") == "2"
+
+
+def test_the_mapping_shows_a_country_prefix_only_beside_a_phone_column(realm, admin_page, tmp_path):
+    path = tmp_path / "ljudi.csv"
+    path.write_bytes(csv_bytes(ROWS, delimiter=";"))
+    page = admin_page
+    page.goto("/admin/imports/importjob/import/")
+    page.select_option("#id_realm", str(realm.pk))
+    page.set_input_files("#id_file", str(path))
+    page.click("input[name=upload]")
+    page.wait_for_selector("#mapping")
+    expect(page.locator("#id_country_2")).to_be_visible()  # Mobitel → phone
+    expect(page.locator("#id_country_3")).to_be_hidden()  # E-mail
+    page.select_option("#id_field_4", "phone")  # Napomena, now a phone column
+    expect(page.locator("#id_country_4")).to_be_visible()
+    page.select_option("#id_field_2", "")
+    expect(page.locator("#id_country_2")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    page.screenshot(path=str(os.environ.get("CDP_SCREENSHOTS", tmp_path)) + "/import-map.png", full_page=True)
+
+
+def test_a_refused_upload_says_why_under_the_file_field(realm, admin_page, tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"Ime;Prezime\r\n")
+    page = admin_page
+    page.goto("/admin/imports/importjob/import/")
+    page.select_option("#id_realm", str(realm.pk))
+    page.set_input_files("#id_file", str(path))
+    page.click("input[name=upload]")
+    error = page.locator(".form-row.errors .errorlist")
+    expect(error).to_contain_text("a header row but no data rows")
+    field_box, error_box = page.locator("#id_file").bounding_box(), error.bounding_box()
+    assert error_box["y"] >= field_box["y"] + field_box["height"]
+    shots = str(os.environ.get("CDP_SCREENSHOTS", tmp_path))
+    page.screenshot(path=shots + "/import-upload-refused.png", full_page=True)

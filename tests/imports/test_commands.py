@@ -39,7 +39,7 @@ def test_the_command_imports_and_ends_with_one_json_line(realm, tmp_path):
     assert {"Fair 2026", result["tag"]} <= set(person.tags.values_list("name", flat=True))
     report = Path(result["error_report"]).read_text(encoding="utf-8-sig").splitlines()
     assert report[0].startswith("Row,Kind,Column,Value,Reason,Ime,Prezime")
-    assert report[1].startswith("4,invalid,Prezime,Ro<w,contains the forbidden character '<'")
+    assert report[1].startswith("4,Invalid,Prezime,Ro<w,contains the forbidden character '<'")
 
 
 def test_the_command_takes_a_mapping_file_and_a_phone_country(realm, tmp_path):

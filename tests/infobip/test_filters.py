@@ -121,8 +121,8 @@ def test_companies_have_no_not_contain_and_know_domains():
         ({"#eq": "Alex"}, 'takes an object {"<field>": <value>}, got string', '$["#eq"]'),
         ({"#eq": {}}, "#eq needs at least one field, got an empty object", '$["#eq"]'),
         ({"nickname": "A"}, "unknown field 'nickname'; known fields:", '$["nickname"]'),
-        ({"firstName": 5}, "#eq on 'firstName' needs a string, got number 5", '$["firstName"]'),
-        ({"firstName": None}, "#eq on 'firstName' needs a string, got null", '$["firstName"]'),
+        ({"firstName": 5}, "'firstName' needs a string, got number 5", '$["firstName"]'),
+        ({"firstName": None}, "'firstName' needs a string, got null", '$["firstName"]'),
         (
             {"#gt": {"firstName": "A"}},
             "operator #gt cannot be used on string field 'firstName'",
@@ -132,7 +132,12 @@ def test_companies_have_no_not_contain_and_know_domains():
         ({"birthDate": "15.01.1966"}, "needs a date string YYYY-MM-DD", '$["birthDate"]'),
         ({"#lt": {"createdAt": "yesterday"}}, "needs a date YYYY-MM-DD or timestamp", '$["#lt"]["createdAt"]'),
         ({"gender": "OTHER"}, "needs one of FEMALE, MALE, got string", '$["gender"]'),
-        ({"tags": "VIP"}, "operator #eq cannot be used on list field 'tags'; use #contains, #notContain", '$["tags"]'),
+        (
+            {"tags": "VIP"},
+            """{"tags": "VIP"} cannot match list field 'tags' as a whole; use #contains, #notContain, """
+            """e.g. {"#contains": {"tags": "VIP"}}""",
+            '$["tags"]',
+        ),
         ({"#contains": {"customAttributes.Score": 3}}, "needs a string, got number 3", None),
         ({"#gt": {"customAttributes.Active": True}}, "needs a number or date string, got boolean", None),
         ({"customAttributes.X": [1]}, "needs a string, number or boolean, got array", None),

@@ -71,3 +71,44 @@ def test_the_person_page_read_only(person, page, realm):
     body = page.locator("#content").inner_text()
     assert "Ca " not in body
     assert body.count("ana@example.com") == 1
+
+
+def test_a_list_of_objects_attribute_is_edited_as_a_table(realm, admin_page):
+    CustomAttributeDefinitionFactory(
+        realm=realm, name="ShoppingCartList", data_type="LIST_OF_OBJECTS",
+        object_schema={"productName": "STRING", "productPrice": "DECIMAL", "productCategory": "STRING"},
+    )  # fmt: skip
+    person = PersonFactory(realm=realm, first_name="Jane", last_name="Smith", emails=["jane@example.com"])
+    cart = [{"productName": "Sneakers", "productPrice": 25.33, "productCategory": "Sport Sneakers"}]
+    Person.objects.filter(pk=person.pk).update(custom_attributes={"ShoppingCartList": cart})
+    page = admin_page
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/admin/people/person/{person.pk}/change/")
+    table = page.locator("table.cdp-object-table")
+    assert table.locator("thead th").all_inner_texts()[:3] == ["productName", "productPrice", "productCategory"]
+    assert table.locator("tbody tr").count() == 1
+    assert table.locator("tbody input").first.input_value() == "Sneakers"
+    assert page.locator("textarea[name^=ca__]").is_hidden()
+
+    page.click("button.cdp-object-add")
+    row = table.locator("tbody tr").nth(1)
+    row.locator("input").nth(0).fill("T-Shirt")
+    row.locator("input").nth(1).fill("9.99")
+    table.locator("tbody tr").nth(0).locator("input").nth(1).fill("19.5")
+    SHOTS.mkdir(exist_ok=True)
+    table.locator("xpath=ancestor::fieldset").screenshot(path=str(SHOTS / "person-object-table.png"))
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist")
+    person.refresh_from_db()
+    assert person.custom_attributes["ShoppingCartList"] == [
+        {"productName": "Sneakers", "productPrice": 19.5, "productCategory": "Sport Sneakers"},
+        {"productName": "T-Shirt", "productPrice": 9.99},
+    ]
+
+    table = page.locator("table.cdp-object-table")
+    table.locator("tbody tr").nth(0).locator("button.cdp-object-remove").click()
+    table.locator("tbody tr").nth(0).locator("button.cdp-object-remove").click()
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist")
+    person.refresh_from_db()
+    assert "ShoppingCartList" not in person.custom_attributes
