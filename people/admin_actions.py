@@ -13,17 +13,25 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from core.errors import DomainError
-from people import batch, export
+from people import batch, erasure, export
 from people.models import Person, PersonType
 
 BULK_ACTIONS = [
     "bulk_add_tag", "bulk_remove_tag", "bulk_set_type", "bulk_set_company", "bulk_push_again",
-    "bulk_export_csv", "bulk_export_xlsx",
+    "bulk_export_csv", "bulk_export_xlsx", "bulk_erase",
 ]  # fmt: skip
+ERASE_MAX = 100  # an erase cannot be undone: a whole filtered list is never erased by one click
 
 
 class TagForm(forms.Form):
     tag = forms.CharField(max_length=256, label="Tag name")
+
+
+class EraseForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Erase these persons everywhere (GDPR): their profiles, contacts, events, merge records, import "
+        "rows and tracking data here, and their profiles in Infobip. This cannot be undone.",
+    )
 
 
 class TypeForm(forms.Form):
@@ -46,6 +54,9 @@ def company_form(realm_ids):
 
 class PersonBulkActionsMixin:
     """Mixed into PersonAdmin; `actions` names BULK_ACTIONS."""
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("people.erase_person")
 
     def _confirm_or_apply(self, request, queryset, *, title: str, form_class, apply, verb: str):
         form = form_class(request.POST if "apply" in request.POST else None)
@@ -114,3 +125,23 @@ class PersonBulkActionsMixin:
     @admin.action(description="Export selected persons to XLSX", permissions=["view"])
     def bulk_export_xlsx(self, request, queryset):
         return export.streaming_response(export.export_rows_of(queryset).iterator(chunk_size=export.CHUNK), "xlsx")
+
+    @admin.action(description="Erase selected persons everywhere (GDPR)", permissions=["erase"])
+    def bulk_erase(self, request, queryset):
+        count = queryset.count()
+        if count > ERASE_MAX:
+            self.message_user(
+                request, f"Erase at most {ERASE_MAX} persons at a time ({count} selected).", messages.ERROR
+            )
+            return None
+
+        def apply(qs, data):
+            done = 0
+            for person in qs.filter(merged_into__isnull=True).select_related("realm").order_by("pk"):
+                erasure.person_erase(person=person)  # one transaction per person; its aliases go with it
+                done += 1
+            return done
+
+        return self._confirm_or_apply(
+            request, queryset, title="Erase persons (GDPR)", form_class=EraseForm, verb="Erased", apply=apply
+        )
