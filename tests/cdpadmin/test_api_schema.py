@@ -76,7 +76,7 @@ def test_schemathesis_finds_no_server_error_and_no_nonconforming_response(mode, 
     schema = schemathesis.openapi.from_wsgi("/v1/schema/?format=json", application)
     failures, statuses = [], []
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 64
+    assert len(operations) == 65
 
     for operation in operations:
 
