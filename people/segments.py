@@ -92,6 +92,16 @@ def segment_get(realm, segment_id: int) -> Segment:
     return segment
 
 
+def segment_check_filter(realm, filter_raw: str) -> None:
+    """ValidationError (on `filter`) when the filter is not one the persons list can apply in this realm."""
+    person_filter_q(realm, filter_raw)
+
+
+def filter_count(realm, filter_raw: str) -> int:
+    """How many of the realm's persons a filter matches now (the builder's live count)."""
+    return person_list(realm, filter_raw).order_by().count()
+
+
 def segment_persons(segment: Segment) -> QuerySet:
     """The segment's members now (active persons of its realm matching its filter)."""
     return person_list(segment.realm, segment.filter)
