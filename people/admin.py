@@ -19,7 +19,7 @@ from core.paginator import LargeTablePaginator
 from identities.models import Identity, Realm
 from identities.realms import realms_for_user, user_realm_ids
 from infobip.selectors import person_push_log
-from people import admin_merge_records, admin_reference, admin_segments, selectors, services, validation  # noqa: F401 - they register their ModelAdmins
+from people import admin_jobs, admin_merge_records, admin_reference, admin_segments, selectors, services, validation  # noqa: F401 - they register their ModelAdmins
 from people import forms as person_forms
 from people.admin_actions import BULK_ACTIONS, PersonBulkActionsMixin
 from people.admin_columns import PersonColumnsMixin

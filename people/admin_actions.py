@@ -10,10 +10,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
+from core.actors import staff_actor
 from core.errors import DomainError
-from people import batch, erasure, export
+from people import bulk_jobs, erasure, export
 from people.models import Person, PersonType
 
 BULK_ACTIONS = [
@@ -52,30 +55,49 @@ def company_form(realm_ids):
     return CompanyForm
 
 
+def _params(cleaned: dict) -> dict:
+    """An action form's data as a job stores it: model instances by id."""
+    return {key: getattr(value, "pk", value) for key, value in cleaned.items()}
+
+
 class PersonBulkActionsMixin:
     """Mixed into PersonAdmin; `actions` names BULK_ACTIONS."""
 
     def has_erase_permission(self, request) -> bool:
         return request.user.has_perm("people.erase_person")
 
-    def _confirm_or_apply(self, request, queryset, *, title: str, form_class, apply, verb: str):
+    def _confirm_or_apply(self, request, queryset, *, title: str, form_class, apply=None, verb: str):
+        """The confirmation page, then the action: `apply(queryset, cleaned_data)` in the request, or for an
+        operation of people.bulk_jobs (the action's own name) beyond BACKGROUND_MIN persons, a background job."""
         form = form_class(request.POST if "apply" in request.POST else None)
+        action = request.POST.get("action")
         if "apply" in request.POST and form.is_valid():
+            if apply is None and queryset.count() > bulk_jobs.BACKGROUND_MIN:
+                job = bulk_jobs.bulk_job_start(
+                    action=action, params=_params(form.cleaned_data), persons=queryset, actor=staff_actor(request.user)
+                )
+                self.message_user(request, f"{title}: {job.total} persons, running in the background.")
+                return HttpResponseRedirect(reverse("admin:people_bulkjob_change", args=[job.pk]))
             try:
-                count = apply(queryset, form.cleaned_data)
+                if apply is None:
+                    count = bulk_jobs.OPERATIONS[action](queryset, _params(form.cleaned_data))
+                else:
+                    count = apply(queryset, form.cleaned_data)
             except DomainError as exc:
                 self.message_user(request, f"{title}: nothing more changed — {exc.message}", messages.ERROR)
                 return None
             self.message_user(request, f"{verb} {count} person(s).", messages.SUCCESS)
             return None
+        count = queryset.count()
         context = {
             **self.admin_site.each_context(request),
             "title": title,
             "opts": self.model._meta,
             "form": form,
-            "count": queryset.count(),
+            "count": count,
+            "background": apply is None and count > bulk_jobs.BACKGROUND_MIN,
             "sample": list(queryset.order_by("pk")[:20]),
-            "action": request.POST.get("action"),
+            "action": action,
             "select_across": request.POST.get("select_across", "0"),
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -84,39 +106,28 @@ class PersonBulkActionsMixin:
 
     @admin.action(description="Add a tag to selected persons", permissions=["change"])
     def bulk_add_tag(self, request, queryset):
-        return self._confirm_or_apply(
-            request, queryset, title="Add a tag", form_class=TagForm, verb="Tagged",
-            apply=lambda qs, data: batch.persons_bulk_update(persons=qs, tags=[data["tag"]]),
-        )  # fmt: skip
+        return self._confirm_or_apply(request, queryset, title="Add a tag", form_class=TagForm, verb="Tagged")
 
     @admin.action(description="Remove a tag from selected persons", permissions=["change"])
     def bulk_remove_tag(self, request, queryset):
-        return self._confirm_or_apply(
-            request, queryset, title="Remove a tag", form_class=TagForm, verb="Untagged",
-            apply=lambda qs, data: batch.persons_bulk_update(persons=qs, remove_tags=[data["tag"]]),
-        )  # fmt: skip
+        return self._confirm_or_apply(request, queryset, title="Remove a tag", form_class=TagForm, verb="Untagged")
 
     @admin.action(description="Set the type of selected persons", permissions=["change"])
     def bulk_set_type(self, request, queryset):
-        return self._confirm_or_apply(
-            request, queryset, title="Set the type", form_class=TypeForm, verb="Updated",
-            apply=lambda qs, data: batch.persons_bulk_update(persons=qs, attributes={"type": data["type"]}),
-        )  # fmt: skip
+        return self._confirm_or_apply(request, queryset, title="Set the type", form_class=TypeForm, verb="Updated")
 
     @admin.action(description="Set the company of selected persons", permissions=["change"])
     def bulk_set_company(self, request, queryset):
         realm_ids = set(queryset.values_list("realm_id", flat=True).distinct())
         return self._confirm_or_apply(
-            request, queryset, title="Set the company", form_class=company_form(realm_ids), verb="Moved",
-            apply=lambda qs, data: batch.persons_bulk_update(persons=qs, company=data["company"]),
-        )  # fmt: skip
+            request, queryset, title="Set the company", form_class=company_form(realm_ids), verb="Moved"
+        )
 
     @admin.action(description="Push selected persons to Infobip again", permissions=["change"])
     def bulk_push_again(self, request, queryset):
         return self._confirm_or_apply(
-            request, queryset, title="Push to Infobip again", form_class=forms.Form, verb="Queued",
-            apply=lambda qs, data: batch.persons_push_again(persons=qs),
-        )  # fmt: skip
+            request, queryset, title="Push to Infobip again", form_class=forms.Form, verb="Queued"
+        )
 
     @admin.action(description="Export selected persons to CSV", permissions=["view"])
     def bulk_export_csv(self, request, queryset):

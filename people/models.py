@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Lower, Upper
@@ -528,3 +529,39 @@ class PersonActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of person {self.person_id} by {self.actor_label or self.actor_kind}"
+
+
+class BulkJobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class BulkJob(models.Model):
+    """A staff bulk action on more persons than a request should hold (people.bulk_jobs): the selection's ids,
+    the action and its parameters, and its progress, chunk by chunk, for the progress page."""
+
+    action = models.CharField(max_length=40)
+    params = models.JSONField(default=dict, blank=True, help_text="The action's form, ids only (tag, type, company).")
+    person_ids = ArrayField(models.BigIntegerField(), default=list, help_text="The selection when it was confirmed.")
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0, help_text="Persons applied (a crashed job resumes after them).")
+    status = models.CharField(max_length=10, choices=BulkJobStatus.choices, default=BulkJobStatus.QUEUED)
+    error = models.TextField(blank=True)
+    started_by = models.CharField(max_length=150, blank=True)
+    started_by_id = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "bulk action job"
+
+    def __str__(self) -> str:
+        return f"Bulk job #{self.pk}: {self.action} ({self.done}/{self.total})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * self.done / self.total)
