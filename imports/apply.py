@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from companies.models import Company
 from companies.services import company_create
+from core.actors import Actor, acting_as
 from core.errors import DomainError
 from imports.grouping import UnionFind, describe_key, key_owners, ranges_text, row_ranges
 from imports.models import (
@@ -27,8 +28,8 @@ from imports.parsing import row_keys
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record_many
 from infobip.outbox.payloads import PersonChange, Sets
+from people import activity, journey
 from people import bulk as person_bulk
-from people import journey
 from people.merging import default_survivor, persons_merge
 from people.models import CONTACTS_PER_PERSON_MAX, Origin, Person, SyncStatus
 from people.services import tags_get_or_create
@@ -92,6 +93,13 @@ class Target:
 
 
 def apply_batch(context: RunContext, staged: list[tuple[int, int, dict[str, Any]]]) -> Outcome:
+    job = context.job
+    label = f"Import #{job.pk}" + (f" by {job.started_by}" if job.started_by else "")
+    with acting_as(Actor("import", str(job.pk), label)):  # merges and writes of the batch are the job's
+        return _apply_batch(context, staged)
+
+
+def _apply_batch(context: RunContext, staged: list[tuple[int, int, dict[str, Any]]]) -> Outcome:
     outcome = Outcome()
     realm = context.realm
     groups: dict[int, list[tuple[int, dict[str, Any]]]] = {}
@@ -388,6 +396,16 @@ def write(context: RunContext, targets: list[Target], outcome: Outcome) -> None:
                 for t in changed
             ],
         )
+    # The history: the actor is the import job (imports.batches runs the batch acting as it).
+    activity.activity_record_many(
+        realm=realm, action=activity.CREATED, items=[(t.person_id, ()) for t in created], detail={"importJob": job.pk}
+    )
+    activity.activity_record_many(
+        realm=realm,
+        action=activity.UPDATED,
+        items=[(t.person_id, [*t.changed_fields, *_contact_fields(t)]) for t in changed],
+        detail={"importJob": job.pk},
+    )
     targets_with_contacts = [*created, *changed]
     person_bulk.contacts_add(
         realm=realm,
@@ -396,6 +414,11 @@ def write(context: RunContext, targets: list[Target], outcome: Outcome) -> None:
         emails=((t.person_id, a) for t in targets_with_contacts for a in t.new_emails),
         tags=((t.person_id, tag.pk) for t in targets_with_contacts for tag in t.new_tags),
     )
+
+
+def _contact_fields(target: Target) -> list[str]:
+    return [name for name, new in (("phone", target.new_phones), ("email", target.new_emails),
+            ("tags", target.new_tags)) if new]  # fmt: skip
 
 
 def person_values(target: Target) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from core.paginator import LargeTablePaginator
 from identities.models import Identity, Realm
 from identities.realms import realms_for_user, user_realm_ids
 from infobip.selectors import person_push_log
-from people import admin_merge_records, admin_reference, selectors, services, validation  # noqa: F401 - they register their ModelAdmins
+from people import admin_jobs, admin_merge_records, admin_reference, admin_segments, selectors, services, validation  # noqa: F401 - they register their ModelAdmins
 from people import forms as person_forms
 from people.admin_actions import BULK_ACTIONS, PersonBulkActionsMixin
 from people.admin_columns import PersonColumnsMixin
@@ -175,6 +175,7 @@ class PersonAdmin(PersonColumnsMixin, PersonBulkActionsMixin, PersonMergeAdminMi
     list_display_links = ["display_name"]
     list_filter = [
         RealmListFilter, "type", TagListFilter, CountryListFilter, OriginListFilter, "sync_status", ProfileStateFilter,
+        admin_segments.SegmentListFilter,
     ]  # fmt: skip
     list_select_related = ["company"]
     search_fields = ["last_name"]  # the box is shown; the search itself is selectors.person_search

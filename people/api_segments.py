@@ -47,6 +47,22 @@ class SegmentListSerializer(serializers.Serializer):
     totalCount = serializers.IntegerField(required=False)
 
 
+class SegmentPatchSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False)
+    filter = serializers.CharField(required=False, help_text=FILTER_HELP)
+
+
+def _segment_fields(data: dict) -> dict:
+    errors = ErrorCollector()
+    for key in sorted(set(data) - {"name", "filter"}):
+        errors.add(key, "is not a segment field")
+    for key in ("name", "filter"):
+        if key in data and not isinstance(data[key], str):
+            errors.add(key, "must be a string")
+    errors.raise_if_any()
+    return data
+
+
 def segment_as_dict(segment: Segment) -> dict:
     return {
         "id": segment.pk,
@@ -81,11 +97,7 @@ class SegmentListView(ApiView):
         examples=[OpenApiExample("VIPs in Zagreb", value=EXAMPLE, request_only=True)],
     )
     def post(self, request):
-        data = self.body_object()
-        errors = ErrorCollector()
-        for key in sorted(set(data) - {"name", "filter"}):
-            errors.add(key, "is not a segment field")
-        errors.raise_if_any()
+        data = _segment_fields(self.body_object())
         segment = segments.segment_create(realm=self.realm, name=data.get("name"), filter_raw=data.get("filter"))
         return Response(segment_as_dict(segment), status=201)
 
@@ -94,6 +106,22 @@ class SegmentDetailView(ApiView):
     @extend_schema(tags=[TAG], summary="Get a segment", responses={200: SegmentSerializer, **READ_ERRORS})
     def get(self, request, segment_id):
         return Response(segment_as_dict(segments.segment_get(self.realm, segment_id)))
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Change a segment",
+        description="Rename it and/or change its filter; fields left out keep their value. The same checks as "
+        "saving one (400 saying what is wrong, a name taken in any case is a 400 `conflict`).",
+        parameters=[IDEMPOTENCY_KEY],
+        request=SegmentPatchSerializer,
+        responses={200: SegmentSerializer, **WRITE_ERRORS},
+        examples=[OpenApiExample("Rename", value={"name": "VIPs of Zagreb"}, request_only=True)],
+    )
+    def patch(self, request, segment_id):
+        segment = segments.segment_get(self.realm, segment_id)
+        data = _segment_fields(self.body_object())
+        updated = segments.segment_update(segment=segment, name=data.get("name"), filter_raw=data.get("filter"))
+        return Response(segment_as_dict(updated))
 
     @extend_schema(
         tags=[TAG],

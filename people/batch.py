@@ -16,7 +16,7 @@ from identities.ids import parse_object_id
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
 from infobip.outbox.payloads import PersonChange, Sets
-from people import selectors, services
+from people import activity, selectors, services
 from people.fields import PERSON_ATTRIBUTES
 from people.models import Origin, Person, SyncStatus
 from people.serializers import PersonWriteSerializer
@@ -125,6 +125,9 @@ def persons_push_again(*, persons) -> int:
                     realm=person.realm, entity=OutboxEntity.PERSON, entity_id=person.pk, op=op, payload=payload
                 )
             pushing = [p.pk for p in batch if p.realm.cdp_enabled]
+            for realm_id in {p.realm_id for p in batch}:
+                ids = [p.pk for p in batch if p.realm_id == realm_id]
+                activity.activity_record(realm=realm_id, person_ids=ids, action=activity.PUSHED)
             Person.objects.filter(pk__in=pushing).update(sync_status=SyncStatus.PENDING)
         done += len(batch)
     return done

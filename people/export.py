@@ -18,6 +18,7 @@ from django.http import StreamingHttpResponse
 
 from core.errors import ValidationError
 from people.models import Person, PersonEmail, PersonPhone
+from people.segments import segment_q
 from people.selectors import person_list
 
 CHUNK = 2000
@@ -41,9 +42,16 @@ def _joined(queryset, field: str) -> Subquery:
     return Subquery(values)
 
 
-def export_queryset(realm, filter_raw: str | None):
-    """The rows of the export of a realm's filtered persons."""
-    return export_rows_of(person_list(realm, filter_raw))
+def export_queryset(realm, filter_raw: str | None, segment: Any = None):
+    """The rows of the export of a realm's filtered persons (and of its segment `segment`, an id, when given)."""
+    persons = person_list(realm, filter_raw)
+    if segment not in (None, ""):
+        try:
+            segment_id = int(segment)
+        except (TypeError, ValueError):
+            raise ValidationError.single("segment", "must be a segment id") from None
+        persons = persons.filter(segment_q(realm, segment_id))
+    return export_rows_of(persons)
 
 
 def export_rows_of(persons):
@@ -60,9 +68,9 @@ def export_rows_of(persons):
     )
 
 
-def rows(realm, filter_raw: str | None) -> Iterator[tuple]:
+def rows(realm, filter_raw: str | None, segment: Any = None) -> Iterator[tuple]:
     """Export rows through a server-side cursor, CHUNK rows at a time."""
-    return export_queryset(realm, filter_raw).iterator(chunk_size=CHUNK)
+    return export_queryset(realm, filter_raw, segment).iterator(chunk_size=CHUNK)
 
 
 def safe_cell(value: Any) -> Any:
@@ -129,12 +137,12 @@ def xlsx_stream(source: Iterable[tuple]) -> Iterator[bytes]:
 STREAMS = {"csv": csv_stream, "xlsx": xlsx_stream, "jsonl": jsonl_stream}
 
 
-def persons_export_response(realm, filter_raw: str | None, fmt: str) -> StreamingHttpResponse:
-    """The streaming response of an export; a bad format or filter is a ValidationError before any byte."""
+def persons_export_response(realm, filter_raw: str | None, fmt: str, segment: Any = None) -> StreamingHttpResponse:
+    """The streaming response of an export; a bad format, filter or segment is an error before any byte."""
     if fmt not in FORMATS:
         raise ValidationError.single("format", f"must be one of {', '.join(FORMATS)}")
-    export_queryset(realm, filter_raw)  # the filter is parsed here, so its errors are a 400, not a broken stream
-    return streaming_response(rows(realm, filter_raw), fmt)
+    export_queryset(realm, filter_raw, segment)  # parsed here: its errors are a 400/404, not a broken stream
+    return streaming_response(rows(realm, filter_raw, segment), fmt)
 
 
 def streaming_response(source: Iterable[tuple], fmt: str) -> StreamingHttpResponse:

@@ -22,6 +22,7 @@ from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp, OutboxStatus
 from infobip.outbox import outbox_record, outbox_supersede
 from infobip.outbox.payloads import PersonChange, PersonCreate, Sets
+from people import activity
 from people.merge_snapshot import FIELD_LABELS, MERGE_FIELDS, _plain
 from people.models import (
     ChannelProfile,
@@ -430,6 +431,9 @@ def merge_undo(*, record: MergeRecord, actor: str = "", source: str = "admin") -
         record.undo_report = {"kept": plan.kept, "notes": plan.notes}
         record.save(update_fields=["undone_at", "undone_by", "undo_report"])
         _record_undo_push(plan, record, snapshots, survivor_before)
+        activity.activity_record(
+            realm=realm, person_ids=group, action=activity.UNMERGED, detail={"mergeRecord": record.pk}
+        )
     return plan
 
 

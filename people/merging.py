@@ -29,6 +29,7 @@ from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record
 from infobip.outbox.payloads import Absorbed, MergeChange, PersonGone
+from people import activity
 from people.merge_rules import is_empty as _empty
 from people.merge_rules import merged_type
 from people.merge_rules import profile_rank as _rank
@@ -220,6 +221,15 @@ def persons_merge(
         _move_to_survivor(survivor, others, kept)
         _absorb(plan, survivor, others, kept, source=source)
         record.save()
+        detail = {"mergeRecord": record.pk}
+        activity.activity_record(
+            realm=survivor.realm, person_ids=[survivor.pk], action=activity.MERGED,
+            fields=[d.field for d in plan.fields], detail={**detail, "absorbed": [p.pk for p in others]},
+        )  # fmt: skip
+        activity.activity_record(
+            realm=survivor.realm, person_ids=[p.pk for p in others], action=activity.ABSORBED,
+            detail={**detail, "into": survivor.pk},
+        )  # fmt: skip
         outbox_record(
             realm=survivor.realm,
             entity=OutboxEntity.MERGE,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models.functions import Lower
@@ -193,7 +194,10 @@ class Person(TimeStampedModel, SyncStateMixin):
 
     class Meta:
         ordering = ["-id"]
-        permissions = [("merge_person", "Can merge person profiles")]
+        permissions = [
+            ("merge_person", "Can merge person profiles"),
+            ("erase_person", "Can erase person profiles everywhere (GDPR)"),
+        ]
         indexes = [
             # The admin changelist of one realm, newest first; also the realm counts of the dashboard.
             models.Index(fields=["realm", "-id"], name="person_realm_id"),
@@ -492,3 +496,73 @@ class Segment(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ActorKind(models.TextChoices):
+    ADMIN = "admin", "Staff user"
+    API_KEY = "api_key", "API key"
+    IMPORT = "import", "Import job"
+    SYNC = "sync", "Sync run"
+    SYSTEM = "system", "System"
+
+
+class PersonActivity(models.Model):
+    """One change of a person: who or what made it (actor), what it did and which fields it touched.
+
+    Field names only, never their values: the history is then no second copy of personal data (the values are
+    on the person, and an erase leaves this table without any). `person_id` is a plain number, not a foreign
+    key, so the history and an erase's audit row outlive the person."""
+
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
+    person_id = models.BigIntegerField()
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    actor_kind = models.CharField(max_length=10, choices=ActorKind.choices, default=ActorKind.SYSTEM)
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=20)
+    fields = models.JSONField(default=list, blank=True, help_text="The API names of the fields changed.")
+    detail = models.JSONField(default=dict, blank=True, help_text="Ids only: merge record, import job, counts.")
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name_plural = "person activity"
+        indexes = [models.Index(fields=["person_id", "-created"], name="person_activity_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.action} of person {self.person_id} by {self.actor_label or self.actor_kind}"
+
+
+class BulkJobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class BulkJob(models.Model):
+    """A staff bulk action on more persons than a request should hold (people.bulk_jobs): the selection's ids,
+    the action and its parameters, and its progress, chunk by chunk, for the progress page."""
+
+    action = models.CharField(max_length=40)
+    params = models.JSONField(default=dict, blank=True, help_text="The action's form, ids only (tag, type, company).")
+    person_ids = ArrayField(models.BigIntegerField(), default=list, help_text="The selection when it was confirmed.")
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0, help_text="Persons applied (a crashed job resumes after them).")
+    status = models.CharField(max_length=10, choices=BulkJobStatus.choices, default=BulkJobStatus.QUEUED)
+    error = models.TextField(blank=True)
+    started_by = models.CharField(max_length=150, blank=True)
+    started_by_id = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "bulk action job"
+
+    def __str__(self) -> str:
+        return f"Bulk job #{self.pk}: {self.action} ({self.done}/{self.total})"
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * self.done / self.total)

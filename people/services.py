@@ -18,7 +18,7 @@ from identities.models import Identity
 from infobip.models import OutboxEntity, OutboxOp
 from infobip.outbox import outbox_record, outbox_supersede
 from infobip.outbox.payloads import CompanyMove, PersonChange, PersonGone, Sets
-from people import merge_rules, validation
+from people import activity, merge_rules, validation
 from people.contacts import (  # noqa: F401 (MSG_*: re-exported)
     MSG_EMAIL_TAKEN,
     MSG_EXTERNAL_ID_TAKEN,
@@ -278,6 +278,12 @@ def person_create(
                 person.tags.add(*tag_rows)
             _store_channel_profiles(person, profiles)
             outbox_record(realm=realm, entity=OutboxEntity.PERSON, entity_id=person.pk, op=OutboxOp.CREATE)
+            given = [
+                f for f, v in clean.items() if v not in (None, "") and (f != "type" or "type" in (attributes or {}))
+            ]
+            given += [name for name, rows in (("phone", clean_phones), ("email", clean_emails), ("tags", tag_rows),
+                      ("customAttributes", person.custom_attributes), ("company", company)) if rows]  # fmt: skip
+            activity.activity_record(realm=realm, person_ids=[person.pk], action=activity.CREATED, fields=given)
     except IntegrityError as exc:
         raise integrity_error_as_validation(exc) from exc
     # What was written, for people.representation, so the caller can render the new person without reading
@@ -355,6 +361,14 @@ def person_update(
                 if realm.cdp_enabled:
                     locked.sync_status = SyncStatus.PENDING
                 locked.save()
+                touched = [
+                    *changed_fields,
+                    *(["tags"] if added_tags or removed_tags else []),
+                    *(["channels"] if profiles else []),
+                ]
+                touched += [n for n, v in (("phone", contacts.fresh_phones or contacts.removed_phones),
+                            ("email", contacts.new_emails or contacts.removed_emails)) if v]  # fmt: skip
+                activity.activity_record(realm=realm, person_ids=[locked.pk], action=activity.UPDATED, fields=touched)
                 outbox_record(
                     realm=realm,
                     entity=OutboxEntity.PERSON,
@@ -511,6 +525,7 @@ def person_delete(*, person: Person) -> None:
         op=OutboxOp.DELETE,
         payload=person_identifiers(locked),
     )
+    activity.activity_record(realm=locked.realm, person_ids=[locked.pk], action=activity.DELETED)
     locked.delete()
 
 

@@ -33,3 +33,13 @@ def duplicates_rescan_all() -> int:
         duplicate_scan_request(realm=realm, started_by="schedule")
         queued += 1
     return queued
+
+
+def bulk_job_run(job_id: int) -> str:
+    from people.bulk_jobs import bulk_job_run as run_service
+    from people.models import BulkJob
+
+    job = BulkJob.objects.filter(pk=job_id).first()
+    if job is None:
+        return "gone"
+    return run_service(job=job).status

@@ -63,15 +63,15 @@ def test_persons_page_is_a_fixed_number_of_queries(warm, realm, query, queries, 
     assert len(large.json()["persons"]) == 32
 
 
-def test_create_person_and_identity_is_seven_queries(warm, django_assert_num_queries):
+def test_create_person_and_identity_is_eight_queries(warm, django_assert_num_queries):
     body = {
         "country": "HR", "type": "person", "alias": "bench-1",
         "person": {"firstName": "Bench", "lastName": "Person", "tags": ["Bench"],
                    "contactInformation": {"email": [{"address": "bench.1@example.com"}]}},
     }  # fmt: skip
     warm.post("/v1/identities/tags", {"name": "Bench"}, format="json")
-    # transaction, uniqueness check and tag lookup, person, email, tag link, identity, commit
-    with django_assert_num_queries(7):
+    # transaction, uniqueness check and tag lookup, person, email, tag link, history row, identity, commit
+    with django_assert_num_queries(8):
         response = warm.post("/v1/identities/person", body, format="json")
     assert response.status_code == 201, response.json()
     assert response.json()["person"]["tags"] == ["Bench"]

@@ -18,6 +18,7 @@ from identities import api_person as identity_person
 from imports import api as imports
 from infobip import api as sync
 from people import api as people
+from people import api_gdpr as gdpr
 from people import api_segments as segments
 
 
@@ -68,6 +69,8 @@ identity_routes = [
     path("persons/export", bulk.PersonExportView.as_view(), name="persons-export"),
     path("persons/merge/<objid:record_id>/undo", people.PersonMergeUndoView.as_view(), name="persons-merge-undo"),
     path("persons/<objid:person_id>", people.PersonDetailView.as_view(), name="person"),
+    path("persons/<objid:person_id>/erase", gdpr.PersonEraseView.as_view(), name="person-erase"),
+    path("persons/<objid:person_id>/export", gdpr.PersonDataExportView.as_view(), name="person-data-export"),
     path(
         "persons/events/<str:definition_id>",
         people.PersonEventByIdentifierView.as_view(),

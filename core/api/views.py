@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
+from core.actors import Actor, actor_set
 from core.api.parsers import StrictJSONParser
 from core.errors import ValidationError
 
@@ -60,6 +61,10 @@ class ApiView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        key = request.auth
+        if key is not None:  # the writes of this request are the key's (people.activity); ActorMiddleware resets it
+            label = " ".join(part for part in (getattr(key, "name", ""), f"{getattr(key, 'prefix', '')}…") if part)
+            actor_set(Actor("api_key", str(key.pk), label))
         for name, value in request.query_params.items():
             if "\x00" in value or "\x00" in name:
                 raise ValidationError.single(name.replace("\x00", ""), "must not contain NUL characters")

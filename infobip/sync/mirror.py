@@ -20,9 +20,12 @@ from infobip.outbox.payloads import PersonChange, Sets
 from infobip.records import API_FIELD, comparable, parse_infobip_time, record_attributes, record_keys
 from infobip.sync.matching import OrphanIndex
 from infobip.sync.params import RunParams, empty_counts
+from people import activity, merge_rules, validation
 from people import bulk as person_bulk
-from people import merge_rules, validation
 from people.models import Channel, ChannelProfile, Origin, Person, PersonEmail, PersonPhone, SyncStatus, Tag
+
+# Link and sync-state columns a page sets: not a change of the profile in the history.
+SYNC_BOOKKEEPING = {"sync_status", "sync_error", "synced_at", "infobip_id", "infobip_modified_at", "modified"}
 
 
 class MirrorWrites:
@@ -255,6 +258,7 @@ class MirrorWrites:
             self.persons[person.infobip_id] = person
         person_bulk.contacts_add(realm=self.realm, now=self.now, phones=phones, emails=emails, tags=memberships)
         ChannelProfile.objects.bulk_create(profiles, batch_size=2000, ignore_conflicts=True)
+        activity.activity_record_many(realm=self.realm, action=activity.CREATED, items=((pk, ()) for pk in ids))
         self.counts["pull"]["created"] += len(persons)
 
     # ---------------------------------------------------------------------------------------- save
@@ -271,6 +275,11 @@ class MirrorWrites:
         for fields, persons in groups.items():
             names = sorted(fields)
             person_bulk.persons_update(rows=[person_bulk.person_row(p, names) for p in persons], fields=names)
+            shown = [n for n in names if n not in SYNC_BOOKKEEPING]
+            if shown:
+                activity.activity_record_many(
+                    realm=self.realm, action=activity.UPDATED, items=((p.pk, shown) for p in persons)
+                )
         outbox_record_many(
             realm=self.realm,
             entity=OutboxEntity.PERSON,

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from core.actors import Actor, acting_as
 from core.bulk import statistics_refresh
 from core.errors import ValidationError
 from identities.ids import is_hex24, new_object_id
@@ -115,6 +116,11 @@ def execute_run(
     run = _claim_run(run_id, resume=resume)
     if run is None:
         return None
+    with acting_as(Actor("sync", str(run.pk), f"Sync run #{run.pk}")):  # the mirror's writes are the run's
+        return _execute(run, after_page=after_page, max_seconds=max_seconds)
+
+
+def _execute(run: SyncRun, *, after_page, max_seconds) -> SyncRun | None:
     realm = run.realm
     try:
         if not realm.cdp_enabled:

@@ -44,3 +44,42 @@ def test_another_realms_segment_is_not_found(api, other_api, realm):
     assert other_api.get(f"/v1/identities/segments/{segment_id}/persons").status_code == 404
     assert other_api.delete(f"/v1/identities/segments/{segment_id}").status_code == 404
     assert Segment.objects.count() == 1
+
+
+def test_a_segment_is_renamed_and_refiltered_with_patch(api, other_api, realm):
+    PersonFactory(realm=realm, city="Zagreb", tags=["VIP"])
+    PersonFactory(realm=realm, city="Split", tags=["VIP"])
+    segment_id = api.post("/v1/identities/segments", {"name": "V", "filter": VIPS}, format="json").json()["id"]
+    api.post("/v1/identities/segments", {"name": "Taken", "filter": VIPS}, format="json")
+
+    response = api.patch(f"/v1/identities/segments/{segment_id}", {"name": "All VIPs"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert (response.json()["name"], response.json()["filter"], response.json()["count"]) == ("All VIPs", VIPS, 1)
+    every_vip = '{"#contains": {"tags": "VIP"}}'
+    response = api.patch(f"/v1/identities/segments/{segment_id}", {"filter": every_vip}, format="json")
+    assert (response.json()["name"], response.json()["count"]) == ("All VIPs", 2)
+
+    assert api.patch(f"/v1/identities/segments/{segment_id}", {"name": "taken"}, format="json").status_code == 400
+    bad = api.patch(f"/v1/identities/segments/{segment_id}", {"filter": "{bad"}, format="json")
+    assert bad.status_code == 400
+    assert set(bad.json()["data"]["fields"]) == {"filter"}
+    unknown = api.patch(f"/v1/identities/segments/{segment_id}", {"colour": 1}, format="json")
+    assert unknown.json()["data"]["fields"] == {"colour": ["is not a segment field"]}
+    assert other_api.patch(f"/v1/identities/segments/{segment_id}", {"name": "X"}, format="json").status_code == 404
+    assert api.get(f"/v1/identities/segments/{segment_id}").json()["filter"] == every_vip
+
+
+def test_the_export_takes_a_segment(api, other_api, realm):
+    zagreb = PersonFactory(realm=realm, city="Zagreb", tags=["VIP"], first_name="Zed")
+    PersonFactory(realm=realm, city="Zagreb", first_name="Nobody")
+    PersonFactory(realm=realm, city="Split", tags=["VIP"], first_name="Spliter")
+    segment_id = api.post("/v1/identities/segments", {"name": "V", "filter": VIPS}, format="json").json()["id"]
+
+    response = api.get(f"/v1/identities/persons/export?format=jsonl&segment={segment_id}")
+    assert response.status_code == 200
+    lines = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
+    assert [line["id"] for line in lines] == [zagreb.pk]
+    both = api.get(f"/v1/identities/persons/export?format=jsonl&segment={segment_id}&filter=" + '{"firstName": "X"}')
+    assert b"".join(both.streaming_content) == b""
+    assert api.get("/v1/identities/persons/export?segment=abc").status_code == 400
+    assert other_api.get(f"/v1/identities/persons/export?segment={segment_id}").status_code == 404
