@@ -23,10 +23,11 @@ from typing import Any
 from django.db import transaction
 
 from core.errors import Conflict, ErrorCollector, NotFound, ValidationError
-from people import journey, selectors, validation
+from people import journey, validation
 from people.merging import persons_merge
 from people.models import Channel, ChannelProfile, Origin, Person
 from people.services import person_create, person_update
+from tracking import selectors
 
 MSG_UNKNOWN_REGISTRATION = "no installation with this applicationId and pushRegistrationId; register it first"
 MSG_NO_IDENTITY = "give at least one of externalId, email or phone"
@@ -119,20 +120,6 @@ def _clean_login(realm, external_id: Any, emails: Any, phones: Any) -> tuple[str
     return external_id, clean_emails, clean_phones
 
 
-def _matching(realm, external_id: str | None, emails: list[str], phones: list[str]) -> list[Person]:
-    """Active persons holding the externalId or any of the contacts, locked, oldest first."""
-    ids = set(selectors.persons_by_contacts(realm, phones, emails))
-    if external_id:
-        ids |= set(Person.objects.filter(realm=realm, external_id=external_id).values_list("pk", flat=True))
-    persons = Person.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    resolved = []
-    for person in persons:
-        target = person if person.merged_into_id is None else person.merged_into
-        if target not in resolved:
-            resolved.append(target)
-    return resolved
-
-
 def installation_login(
     *,
     realm,
@@ -155,7 +142,7 @@ def installation_login(
         if registration is None:
             raise NotFound(MSG_UNKNOWN_REGISTRATION, code="unknown_installation")
         holder = registration.person
-        found = _matching(realm, external_id, emails, phones)
+        found = selectors.persons_matching_locked(realm, external_id, emails, phones)
         if holder.type == journey.CUSTOMER and holder in found:
             found.remove(holder)
             found.insert(0, holder)  # the same customer logging in again: it stays the one

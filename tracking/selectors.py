@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core import charts
 from identities.models import Realm
+from people import selectors as people_selectors
 from people.models import Person, PersonType
 from tracking.models import Visitor
 
@@ -64,3 +65,17 @@ def funnel_card(realm_ids: list[int] | None) -> dict:
         "conversions_chart": charts.bar_chart(per_day, label="Leads converted to customers per day, last 30 days"),
         "conversions_last_30": sum(n for _, n in per_day),
     }
+
+
+def persons_matching_locked(realm, external_id: str | None, emails: list[str], phones: list[str]) -> list[Person]:
+    """Active persons holding the externalId or any of the (normalized) contacts, locked FOR UPDATE, oldest
+    first; a merged alias counts as its survivor."""
+    ids = set(people_selectors.persons_by_contacts(realm, phones, emails))
+    if external_id:
+        ids |= set(Person.objects.filter(realm=realm, external_id=external_id).values_list("pk", flat=True))
+    resolved: list[Person] = []
+    for person in Person.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
+        target = person if person.merged_into_id is None else person.merged_into
+        if target not in resolved:
+            resolved.append(target)
+    return resolved

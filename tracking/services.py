@@ -81,7 +81,7 @@ def clean_batch(payload: Any) -> tuple[str, str, list[dict[str, Any]]]:
     return visitor_id, session_id, [e for e in events if e]
 
 
-def _visitor(site: Site, anonymous_id: str, now: dt.datetime) -> Visitor:
+def visitor_get_or_create(site: Site, anonymous_id: str, now: dt.datetime) -> Visitor:
     visitor, _ = Visitor.objects.get_or_create(
         site=site, anonymous_id=anonymous_id, defaults={"realm_id": site.realm_id, "created": now, "last_seen": now}
     )
@@ -93,7 +93,7 @@ def track_batch_ingest(*, site: Site, payload: Any) -> int:
     visitor_id, session_id, events = clean_batch(payload)
     now = timezone.now()
     with transaction.atomic():
-        visitor = _visitor(site, visitor_id, now)
+        visitor = visitor_get_or_create(site, visitor_id, now)
         first, last = min(e["at"] for e in events), max(e["at"] for e in events)
         session, created = VisitSession.objects.get_or_create(
             visitor=visitor, session_id=session_id, defaults={"started_at": first, "last_event_at": last}
@@ -166,7 +166,7 @@ def visitor_identify(*, site: Site, payload: Any) -> tuple[Person, str]:
     realm = site.realm
     now = timezone.now()
     with transaction.atomic():
-        visitor = _visitor(site, visitor_id, now)
+        visitor = visitor_get_or_create(site, visitor_id, now)
         person = _find_person(realm, keys)
         if person is None:
             person = person_create(
@@ -184,9 +184,17 @@ def visitor_identify(*, site: Site, payload: Any) -> tuple[Person, str]:
             allowed = journey.tracking_attributes(person, attributes)
             if allowed:
                 person = person_update(person=person, attributes=allowed, modified_from=Origin.WEB_SDK)
-        Visitor.objects.filter(pk=visitor.pk).update(person=person, identified_at=now, last_seen=now)
-        TrackEvent.objects.filter(visitor=visitor).update(person=person)
+        visitor_link(visitor=visitor, person=person, now=now)
     return person, outcome
+
+
+def visitor_link(*, visitor: Visitor, person: Person, now: dt.datetime | None = None) -> None:
+    """The visitor is the person from now on: its earlier events join the person's timeline (they keep their
+    times, so the timeline stays in order, and their ids, so nothing doubles), its later ones go there too.
+    Runs in the caller's transaction."""
+    now = now or timezone.now()
+    Visitor.objects.filter(pk=visitor.pk).update(person=person, identified_at=now, last_seen=now)
+    TrackEvent.objects.filter(visitor=visitor).update(person=person)
 
 
 def anonymous_visitors_purge(*, days: int | None = None) -> int:
