@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core.errors import ErrorCollector, ValidationError
+from infobip.models import OutboxEntity, OutboxOp
+from infobip.outbox import outbox_record
 from people import journey, validation
 from people.fields import PERSON_ATTRIBUTES
 from people.models import Origin, Person, PersonType
@@ -118,7 +120,17 @@ def track_batch_ingest(*, site: Site, payload: Any) -> int:
         before = TrackEvent.objects.filter(visitor=visitor).count()
         TrackEvent.objects.bulk_create(rows, ignore_conflicts=True)
         Visitor.objects.filter(pk=visitor.pk).update(last_seen=now)
+        if visitor.person_id:  # an identified visitor's events reach its person's Infobip timeline
+            tracked_events_record(realm=site.realm, visitor=visitor, event_ids=[e["event_id"] for e in events])
         return TrackEvent.objects.filter(visitor=visitor).count() - before
+
+
+def tracked_events_record(*, realm, visitor: Visitor, event_ids: list[str] | None = None) -> None:
+    """The outbox row that pushes these events of the visitor (all of them: None) to its person in Infobip
+    (infobip.outbox.events.push_tracked_events; our eventIds make a repeat harmless). Caller's transaction."""
+    payload = {"all": True} if event_ids is None else {"eventIds": event_ids}
+    outbox_record(realm=realm, entity=OutboxEntity.EVENT, entity_id=f"track-{visitor.pk}", op=OutboxOp.SEND,
+                  payload=payload)  # fmt: skip
 
 
 def _clean_identify(payload: Any) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -194,7 +206,8 @@ def visitor_link(*, visitor: Visitor, person: Person, now: dt.datetime | None = 
     Runs in the caller's transaction."""
     now = now or timezone.now()
     Visitor.objects.filter(pk=visitor.pk).update(person=person, identified_at=now, last_seen=now)
-    TrackEvent.objects.filter(visitor=visitor).update(person=person)
+    if TrackEvent.objects.filter(visitor=visitor).update(person=person):
+        tracked_events_record(realm=person.realm, visitor=visitor)
 
 
 def anonymous_visitors_purge(*, days: int | None = None) -> int:
