@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from tracking.models import Form, FormSubmission, Site, Visitor
+from tracking.models import Form, FormSubmission, Site, TrackEvent, Visitor
 
 
 @admin.register(Site)
@@ -37,3 +37,20 @@ class FormSubmissionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # submissions come from the website only
+
+
+@admin.register(TrackEvent)
+class TrackEventAdmin(admin.ModelAdmin):
+    """Read-only: events come from the website (the person page shows the newest ones)."""
+
+    list_display = ["occurred_at", "kind", "name", "url", "visitor", "person"]
+    list_filter = ["kind", "visitor__site__realm"]
+    list_select_related = ["visitor", "person"]
+    raw_id_fields = ["visitor", "session", "person"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

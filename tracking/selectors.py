@@ -79,3 +79,21 @@ def persons_matching_locked(realm, external_id: str | None, emails: list[str], p
         if target not in resolved:
             resolved.append(target)
     return resolved
+
+
+def person_website_activity(person: Person, limit: int = 50) -> dict:
+    """The person's tracked website events, newest first (at most ``limit``), with the total and its visitors:
+    two queries, served by the (person, occurred_at) index."""
+    from django.urls import reverse
+    from django.utils.http import urlencode
+
+    from tracking.models import TrackEvent
+
+    events = list(
+        TrackEvent.objects.filter(person=person)
+        .select_related("visitor", "session")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+    total = len(events) if len(events) < limit else TrackEvent.objects.filter(person=person).count()
+    link = reverse("admin:tracking_trackevent_changelist") + "?" + urlencode({"person__id__exact": person.pk})
+    return {"events": events, "total": total, "link": link}
