@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from core.errors import DomainError, ValidationError
 from tracking import services, webforms
 from tracking.models import Site
+from tracking.selectors import site_for_key
 
 MAX_BODY_BYTES = 64_000
 PREFLIGHT_HEADERS = "Content-Type, X-Site-Key"
@@ -59,7 +60,7 @@ class TrackView(View):
         key = request.headers.get("X-Site-Key") or request.GET.get("key") or ""
         if not key.startswith("cdpsite_") or len(key) > 64:
             return None
-        return Site.objects.select_related("realm").filter(key=key, active=True).first()
+        return site_for_key(key)
 
     def options(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         """Preflight: allowed when some active site lists the origin (the key is checked on the POST)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -12,7 +14,7 @@ from core import charts
 from identities.models import Realm
 from people import selectors as people_selectors
 from people.models import Person, PersonType
-from tracking.models import Visitor
+from tracking.models import Site, Visitor
 
 
 def funnel_rows(realm_ids: list[int] | None) -> list[dict]:
@@ -97,3 +99,31 @@ def person_website_activity(person: Person, limit: int = 50) -> dict:
     total = len(events) if len(events) < limit else TrackEvent.objects.filter(person=person).count()
     link = reverse("admin:tracking_trackevent_changelist") + "?" + urlencode({"person__id__exact": person.pk})
     return {"events": events, "total": total, "link": link}
+
+
+_SITES: dict[str, tuple[float, Site]] = {}
+SITES_CACHED_MAX = 1000
+
+
+def site_for_key(key: str) -> Site | None:
+    """The active site of a key, trusted for ``TRACKING_SITE_CACHE_SECONDS`` (5) per process: a deactivated or
+    deleted site is refused by this process at most that long after (unknown keys are always looked up)."""
+    ttl = getattr(settings, "TRACKING_SITE_CACHE_SECONDS", 5)
+    now = time.monotonic()
+    hit = _SITES.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    site = Site.objects.select_related("realm").filter(key=key, active=True).first()
+    if site is None:
+        _SITES.pop(key, None)
+    elif ttl > 0:
+        if len(_SITES) >= SITES_CACHED_MAX:
+            _SITES.clear()
+        _SITES[key] = (now + ttl, site)
+    return site
+
+
+def site_cache_forget(sender=None, instance=None, **kwargs) -> None:
+    """A saved or deleted site is looked up again by this process (post_save/post_delete, tracking.apps)."""
+    if instance is not None:
+        _SITES.pop(instance.key, None)
