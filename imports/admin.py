@@ -172,7 +172,9 @@ class ImportJobAdmin(RealmScopedAdmin):
             form = import_forms.MappingForm(request.POST, job=job, definitions=definitions)
             if form.is_valid():
                 try:
-                    services.import_job_map(job=job, mapping=form.mapping())
+                    services.import_job_map(
+                        job=job, mapping=form.mapping(), default_type=form.cleaned_data["default_type"]
+                    )
                     services.import_job_request_analysis(job=job)
                 except ValidationError as exc:
                     errors = [

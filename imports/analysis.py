@@ -97,7 +97,7 @@ def analyze_job(job: ImportJob, started: float) -> None:
     realm = job.realm
     definitions = custom_attribute_definitions(realm)
     mapping_rules.clean_mapping(job.mapping, job.headers, definitions)
-    parser = RowParser(job.mapping, definitions, default_country=realm.default_country)
+    parser = RowParser(job.mapping, definitions, default_country=realm.default_country, default_type=job.default_type)
     headers, rows = readers.table_rows(data_path(job), table_info(job))
     if headers != job.headers:
         raise ValidationError.single("mapping", MSG_HEADERS_CHANGED)

@@ -55,6 +55,13 @@ class MappingForm(forms.Form):
                 widget=forms.TextInput(attrs={"size": 3, "placeholder": "HR"}),
             )
             self.columns.append((entry["header"], self[field_name], self[country_name]))
+        self.fields["default_type"] = forms.ChoiceField(
+            choices=[("", "Customer (Infobip's default)"), ("CUSTOMER", "Customer"), ("LEAD", "Lead")],
+            required=False,
+            initial=job.default_type,
+            label="Type of rows without one",
+            help_text="Rows with no Type cell get this type; an existing Customer stays a Customer.",
+        )
 
     def mapping(self) -> list[dict]:
         """The chosen mapping; a country prefix is kept on phone columns only (the page shows it on those only,

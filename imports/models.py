@@ -70,6 +70,13 @@ class ImportJob(models.Model):
     analysis = models.JSONField(default=dict, blank=True)
     strategy = models.CharField(max_length=10, choices=DuplicateStrategy.choices, blank=True)
     tags = models.JSONField(default=list, blank=True, help_text="Tags the user adds to every imported person.")
+    default_type = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[("CUSTOMER", "Customer"), ("LEAD", "Lead")],
+        help_text="The type of rows without one (no Type column, or an empty cell); empty: Customer for new persons. "
+        "An existing Customer stays one (people.journey).",
+    )
     import_tag = models.CharField(max_length=100, blank=True, help_text="Set on every person this job changes.")
 
     # Counts (rows): rows = created + updated + unchanged + merged + discarded + invalid once finished.

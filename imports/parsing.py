@@ -51,8 +51,11 @@ def row_keys(data: dict[str, Any]) -> list[str]:
 
 
 class RowParser:
-    def __init__(self, mapping: list[dict[str, Any]], definitions: dict, *, default_country: str | None):
+    def __init__(
+        self, mapping: list[dict[str, Any]], definitions: dict, *, default_country: str | None, default_type: str = ""
+    ):
         self.definitions = definitions
+        self.default_type = default_type  # the job's type for rows without one
         self.default_country = default_country
         self.columns: list[tuple[int, str, str, str]] = []  # (index, header, field, country)
         self.header_of: dict[str, str] = {}  # API field name → first column header feeding it
@@ -128,6 +131,8 @@ class RowParser:
                 custom[name[len(CUSTOM_PREFIX) :]] = value
             else:
                 attributes[PERSON_ATTRIBUTES[name]] = value
+        if self.default_type and not attributes.get("type"):
+            attributes["type"] = self.default_type
         errors = ErrorCollector()
         clean = validation.clean_person_attributes(attributes, errors)
         clean_custom = validation.clean_custom_attributes(custom, self.definitions, errors, from_text=True)

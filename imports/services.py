@@ -157,16 +157,21 @@ def import_job_configure(*, job: ImportJob, encoding: str = "", delimiter: str =
 
 
 @transaction.atomic
-def import_job_map(*, job: ImportJob, mapping: list[dict[str, Any]]) -> ImportJob:
-    """Set the column mapping (one entry per column) and remember it for files with the same headers."""
+def import_job_map(*, job: ImportJob, mapping: list[dict[str, Any]], default_type: str | None = None) -> ImportJob:
+    """Set the column mapping (one entry per column) and remember it for files with the same headers;
+    ``default_type`` (CUSTOMER, LEAD or "" for none) is the type of rows without one."""
+    if default_type is not None and default_type not in ("", "CUSTOMER", "LEAD"):
+        raise ValidationError.single("defaultType", "must be CUSTOMER or LEAD")
     job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if default_type is not None:
+        job.default_type = default_type
     if job.status not in (ImportStatus.UPLOADED, ImportStatus.ANALYZED):
         raise Conflict(MSG_NOT_MAPPABLE.format(pk=job.pk, status=job.get_status_display()), code="status")
     job.mapping = mapping_rules.clean_mapping(mapping, job.headers, custom_attribute_definitions(job.realm))
     if job.status == ImportStatus.ANALYZED:
         job.status = ImportStatus.UPLOADED
         job.analysis = {}
-    job.save(update_fields=["mapping", "status", "analysis"])
+    job.save(update_fields=["mapping", "status", "analysis", "default_type"])
     SavedMapping.objects.update_or_create(
         realm=job.realm,
         header_key=mapping_rules.header_key(job.headers),

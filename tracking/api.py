@@ -17,9 +17,10 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from core.errors import ValidationError
-from tracking import services
+from core.errors import DomainError, ValidationError
+from tracking import services, webforms
 from tracking.models import Site
+from tracking.selectors import site_for_key
 
 MAX_BODY_BYTES = 64_000
 PREFLIGHT_HEADERS = "Content-Type, X-Site-Key"
@@ -59,7 +60,7 @@ class TrackView(View):
         key = request.headers.get("X-Site-Key") or request.GET.get("key") or ""
         if not key.startswith("cdpsite_") or len(key) > 64:
             return None
-        return Site.objects.select_related("realm").filter(key=key, active=True).first()
+        return site_for_key(key)
 
     def options(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         """Preflight: allowed when some active site lists the origin (the key is checked on the POST)."""
@@ -93,20 +94,31 @@ class TrackView(View):
         ):
             return _error(429, "rate_limited", "too many calls; retry in a minute", origin=origin)
         try:
-            body = self.handle(site, payload)
+            body = self.handle(site, payload, **kwargs)
         except ValidationError as exc:
-            return _error(400, "invalid", "the batch was refused; nothing was stored", exc.fields, origin)
+            return _error(400, "invalid", "the call was refused; nothing was stored", exc.fields, origin)
+        except DomainError as exc:
+            return _error(exc.status, exc.code, exc.message, origin=origin)
         response = JsonResponse(body, status=200)
         if origin:
             response["Access-Control-Allow-Origin"] = origin
             response["Vary"] = "Origin"
         return response
 
-    def handle(self, site: Site, payload) -> dict:
+    def handle(self, site: Site, payload, **kwargs) -> dict:
         return {"stored": services.track_batch_ingest(site=site, payload=payload)}
 
 
 class IdentifyView(TrackView):
-    def handle(self, site: Site, payload) -> dict:
+    def handle(self, site: Site, payload, **kwargs) -> dict:
         _person, outcome = services.visitor_identify(site=site, payload=payload)
         return {"identified": outcome}  # never the person's data: the key cannot read
+
+
+class FormSubmissionView(TrackView):
+    """``POST /v1/forms/<slug>/submissions``: a form of the key's site (tracking.webforms)."""
+
+    def handle(self, site: Site, payload, **kwargs) -> dict:
+        form = webforms.form_find(site=site, slug=kwargs["form"])
+        submission, outcome = webforms.form_submit(form=form, payload=payload)
+        return {"submission": submission.pk, "outcome": outcome}  # never the person's data

@@ -111,3 +111,61 @@ class TrackEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
+
+
+FORM_SLUG_MAX = 50
+FORM_FIELDS_MAX = 50
+FORM_VALUE_MAX = 4096
+
+
+class SubmissionOutcome(models.TextChoices):
+    CREATED = "created", "New lead"
+    LEAD = "lead", "Lead updated"
+    CUSTOMER = "customer", "Customer (left untouched)"
+
+
+class Form(models.Model):
+    """A website form defined in the admin: its site's key sends it (``POST /v1/forms/<slug>/submissions``), its
+    mapping says which person field each form field fills."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="forms")
+    slug = models.SlugField(max_length=FORM_SLUG_MAX, help_text="The form's name in its URL: /v1/forms/<slug>/...")
+    name = models.CharField(max_length=200)
+    field_mapping = models.JSONField(
+        default=dict,
+        help_text='Form field → person field: {"mail": "email", "tel": "phone", "ime": "firstName", '
+        '"tier": "customAttributes.Tier"}. Fields not named are kept with the submission only.',
+    )
+    tags = models.JSONField(default=list, blank=True, help_text='Tags a submitting lead gets, e.g. ["Newsletter"].')
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "slug"], name="form_site_slug")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        from tracking.form_mapping import mapping_problems
+
+        problems = mapping_problems(self.field_mapping)
+        if problems:
+            raise DjangoValidationError({"field_mapping": problems})
+
+
+class FormSubmission(models.Model):
+    form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="submissions")
+    person = models.ForeignKey("people.Person", null=True, on_delete=models.SET_NULL, related_name="form_submissions")
+    visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    data = models.JSONField(default=dict, help_text="The form's fields as sent.")
+    outcome = models.CharField(max_length=10, choices=SubmissionOutcome.choices)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.form} #{self.pk}"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from core import charts
 from identities.models import Realm
+from people import selectors as people_selectors
 from people.models import Person, PersonType
-from tracking.models import Visitor
+from tracking.models import Site, Visitor
 
 
 def funnel_rows(realm_ids: list[int] | None) -> list[dict]:
@@ -64,3 +67,63 @@ def funnel_card(realm_ids: list[int] | None) -> dict:
         "conversions_chart": charts.bar_chart(per_day, label="Leads converted to customers per day, last 30 days"),
         "conversions_last_30": sum(n for _, n in per_day),
     }
+
+
+def persons_matching_locked(realm, external_id: str | None, emails: list[str], phones: list[str]) -> list[Person]:
+    """Active persons holding the externalId or any of the (normalized) contacts, locked FOR UPDATE, oldest
+    first; a merged alias counts as its survivor."""
+    ids = set(people_selectors.persons_by_contacts(realm, phones, emails))
+    if external_id:
+        ids |= set(Person.objects.filter(realm=realm, external_id=external_id).values_list("pk", flat=True))
+    resolved: list[Person] = []
+    for person in Person.objects.select_for_update().filter(pk__in=ids).order_by("pk"):
+        target = person if person.merged_into_id is None else person.merged_into
+        if target not in resolved:
+            resolved.append(target)
+    return resolved
+
+
+def person_website_activity(person: Person, limit: int = 50) -> dict:
+    """The person's tracked website events, newest first (at most ``limit``), with the total and its visitors:
+    two queries, served by the (person, occurred_at) index."""
+    from django.urls import reverse
+    from django.utils.http import urlencode
+
+    from tracking.models import TrackEvent
+
+    events = list(
+        TrackEvent.objects.filter(person=person)
+        .select_related("visitor", "session")
+        .order_by("-occurred_at", "-id")[:limit]
+    )
+    total = len(events) if len(events) < limit else TrackEvent.objects.filter(person=person).count()
+    link = reverse("admin:tracking_trackevent_changelist") + "?" + urlencode({"person__id__exact": person.pk})
+    return {"events": events, "total": total, "link": link}
+
+
+_SITES: dict[str, tuple[float, Site]] = {}
+SITES_CACHED_MAX = 1000
+
+
+def site_for_key(key: str) -> Site | None:
+    """The active site of a key, trusted for ``TRACKING_SITE_CACHE_SECONDS`` (5) per process: a deactivated or
+    deleted site is refused by this process at most that long after (unknown keys are always looked up)."""
+    ttl = getattr(settings, "TRACKING_SITE_CACHE_SECONDS", 5)
+    now = time.monotonic()
+    hit = _SITES.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    site = Site.objects.select_related("realm").filter(key=key, active=True).first()
+    if site is None:
+        _SITES.pop(key, None)
+    elif ttl > 0:
+        if len(_SITES) >= SITES_CACHED_MAX:
+            _SITES.clear()
+        _SITES[key] = (now + ttl, site)
+    return site
+
+
+def site_cache_forget(sender=None, instance=None, **kwargs) -> None:
+    """A saved or deleted site is looked up again by this process (post_save/post_delete, tracking.apps)."""
+    if instance is not None:
+        _SITES.pop(instance.key, None)

@@ -20,6 +20,8 @@ from infobip import api as sync
 from people import api as people
 from people import api_gdpr as gdpr
 from people import api_segments as segments
+from tracking import api_conversations as conversations
+from tracking import api_mobile as mobile
 
 
 class Hex24Converter:
@@ -169,6 +171,11 @@ urlpatterns = [
     path("v1/imports/<objid:job_id>/errors.csv", imports.ImportErrorsCsvView.as_view(), name="import-errors-csv"),
     path("v1/imports/<objid:job_id>/errors.xlsx", imports.ImportErrorsXlsxView.as_view(), name="import-errors-xlsx"),
     path("v1/imports/<objid:job_id>/cancel", imports.ImportCancelView.as_view(), name="import-cancel"),
+    # Mobile SDK scenarios (tracking.mobile: install, login with a confirmed identity, logout) and conversations
+    path("v1/mobile/installations", mobile.InstallationListView.as_view(), name="mobile-installations"),
+    path("v1/mobile/installations/login", mobile.InstallationLoginView.as_view(), name="mobile-login"),
+    path("v1/mobile/installations/logout", mobile.InstallationLogoutView.as_view(), name="mobile-logout"),
+    path("v1/conversations/events", conversations.ConversationEventView.as_view(), name="conversation-events"),
 ]
 if settings.API_BENCH_ENDPOINT:
     urlpatterns.append(path("v1/_bench/ping", BenchPingView.as_view()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 from typing import Any
 
 from django.utils import timezone
@@ -23,15 +24,21 @@ from infobip.outbox.work import (
     settle,
 )
 from people.models import (
+    EventDefinition,
     Person,
     PersonEvent,
 )
+from tracking.models import EventKind, TrackEvent
 
 EVENT_BATCH = 5000
 EVENT_BATCH_MAX_AGE = dt.timedelta(days=29)  # Infobip refuses batch events older than 30 days
 
 
 def push_events(ctx: Context, works: list[Work]) -> None:
+    tracked = [w for w in works if w.entity_id.startswith(TRACKED_PREFIX)]
+    if tracked:
+        push_tracked_events(ctx, tracked)
+        works = [w for w in works if not w.entity_id.startswith(TRACKED_PREFIX)]
     ids = [int(w.entity_id) for w in works if w.entity_id.isdigit()]
     events = {
         e.pk: e for e in PersonEvent.objects.filter(realm=ctx.realm, pk__in=ids).select_related("definition", "person")
@@ -178,3 +185,91 @@ def _send_event(ctx: Context, work: Work, event: PersonEvent, identifier: tuple[
             raise
         ctx.ensure_event_definition(work, definition)
         ctx.call(work, request, send, ok_status=201)
+
+
+# ----------------------------------------------------------------------------------- tracked website events
+# An identified visitor's events (tracking.TrackEvent) go to its person's Infobip timeline. One outbox row per
+# ingested batch or identify: entity EVENT, id "track-<visitor pk>", payload {"eventIds": [the browser's ids]}
+# or {"all": true} (identify: every event of the visitor). Our eventId is "trk-<TrackEvent pk>", so a retried
+# push (or a second identify) adds nothing in Infobip, which records an eventId once per person.
+
+TRACKED_PREFIX = "track-"
+TRACKED_DEFINITIONS = {
+    EventKind.PAGE_VIEW: ("webPageView", "Web page view"),
+    EventKind.ACTION: ("webAction", "Web custom action"),
+}
+TRACKED_FIELDS = [
+    {"name": "name", "type": "String"},
+    {"name": "url", "type": "String"},
+    {"name": "sessionId", "type": "String"},
+    {"name": "properties", "type": "String"},
+]
+
+
+def tracked_event_id(event: TrackEvent) -> str:
+    return f"trk-{event.pk}"
+
+
+class _TrackedAsPersonEvent:
+    """A TrackEvent in the shape send_events reads (definition, occurred_time, event_id, properties)."""
+
+    def __init__(self, event: TrackEvent, definition: EventDefinition):
+        self.definition = definition
+        self.occurred_time = event.occurred_at
+        self.event_id = tracked_event_id(event)
+        self.properties = {
+            "name": event.name,
+            "url": event.url,
+            "sessionId": event.session.session_id if event.session_id else "",
+            "properties": json.dumps(event.properties, ensure_ascii=False, sort_keys=True),
+        }
+
+
+def _tracked_definitions(realm) -> dict[str, EventDefinition]:
+    """Unsaved definitions (ctx.ensure_event_definition creates them in Infobip before the first event)."""
+    return {
+        kind: EventDefinition(realm=realm, definition_id=did, title=title, fields=TRACKED_FIELDS)
+        for kind, (did, title) in TRACKED_DEFINITIONS.items()
+    }
+
+
+def push_tracked_events(ctx: Context, works: list[Work]) -> None:
+    definitions = _tracked_definitions(ctx.realm)
+    for work in works:
+        visitor_pk = work.entity_id[len(TRACKED_PREFIX) :]
+        if not visitor_pk.isdigit():
+            work.done()
+            continue
+        events = TrackEvent.objects.filter(visitor_id=int(visitor_pk), person__isnull=False)
+        if not any(entry.payload.get("all") for entry in work.entries):
+            wanted = {i for entry in work.entries for i in entry.payload.get("eventIds") or []}
+            events = events.filter(event_id__in=wanted)
+        events = list(events.select_related("person", "session").order_by("occurred_at", "id"))
+        if not events:
+            work.done()  # purged, or the person was deleted: nothing to send
+            continue
+        waiting = _persons_waiting(ctx, [e.person_id for e in events])
+        items = []
+        for event in events:
+            person = event.person
+            infobip_id = ctx.person_ids.get(person.pk) or person.infobip_id
+            if infobip_id:
+                identifier = ("ID", str(infobip_id))
+            elif person.pk in ctx.failed_persons or waiting.get(person.pk) == OutboxStatus.PENDING:
+                work.defer(f"Waiting for person {person.pk} to reach Infobip.")
+                break
+            elif waiting.get(person.pk) == OutboxStatus.DEAD:
+                work.fail(PushRefused(f"Person {person.pk} could not be pushed to Infobip (see its dead letter)."),
+                          transient=False)  # fmt: skip
+                break
+            else:
+                identifier = _person_identifier(person)
+                if identifier is None:
+                    work.fail(PushRefused(f"Person {person.pk} is not in Infobip and has no identifier."),
+                              transient=False)  # fmt: skip
+                    break
+            items.append((work, _TrackedAsPersonEvent(event, definitions[event.kind]), identifier))
+        if work.decided:
+            continue
+        send_events(ctx, items, shared=work)
+        work.done()

@@ -32,7 +32,7 @@ def test_schema_is_served_and_lists_every_endpoint(anon):
     assert response.status_code == 200
     document = json.loads(response.content)
     assert document["openapi"].startswith("3.1")
-    assert len(document["paths"]) == 42
+    assert len(document["paths"]) == 46
     assert not any(path.startswith("/v1/identitites") for path in document["paths"])
     assert document["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey", "in": "header", "name": "x-api-key",
@@ -76,7 +76,7 @@ def test_schemathesis_finds_no_server_error_and_no_nonconforming_response(mode, 
     schema = schemathesis.openapi.from_wsgi("/v1/schema/?format=json", application)
     failures, statuses = [], []
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 65
+    assert len(operations) == 69
 
     for operation in operations:
 

@@ -1,10 +1,12 @@
 """The public tracking API: site key, CORS, limits, batches without duplicates, identify's journey rules."""
 
 import datetime as dt
+import importlib
 import json
 import uuid
 
 import pytest
+from django.apps import apps as django_apps
 from django.test import Client
 from django.utils import timezone
 
@@ -69,6 +71,14 @@ def test_preflight_answers_allowed_origins_only(site):
         ({"visitorId": "x", "sessionId": "session-0001", "events": [{}]}, 400),
         ({"visitorId": "visitor-0001", "sessionId": "session-0001", "events": [{"id": "e" * 9}] * 101}, 400),
         (b"[" + b"1," * 40_000 + b"1]", 413),
+        (batch("visitor-0001", properties={"a": "\u0000"}), 400),
+        (batch("visitor-0001", name="nul\u0000name", type="action"), 400),
+        (
+            b'{"visitorId": "visitor-0001", "sessionId": "session-0001", "events": [{"id": "event-0001", '
+            b'"type": "action", "name": "x", "properties": {"s": "\\ud800"}, "timestamp": "2026-01-01T00:00:00Z"}]}',
+            400,
+        ),
+        (batch("visitor-0001", properties={"big": "x" * 9000}), 400),
     ],
 )
 def test_hostile_batches_are_refused_and_nothing_is_stored(browser, site, body, status):
@@ -186,4 +196,18 @@ def test_anonymous_visitors_past_retention_are_purged_and_identified_ones_kept(b
     assert visitors_purge() == 1
     assert sorted(Visitor.objects.values_list("anonymous_id", flat=True)) == ["new-anon-0001", "old-known-001"]
     assert TrackEvent.objects.count() == 2
-    assert Schedule.objects.filter(name="tracking.visitors_purge", func="tracking.tasks.visitors_purge").exists()
+    # The migration's row does not survive a flush by transactional tests: register it again, twice.
+    migration = importlib.import_module("tracking.migrations.0002_visitors_purge_schedule")
+    migration.create_schedule(django_apps, None)
+    migration.create_schedule(django_apps, None)
+    schedule = Schedule.objects.get(name="tracking.visitors_purge")
+    assert (schedule.func, schedule.schedule_type) == ("tracking.tasks.visitors_purge", "D")
+
+
+def test_a_deactivated_site_is_refused_at_once_though_keys_are_cached(browser, site, django_assert_num_queries):
+    assert send(browser, site, batch("visitor-0001")).status_code == 200
+    with django_assert_num_queries(1):  # the key is cached: the batch is one statement
+        assert send(browser, site, batch("visitor-0001")).status_code == 200
+    site.active = False
+    site.save()
+    assert send(browser, site, batch("visitor-0001")).status_code == 401

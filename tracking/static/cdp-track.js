@@ -1,7 +1,9 @@
 /* cdpadmin web tracking snippet: <script src="https://CDP/static/cdp-track.js" data-site-key="cdpsite_…" defer>.
  * Keeps an anonymous visitor id (localStorage), sends a page view on load, exposes window.cdp.track(name, props),
- * window.cdp.identify({email|phone|externalId, attributes, token}) and window.cdp.logout() (token: the
- * site backend's HMAC of the contact, needed to match a customer at login). Events are queued
+ * window.cdp.identify({email|phone|externalId, attributes, token}), window.cdp.submitForm(form, fields) and
+ * window.cdp.logout() (token: the site backend's HMAC of the contact, needed to match a customer at login).
+ * A <form data-cdp-form="newsletter"> is sent as that form's submission when submitted (its named fields,
+ * never password or file inputs), without changing what the page does with it. Events are queued
  * (localStorage, so a page change or an offline spell loses nothing), sent in batches, retried with backoff,
  * and flushed with sendBeacon when the page is hidden. Every failure is swallowed: it never breaks the page. */
 (function () {
@@ -13,7 +15,7 @@
     var base = script.getAttribute("data-endpoint") || new URL(script.src).origin;
     var BATCH = 50, QUEUE_MAX = 500, store = window.localStorage;
     var VISITOR = "cdp.visitor", SESSION = "cdp.session", QUEUE = "cdp.queue";
-    var sending = false, delay = 1000, timer = null;
+    var sending = false, delay = 1000, timer = null, failures = 0;
 
     function newId() {
       if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
@@ -79,7 +81,23 @@
         } else { retry(); }
       }, function () { sending = false; retry(); });
     }
-    function retry() { delay = Math.min(delay * 2, 60000); schedule(delay); }
+    function retry() { failures++; delay = Math.min(delay * 2, 60000); schedule(delay); }
+    function submitForm(form, fields) {
+      flush();
+      var body = { visitorId: get(VISITOR, true), fields: fields || {} };
+      return post("/v1/forms/" + encodeURIComponent(form) + "/submissions", body)
+        .then(function (r) { return r.json(); }, function () { return null; })
+        .then(function (result) { window.cdp.submitted.push(result); return result; });
+    }
+    function formFields(element) {
+      var fields = {};
+      Array.prototype.forEach.call(element.elements || [], function (input) {
+        if (!input.name || input.disabled || input.type === "password" || input.type === "file") return;
+        if ((input.type === "checkbox" || input.type === "radio") && !input.checked) return;
+        fields[input.name] = input.value;
+      });
+      return fields;
+    }
     function beacon() {
       var queue = readQueue();
       if (!queue.length || !navigator.sendBeacon) return;
@@ -106,11 +124,26 @@
         try { flush(); store.removeItem(VISITOR); store.removeItem(SESSION); } catch (e) { /* ignore */ }
         return get(VISITOR, true);
       },
+      submitForm: function (form, fields) {
+        try { return submitForm(String(form), fields); } catch (e) { return Promise.resolve(null); }
+      },
+      submitted: [],
+      state: function () { return { queued: readQueue().length, failures: failures }; },
       visitorId: function () { return get(VISITOR, true); },
       flush: flush
     };
+    document.addEventListener("submit", function (event) {
+      try {
+        var form = event.target, name = form && form.getAttribute && form.getAttribute("data-cdp-form");
+        if (name) submitForm(name, formFields(form));
+      } catch (e) { /* never break the page's own submit */ }
+    }, true);
     document.addEventListener("visibilitychange", function () { if (document.visibilityState === "hidden") beacon(); });
-    window.addEventListener("online", function () { schedule(0); });
+    window.addEventListener("online", function () {
+      if (timer) { clearTimeout(timer); timer = null; }
+      delay = 1000;
+      schedule(0);
+    });
     enqueue("page_view", "page_view", { title: document.title, referrer: document.referrer });
   } catch (e) { /* the snippet never breaks the page */ }
 })();

@@ -26,8 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--mapping", type=Path, help="JSON object: column header → field name (or null)")
         parser.add_argument("--phone-country", default="", help="Country prefix for phones given without one")
         parser.add_argument("--tag", action="append", default=[], help="A tag for every imported person (repeat)")
+        parser.add_argument(
+            "--type", choices=["CUSTOMER", "LEAD"], default="", dest="default_type",
+            help="The type of rows without one (default: Customer; an existing Customer stays one)",
+        )  # fmt: skip
 
-    def handle(self, *args, file, realm, duplicates, mapping, phone_country, tag, **options):
+    def handle(self, *args, file, realm, duplicates, mapping, phone_country, tag, default_type="", **options):
         realm_obj = Realm.objects.filter(name=realm).first()
         if realm_obj is None:
             raise CommandError(f"No realm named {realm!r}.")
@@ -49,7 +53,7 @@ class Command(BaseCommand):
                 except (OSError, json.JSONDecodeError) as exc:
                     raise CommandError(f"Cannot read the mapping file: {exc}") from exc
             entries = mapping_rules.mapping_with_options(job.mapping, job.headers, data, phone_country=country)
-            job = services.import_job_map(job=job, mapping=entries)
+            job = services.import_job_map(job=job, mapping=entries, default_type=default_type)
             mapped = ", ".join(f"{e['header']} → {e['field']}" for e in job.mapping if e["field"])
             self.stderr.write(f"Mapping: {mapped}")
             job = services.import_job_analyze(job=job)
