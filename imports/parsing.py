@@ -12,12 +12,14 @@ from typing import Any
 
 from companies.models import COMPANY_NAME_MAX
 from core.errors import ErrorCollector, ValidationError
+from imports import phones
 from imports.mapping import CUSTOM_PREFIX, split_tags
 from people import validation
 from people.fields import PERSON_ATTRIBUTES
 from people.models import TAG_NAME_MAX
 
 CACHE_MAX = 100_000
+MISSING = object()
 MSG_NO_IDENTIFIER = "the row has no valid phone, email or externalId"
 MSG_TAG_TOO_LONG = f"a tag is longer than {TAG_NAME_MAX} characters"
 MSG_COMPANY_TOO_LONG = f"a company name is longer than {COMPANY_NAME_MAX} characters"
@@ -67,13 +69,17 @@ class RowParser:
         # file of unique numbers cannot grow it without end; the realm's own country needs no tuple key.
         self._phones: dict[Any, tuple[str | None, str | None]] = {}
         self._emails: dict[str, tuple[str | None, str | None]] = {}
+        # Per distinct (field, value): each attribute's rule looks at its own value only, and names, cities,
+        # countries, birth dates repeat from row to row.
+        self._attributes: dict[tuple[str, str], tuple[Any, list[tuple[str, str]]]] = {}
+        self._custom: dict[tuple[str, str], tuple[Any, list[tuple[str, str]]]] = {}
 
     def phone(self, raw: str, country: str) -> tuple[str | None, str | None]:
         key = (raw, country) if country else raw
         cached = self._phones.get(key)
         if cached is None:
             try:
-                cached = (validation.normalize_phone(raw, country or self.default_country), None)
+                cached = (phones.normalize(raw, country or self.default_country), None)
             except ValidationError as exc:
                 cached = (None, "; ".join(exc.fields.get("phone", [exc.message])))
             if len(self._phones) >= CACHE_MAX:
@@ -92,6 +98,33 @@ class RowParser:
                 self._emails.clear()
             self._emails[raw] = cached
         return cached
+
+    def _cached(self, cache: dict, key: tuple[str, str], clean) -> tuple[Any, list[tuple[str, str]]]:
+        """(the cleaned value or MISSING, the (field, reason) problems) of one value, by its own rule."""
+        cached = cache.get(key)
+        if cached is None:
+            errors = ErrorCollector()
+            cleaned = clean({key[0]: key[1]}, errors)
+            problems = [(name, reason) for name, reasons in errors.fields.items() for reason in reasons]
+            cached = (cleaned.get(key[0], MISSING), problems)
+            if len(cache) >= CACHE_MAX:
+                cache.clear()
+            cache[key] = cached
+        return cached
+
+    def _clean_custom(self, values: dict[str, Any], errors: ErrorCollector) -> dict[str, Any]:
+        return validation.clean_custom_attributes(values, self.definitions, errors, from_text=True)
+
+    def _clean_each(self, values: dict[str, str], cache: dict, clean, errors: ErrorCollector) -> dict[str, Any]:
+        """``clean(values, errors)`` field by field, each distinct value once (the rules are per field)."""
+        out: dict[str, Any] = {}
+        for key in values.items():
+            value, problems = self._cached(cache, key, clean)
+            if value is not MISSING:
+                out[key[0]] = value
+            for name, reason in problems:
+                errors.add(name, reason)
+        return out
 
     def parse(self, number: int, cells: list[str]) -> tuple[ParsedRow | None, list[Problem]]:
         problems: list[Problem] = []
@@ -134,8 +167,8 @@ class RowParser:
         if self.default_type and not attributes.get("type"):
             attributes["type"] = self.default_type
         errors = ErrorCollector()
-        clean = validation.clean_person_attributes(attributes, errors)
-        clean_custom = validation.clean_custom_attributes(custom, self.definitions, errors, from_text=True)
+        clean = self._clean_each(attributes, self._attributes, validation.clean_person_attributes, errors)
+        clean_custom = self._clean_each(custom, self._custom, self._clean_custom, errors)
         for api_field, reasons in errors.fields.items():
             header = self.header_of.get(api_field, api_field)
             index = next((i for i, h, _, _ in self.columns if h == header), None)
