@@ -173,6 +173,7 @@ def compare(realm: Any, store_persons: dict[int, dict], mix: Mix) -> dict[str, i
             continue
         if person.infobip_id not in ids:
             counts["mislinked"] += 1
+            EXAMPLES.append(f"mislinked: person {person.pk} holds {person.infobip_id}; its externalId is on {ids}")
             continue
         if _differs(person, store_persons[person.infobip_id]):
             counts["differing"] += 1
@@ -375,7 +376,9 @@ def scenario_undo(realm: Any, sandbox: Any) -> dict[str, Any]:
     return {"counts": counts, "profiles": both, "outbox": outbox_counts(realm)}
 
 
-def report(name: str, mix: Mix, counts: dict[str, int], outbox: dict[str, int], stats: dict, seconds: float) -> bool:
+def report(
+    name: str, realm: Any, mix: Mix, counts: dict[str, int], outbox: dict[str, int], stats: dict, seconds: float
+) -> bool:
     faults = {kind: sum(v.values()) for kind, v in stats.get("faults", {}).items()}
     calls = sum(stats.get("calls", {}).values())
     ok = not any(counts.values()) and set(outbox) <= {"done", "skipped", "superseded"}
@@ -389,7 +392,7 @@ def report(name: str, mix: Mix, counts: dict[str, int], outbox: dict[str, int], 
     EXAMPLES.clear()
     from infobip.models import OutboxEntry
 
-    for entry in OutboxEntry.objects.filter(status="dead")[:5]:
+    for entry in OutboxEntry.objects.filter(realm=realm, status="dead")[:5]:
         print(f"  dead: {entry.entity} {entry.entity_id} {entry.op}: {entry.last_error[:300]}", flush=True)
     return ok
 
@@ -448,7 +451,8 @@ def run_all(n: int, seed: int, database_url: str, only: set[str]) -> bool:
         sandbox = holder["sandbox"]
         seconds = time.monotonic() - started
         stats = _summed([*holder.get("stats", []), sandbox.stats()])  # a restarted sandbox counts from zero
-        ok &= report(name, mix, compare(realm, sandbox.store.persons, mix), outbox_counts(realm), stats, seconds)
+        counts = compare(realm, sandbox.store.persons, mix)
+        ok &= report(name, realm, mix, counts, outbox_counts(realm), stats, seconds)
         sandbox.stop()
     if not only or "undo" in only:
         clear_client_cache()

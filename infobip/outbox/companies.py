@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from types import SimpleNamespace
 from typing import Any
 
 from companies.models import Company
@@ -102,7 +103,8 @@ def _verify_company_links(
     return linked, relink
 
 
-def _company_profile_is_ours(company: Company, profile: dict[str, Any] | None, work: Work) -> bool:
+def _company_profile_is_ours(company: Any, profile: dict[str, Any] | None, work: Work) -> bool:
+    """Whether ``profile`` (by our stored id) is ``company``'s (a Company, or what a delete remembers of one)."""
     if profile is None:
         return False
     theirs_ext = profile.get("externalId") or None
@@ -242,6 +244,18 @@ def _company_delete(ctx: Context, work: Work, gone: CompanyGone) -> None:
     if holder_pk is not None:
         work.skip(f"Not deleted in Infobip: company {holder_pk} here holds its {next(iter(selector))} now.")
         return
+    if gone.infobip_id and (gone.name or gone.external_id):
+        # Is the company by our stored id still ours? Infobip may have given the id to another company.
+        found = ctx.call(
+            work,
+            f"GET /people/2/companies?id={gone.infobip_id} (still ours?)",
+            lambda: ctx.client.find_company(id=gone.infobip_id),
+        )
+        deleted = SimpleNamespace(pk=None, name=gone.name, external_id=gone.external_id, realm_id=ctx.realm.pk)
+        if not _company_profile_is_ours(deleted, found, work):
+            if not gone.name or Company.objects.filter(realm=ctx.realm, name__iexact=gone.name).exists():
+                return  # nothing of ours to delete by id, and no name to look for it by (or a newer company has it)
+            selector = {"name": gone.name}
     with contextlib.suppress(NotFound):
         ctx.call(
             work, f"DELETE /people/2/companies?{next(iter(selector))}=", lambda: ctx.client.delete_company(**selector)

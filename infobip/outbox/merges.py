@@ -13,6 +13,7 @@ from infobip.outbox.payloads import MergeChange
 from infobip.outbox.person_plan import (
     PersonPlan,
     body_identifiers,
+    carries_any,
     gone_identifiers,
     identifier_candidates,
     identifier_key,
@@ -122,6 +123,9 @@ def _delete_absorbed(ctx: Context, work: Work, change: MergeChange, survivor_inf
             )
             if found is None or (survivor_infobip and int(found["id"]) == int(survivor_infobip)):
                 continue
+            theirs = gone_identifiers(absorbed.identifiers)
+            if type_ == "ID" and theirs and not carries_any(found, theirs):
+                continue  # Infobip gave the absorbed person's old id to someone else's profile: never deleted
             if live_holder(ctx, found["id"]) is not None:
                 continue  # a newer local fact: that profile is a live person's here
             with contextlib.suppress(NotFound):

@@ -262,6 +262,12 @@ def _pending_merge_absorbing(ctx: Context, person_pk: int) -> str | None:
     )
 
 
+def carries_any(profile: dict[str, Any], identifiers: list[tuple[str, str]]) -> bool:
+    """Whether an Infobip profile carries one of these identifiers (it is that person's profile)."""
+    theirs = {identifier_key(t, i) for t, i in body_identifiers(profile)}
+    return any(identifier_key(t, i) in theirs for t, i in identifiers)
+
+
 def live_holder(ctx: Context, infobip_id: Any) -> int | None:
     """The live (not merged away) local person holding this Infobip id now, if any: a delete must spare it."""
     return (

@@ -22,6 +22,7 @@ from infobip.outbox.person_plan import (
     Collections,
     PersonPlan,
     body_identifiers,
+    carries_any,
     delete_query,
     gone_identifiers,
     live_holder,
@@ -249,21 +250,38 @@ def find_by_identifiers(ctx: Context, work: Work, identifiers: list[tuple[str, s
 def _person_delete(ctx: Context, plan: PersonPlan) -> None:
     gone, work = plan.gone, plan.work
     infobip_id = gone.infobip_id
+    identifiers = gone_identifiers(gone)
+    if infobip_id and _spared(work, ctx, infobip_id):
+        return
+    if infobip_id and identifiers:
+        # Is the profile by our stored id still this person's? Infobip may have lost it and given the id to
+        # someone else's profile: that one is never deleted; ours, if Infobip has it, is found by its identifiers.
+        profile = ctx.call(
+            work,
+            f"GET /people/2/persons?type=ID&identifier={infobip_id} (still ours?)",
+            lambda: ctx.client.find_person("ID", infobip_id),
+        )
+        if profile is None or not carries_any(profile, identifiers):
+            infobip_id = None
     if not infobip_id:
         # Never confirmed in Infobip, but a create may have reached it (a lost response, a killed worker): look.
-        found = find_by_identifiers(ctx, work, gone_identifiers(gone))
-        if found is None:
+        found = find_by_identifiers(ctx, work, identifiers)
+        if found is None or _spared(work, ctx, found["id"]):
             return
         infobip_id = found["id"]
-    holder = live_holder(ctx, infobip_id)
-    if holder is not None:
-        work.skip(
-            f"Not deleted in Infobip: its profile {infobip_id} belongs to person {holder} here now (a newer change)."
-        )
-        return
     with contextlib.suppress(NotFound):
         ctx.call(
             work,
             f"DELETE /people/2/persons?type=ID&identifier={infobip_id}",
             lambda: ctx.client.delete_person("ID", infobip_id),
         )
+
+
+def _spared(work: Work, ctx: Context, infobip_id: Any) -> bool:
+    """A profile a live local person holds now is never deleted (a newer change): the work is skipped."""
+    holder = live_holder(ctx, infobip_id)
+    if holder is not None:
+        work.skip(
+            f"Not deleted in Infobip: its profile {infobip_id} belongs to person {holder} here now (a newer change)."
+        )
+    return holder is not None

@@ -14,6 +14,8 @@ from infobip.outbox.person_plan import (
     PersonPlan,
     body_identifiers,
     delete_query,
+    gone_identifiers,
+    identifier_key,
     note_person_id,
     person_query,
 )
@@ -209,7 +211,7 @@ def persons_batch_delete(ctx: Context, plans: list[PersonPlan]) -> None:
                 f"Not deleted in Infobip: its profile {plan.gone.infobip_id} belongs to person {holder} here now "
                 "(a newer change)."
             )
-    for chunk in chunks(plans, 1000):
+    for chunk in chunks(_still_ours(ctx, plans), 1000):
         works = [p.work for p in chunk]
         queries = [delete_query(p.gone) for p in chunk]
         try:
@@ -229,6 +231,35 @@ def persons_batch_delete(ctx: Context, plans: list[PersonPlan]) -> None:
         for plan, query in zip(chunk, queries, strict=True):
             if (query["type"], query["identifier"]) not in refused:
                 plan.work.done()
+
+
+def _still_ours(ctx: Context, plans: list[PersonPlan]) -> list[PersonPlan]:
+    """The delete plans whose stored Infobip id is still their person's profile: one POST /persons/match per 1000
+    by each one's strongest identifier must find that id (Infobip may have lost the profile and given the id to
+    someone else's). The others are left to the single path, which looks before deleting anything; a person
+    without identifiers cannot be checked and is deleted by its id."""
+    out = [p for p in plans if not gone_identifiers(p.gone)]
+    checkable = [p for p in plans if gone_identifiers(p.gone)]
+    for chunk in chunks(checkable, MATCH_BATCH):
+        strongest = [gone_identifiers(p.gone)[0] for p in chunk]
+        try:
+            matches = ctx.call(
+                [p.work for p in chunk],
+                f"POST /people/2/persons/match [{len(chunk)}] (before deleting by id: still ours?)",
+                lambda strongest=strongest: ctx.client.match_persons(
+                    [{"type": t, "identifier": i} for t, i in strongest]
+                ),
+            )
+        except InfobipError as exc:
+            batch_failed([p.work for p in chunk], exc)  # transient: tried again; else the single path looks
+            continue
+        matched = {identifier_key(m.get("type"), m.get("identifier")): int(m["personId"]) for m in matches}
+        out += [
+            plan
+            for plan, key in zip(chunk, strongest, strict=True)
+            if matched.get(identifier_key(*key)) == int(plan.gone.infobip_id)
+        ]
+    return out
 
 
 def company_memberships(ctx: Context, plans: list[PersonPlan]) -> None:

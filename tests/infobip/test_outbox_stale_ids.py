@@ -5,11 +5,13 @@ identifiers (a company: its name) find, or re-created."""
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from companies import services as company_services
 from companies.models import Company
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp
 from people import merging
+from people import services as people_services
 from people.models import Person, SyncStatus
 from tests.infobip.conftest import bulk_person_creates, drain_all, outbox_rows, statuses, update_payload
 
@@ -165,3 +167,65 @@ def test_a_merge_survivor_whose_id_infobip_gave_to_someone_else_is_not_overwritt
     assert len(store) == 2
     assert survivor.sync_status == SyncStatus.SYNCED
     assert set(statuses()) <= {"done", "skipped"}
+
+
+# ------------------------------------------------------------------------------------------------- deletes
+
+
+@pytest.mark.parametrize("count", [1, 6], ids=["single", "batch"])
+def test_a_delete_by_an_id_infobip_gave_to_someone_else_spares_that_profile(
+    count, push_settings, cdp_realm, infobip_sandbox, infobip_client
+):
+    persons = _pushed(cdp_realm, count)
+    infobip_sandbox.reset()
+    strangers = [infobip_client.create_person({"externalId": f"x-{n}", "firstName": "Stranger"}) for n in range(count)]
+    ours = [infobip_client.create_person({"externalId": p.external_id}) for p in persons]  # back under new ids
+    assert {s["id"] for s in strangers} == {p.infobip_id for p in persons}
+
+    for person in persons:
+        with transaction.atomic():
+            people_services.person_delete(person=person)
+    drain_all()
+
+    store = infobip_sandbox.store.persons
+    assert sorted(store) == sorted(s["id"] for s in strangers)  # ours deleted (found by externalId), theirs kept
+    assert {store[s["id"]]["firstName"] for s in strangers} == {"Stranger"}
+    assert not {o["id"] for o in ours} & set(store)
+    assert set(statuses()) == {"done"}
+
+
+def test_a_company_delete_by_an_id_infobip_gave_to_another_company_spares_it(
+    push_settings, cdp_realm, infobip_sandbox, infobip_client
+):
+    company = company_services.company_create(realm=cdp_realm, attributes={"name": "Acme"})
+    drain_all()
+    company.refresh_from_db()
+    infobip_sandbox.reset()
+    stranger = infobip_client.create_company({"name": "Stranger"})
+    restored = infobip_client.create_company({"name": "Acme"})
+    assert stranger["id"] == company.infobip_id
+
+    company_services.company_delete(company=company)
+    drain_all()
+
+    assert list(infobip_sandbox.store.companies) == [stranger["id"]]  # ours deleted by its name, theirs kept
+    assert restored["id"] not in infobip_sandbox.store.companies
+
+
+def test_a_merge_never_deletes_a_stranger_holding_the_absorbed_persons_old_id(
+    push_settings, cdp_realm, infobip_sandbox, infobip_client
+):
+    survivor, absorbed = _pushed(cdp_realm, 2)
+    infobip_sandbox.reset()
+    ours = infobip_client.create_person({"externalId": survivor.external_id})  # the survivor's profile: id 1
+    stranger = infobip_client.create_person({"externalId": "stranger", "firstName": "Stranger"})
+    assert (ours["id"], stranger["id"]) == (survivor.infobip_id, absorbed.infobip_id)
+
+    merging.persons_merge(survivor=survivor, others=[absorbed])
+    drain_all()
+
+    store = infobip_sandbox.store.persons
+    assert store[stranger["id"]]["firstName"] == "Stranger"
+    survivor.refresh_from_db()
+    assert store[survivor.infobip_id]["externalId"] == survivor.external_id
+    assert len(store) == 2
