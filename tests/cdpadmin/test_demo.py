@@ -101,6 +101,7 @@ def test_the_demo_realm_defines_the_examples_and_pushes_its_persons(monkeypatch,
     assert set(persons.values_list("sync_status", flat=True)) == {"pending"}  # nothing "In sync" unpushed
     assert OutboxEntry.objects.filter(realm=demo, entity="person", op="create").count() == 39
     assert DuplicateCandidate.objects.filter(person_a__realm=demo).count() >= 3
+    assert Identity.objects.filter(realm=demo, person__isnull=False).count() == 36  # the duplicates have none
     for address in PersonEmail.objects.filter(realm=demo).values_list("address", flat=True):
         local = address.split("@")[0]
         assert unicodedata.normalize("NFKD", local).isascii(), address
