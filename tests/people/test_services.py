@@ -249,3 +249,18 @@ def test_person_create_finds_existing_tags_in_its_uniqueness_query(realm):
     person = services.person_create(realm=realm, emails=["a@example.com"], tags=["vip customers", "Brand New"])
     assert sorted(person.tags.values_list("name", flat=True)) == ["Brand New", "VIP Customers"]
     assert person.agg_tags == ["VIP Customers", "Brand New"]
+
+
+def test_empty_contact_values_are_skipped_not_refused(realm):
+    # The source document's own example sends "email": [{"address": ""}]: no address, not a bad one.
+    person = services.person_create(
+        realm=realm,
+        attributes={"first_name": "Jane"},
+        phones=[{"number": ""}, {"number": "+385 91 123 4567"}],
+        emails=[{"address": ""}, {"address": "  "}],
+    )
+    assert list(person.phones.values_list("number", flat=True)) == ["385911234567"]
+    assert not person.emails.exists()
+    with pytest.raises(ValidationError) as info:
+        services.person_create(realm=realm, attributes={"first_name": "Jo"}, emails=[{"address": "no-at-sign"}])
+    assert "contactInformation.email[0]" in info.value.fields

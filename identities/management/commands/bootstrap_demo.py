@@ -3,9 +3,9 @@
 The demo realm is a first day's realm: it defines what the worked examples of the source documents use (the
 custom attributes Contract Expiry, Company and ShoppingCartList with its product fields; the event definition
 addToCart with its properties), so every curl example of the README works against it as written; and it holds
-a few dozen persons and companies, created through the services like any other, so the outbox pushes them to
-the Infobip sandbox (nothing says "In sync" before Infobip answered), with a few realistic duplicates for the
-suggestions panel.
+a few dozen persons (each with an identity of the demo API key's owner) and companies, created through the
+services like any other, so the outbox pushes them to the Infobip sandbox (nothing says "In sync" before
+Infobip answered), with a few realistic duplicates for the suggestions panel.
 
 Credentials are kept in var/demo-credentials.json (git-ignored) so that a second `make run` prints the same
 ones; only the hash of the API key is in the database.
@@ -25,7 +25,7 @@ from django.db import transaction
 from companies.services import company_create
 from core.api import examples
 from identities.models import ApiKey, Realm
-from identities.services import api_key_create, api_key_prefix, realm_create
+from identities.services import api_key_create, api_key_prefix, identity_create, realm_create
 from people import duplicates
 from people.event_services import event_definition_create
 from people.models import CustomAttributeDefinition, DataType, EventDefinition, Person
@@ -79,7 +79,6 @@ class Command(BaseCommand):
         )
 
         demo_reference_data(demo)
-        created = 0 if no_persons or demo.persons.exists() else demo_people(demo)
 
         user_model = get_user_model()
         password = saved.get("password")
@@ -97,6 +96,8 @@ class Command(BaseCommand):
         key = ApiKey.objects.filter(realm=demo, prefix=prefix or "", revoked_at__isnull=True).first()
         if key is None or not key.matches(plain):
             key, plain = api_key_create(realm=demo, name="demo")
+        if not no_persons and not demo.persons.exists():
+            demo_people(demo, owner=key.owner)
 
         CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
         CREDENTIALS.write_text(json.dumps({"username": username, "password": password, "api_key": plain}))
@@ -112,11 +113,8 @@ class Command(BaseCommand):
                     f"  API key   {plain}  (owner {key.owner})",
                     f"  API docs  {base}/v1/docs/",
                     f"  Examples  README.md, “The demo realm”: curl {base}/v1/identities/person ...",
-                    *(
-                        [f"  Demo data {created} persons and {len(DEMO_COMPANIES)} companies, queued for Infobip"]
-                        if created
-                        else []
-                    ),
+                    f"  Demo data {demo.persons.count()} persons, {demo.companies.count()} companies"
+                    " (pushed to Infobip through the outbox)",
                     "",
                 ]
             )
@@ -146,9 +144,10 @@ def ascii_local_part(first: str, last: str) -> str:
     return f"{duplicates.fold_name(first)}.{duplicates.fold_name(last)}".replace(" ", "")
 
 
-def demo_people(realm) -> int:
-    """Companies and persons of the demo, created by the services (so each one goes through the outbox),
-    and a few duplicates; the suggestions are computed at once. Returns how many persons were created."""
+def demo_people(realm, *, owner: str) -> int:
+    """Companies and persons of the demo, created by the services (so each one goes through the outbox), each
+    with an Orangepill identity of the demo API key's owner, and a few duplicates (without one: a second
+    profile nobody linked yet); the suggestions are computed at once. Returns how many persons were created."""
     rnd = random.Random(2026)
     companies = []
     for name, country, industry in DEMO_COMPANIES:
@@ -185,7 +184,7 @@ def demo_people(realm) -> int:
             custom["Contract Expiry"] = f"2027-{rnd.randrange(1, 13):02d}-01"
         if n % 5 == 0:
             custom["ShoppingCartList"] = examples.SHOPPING_CART[: 1 + n % 2]
-        person_create(
+        person = person_create(
             realm=realm,
             attributes=attributes,
             phones=[phone],
@@ -194,6 +193,7 @@ def demo_people(realm) -> int:
             custom_attributes=custom,
             company=companies[n % len(companies)] if n % 2 == 0 else None,
         )
+        identity_create(realm=realm, owner=owner, person=person, type="person", data={"source": "demo"})
         made.append((attributes, email, phone))
     for index, how in DEMO_DUPLICATES:
         attributes, email, phone = made[index]
