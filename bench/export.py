@@ -9,11 +9,20 @@ process's resident memory meanwhile; then COPYs the same rows as CSV on the same
 it also times, in-process, the rows fetched through a server-side cursor (2,000 and 10,000 rows a fetch) with
 no formatting, and the Python CSV writer on them: the export's CSV before PostgreSQL formatted it.
 
-Measured 2026-12-03 on the shared 2-core machine (load 6-7, other engineers' test runs alongside), 200,000
-persons (--database cdp_rest13_bench_export --breakdown):
+Measured 2026-12-03 on the shared 2-core machine (load 10-13: four other engineers' test runs alongside),
+1,000,000 persons, CSV (284 MiB), `--persons 1000000 --database cdp_rest13_bench_export --keep --breakdown`:
 
-    COPY                        5.2 s   38,541 rows/s (the baseline of the previous layout's run: 4.7x)
-    see README "Benchmarks" for the figures of the SQL-formatted CSV
+    COPY (the baseline)           35.8 s   27,911 rows/s   RSS +0.0 MiB
+    ours (GET .../export)         38.3 s   26,079 rows/s   RSS +2.4 MiB   1.1x COPY
+    fetch only, 2,000 a fetch     66.1 s   15,126 rows/s   RSS +1.4 MiB   (server-side cursor, no formatting)
+    fetch only, 10,000 a fetch    78.1 s   12,800 rows/s   RSS +13.3 MiB
+    Python CSV writer, 2,000      97.9 s   10,213 rows/s   RSS +2.4 MiB   (the export before: 4.7x at 200,000)
+    Python CSV writer, 10,000     40.1 s   24,945 rows/s   RSS +10.4 MiB  (noisy: the load changed meanwhile)
+
+Where the time went: Django's server-side cursor and value conversion alone cost about twice COPY whatever
+the fetch size, and formatting every cell in Python (safe_cell, csv.writer) as much again; the statement is
+one per chunk either way (no extra queries per chunk). With the cells as SQL and COPY streamed, Python only
+passes 256 KiB blocks on. At 200,000 persons: COPY 5.9 s, ours 6.7 s (1.1x); the Python path 24.3 s (4.7x).
 """
 
 from __future__ import annotations
