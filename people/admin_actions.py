@@ -131,11 +131,11 @@ class PersonBulkActionsMixin:
 
     @admin.action(description="Export selected persons to CSV", permissions=["view"])
     def bulk_export_csv(self, request, queryset):
-        return export.streaming_response(export.export_rows_of(queryset).iterator(chunk_size=export.CHUNK), "csv")
+        return export.export_response(queryset, "csv")
 
     @admin.action(description="Export selected persons to XLSX", permissions=["view"])
     def bulk_export_xlsx(self, request, queryset):
-        return export.streaming_response(export.export_rows_of(queryset).iterator(chunk_size=export.CHUNK), "xlsx")
+        return export.export_response(queryset, "xlsx")
 
     @admin.action(description="Erase selected persons everywhere (GDPR)", permissions=["erase"])
     def bulk_erase(self, request, queryset):

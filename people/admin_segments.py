@@ -193,8 +193,7 @@ class SegmentAdmin(RealmScopedAdmin):
         if len(segment_ids) != 1:
             return None
         segment = Segment.objects.select_related("realm").get(pk=segment_ids[0])
-        rows = export.export_rows_of(segments.segment_persons(segment)).iterator(chunk_size=export.CHUNK)
-        return export.streaming_response(rows, fmt)
+        return export.export_response(segments.segment_persons(segment), fmt)
 
     @admin.action(description="Export the persons of the selected segment to CSV", permissions=["view"])
     def export_segment_csv(self, request, queryset):

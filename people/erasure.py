@@ -42,7 +42,8 @@ from people.models import MergeRecord, Person, PersonActivity, PersonEvent
 from people.representation import event_as_dict, person_as_dict
 
 MSG_ERASE_ALIAS = "person {pk} was merged into person {into}: erase person {into} (its aliases go with it)"
-NAME_FIELDS = ("first_name", "middle_name", "last_name", "nick_name")
+# Identifiers shorter than this are never looked for inside other text (an externalId "7" is in every number).
+MIN_SEARCHABLE = 5
 
 
 @dataclass
@@ -55,12 +56,12 @@ class Erasure:
     emails: set[str] = field(default_factory=set)
     phones: set[str] = field(default_factory=set)
     external_ids: set[str] = field(default_factory=set)
-    names: set[str] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def identifiers(self) -> list[str]:
-        return sorted(self.emails | self.phones | self.external_ids)
+        """The identifiers searched for inside texts: every email and phone, externalIds long enough."""
+        return sorted(self.emails | self.phones | {e for e in self.external_ids if len(e) >= MIN_SEARCHABLE})
 
     def like_patterns(self) -> list[str]:
         """ILIKE patterns matching any identifier inside a text (LIKE's wildcards escaped)."""
@@ -123,7 +124,6 @@ def _known_identifiers(erasure: Erasure, records: list[MergeRecord], outbox: lis
         erasure.emails.update(e.address for e in person.emails.all())
         if person.external_id:
             erasure.external_ids.add(person.external_id)
-        erasure.names.update(getattr(person, name) for name in NAME_FIELDS if getattr(person, name))
     for record in records:
         for snapshot in record.snapshots:
             if snapshot.get("id") in erasure.person_ids:

@@ -60,80 +60,64 @@ register_converter(Hex24Converter, "hex24")
 register_converter(ContactKindConverter, "contactkind")
 register_converter(ObjectIdConverter, "objid")
 
-identity_routes = [
-    path("person", identities.PersonIdentityCreateView.as_view(), name="identity-person-create"),
-    path("company", companies.CompanyCreateView.as_view(), name="company-create"),
-    path("persons", people.PersonListView.as_view(), name="persons"),
-    path("persons/sync", sync.PersonSyncView.as_view(), name="persons-sync"),
-    path("persons/sync/<objid:run_id>", sync.PersonSyncRunView.as_view(), name="persons-sync-run"),
-    path("persons/merge", people.PersonMergeView.as_view(), name="persons-merge"),
-    path("persons/batch", bulk.PersonBatchView.as_view(), name="persons-batch"),
-    path("persons/export", bulk.PersonExportView.as_view(), name="persons-export"),
-    path("persons/merge/<objid:record_id>/undo", people.PersonMergeUndoView.as_view(), name="persons-merge-undo"),
-    path("persons/<objid:person_id>", people.PersonDetailView.as_view(), name="person"),
-    path("persons/<objid:person_id>/erase", gdpr.PersonEraseView.as_view(), name="person-erase"),
-    path("persons/<objid:person_id>/export", gdpr.PersonDataExportView.as_view(), name="person-data-export"),
-    path(
-        "persons/events/<str:definition_id>",
-        people.PersonEventByIdentifierView.as_view(),
-        name="persons-event-by-identifier",
-    ),
-    path("companies", companies.CompanyListView.as_view(), name="companies"),
-    path("companies/<objid:company_id>", companies.CompanyDetailView.as_view(), name="company"),
-    path("companies/<objid:company_id>/persons", companies.CompanyPersonsView.as_view(), name="company-persons"),
-    path("segments", segments.SegmentListView.as_view(), name="segments"),
-    path("segments/<objid:segment_id>", segments.SegmentDetailView.as_view(), name="segment"),
-    path("segments/<objid:segment_id>/persons", segments.SegmentPersonsView.as_view(), name="segment-persons"),
-    path("tags", people.TagListView.as_view(), name="tags"),
-    path("tags/<path:name>", people.TagDetailView.as_view(), name="tag"),
-    path("customAttributes", people.CustomAttributeListView.as_view(), name="custom-attributes"),
-    path("customAttributes/<path:name>", people.CustomAttributeDetailView.as_view(), name="custom-attribute"),
-    path("events/definitions", people.EventDefinitionListView.as_view(), name="event-definitions"),
-    path(
-        "events/definitions/<str:definition_id>",
-        people.EventDefinitionDetailView.as_view(),
-        name="event-definition",
-    ),
-    path("<hex24:identity_id>", identities.IdentityDetailView.as_view(), name="identity"),
-    path("<hex24:identity_id>/person", identities.IdentityPersonView.as_view(), name="identity-person"),
-    path(
-        "<hex24:identity_id>/person/unassign",
-        identities.IdentityPersonUnassignView.as_view(),
-        name="identity-person-unassign",
-    ),
-    path(
+# (route, view, name) under /v1/identities/ (and its misspelled alias); literal routes before <hex24:...> ones.
+IDENTITY_ROUTES = [
+    ("person", identities.PersonIdentityCreateView, "identity-person-create"),
+    ("company", companies.CompanyCreateView, "company-create"),
+    ("persons", people.PersonListView, "persons"),
+    ("persons/sync", sync.PersonSyncView, "persons-sync"),
+    ("persons/sync/<objid:run_id>", sync.PersonSyncRunView, "persons-sync-run"),
+    ("persons/merge", people.PersonMergeView, "persons-merge"),
+    ("persons/batch", bulk.PersonBatchView, "persons-batch"),
+    ("persons/export", bulk.PersonExportView, "persons-export"),
+    ("persons/merge/<objid:record_id>/undo", people.PersonMergeUndoView, "persons-merge-undo"),
+    ("persons/<objid:person_id>", people.PersonDetailView, "person"),
+    ("persons/<objid:person_id>/erase", gdpr.PersonEraseView, "person-erase"),
+    ("persons/<objid:person_id>/export", gdpr.PersonDataExportView, "person-data-export"),
+    ("persons/events/<str:definition_id>", people.PersonEventByIdentifierView, "persons-event-by-identifier"),
+    ("companies", companies.CompanyListView, "companies"),
+    ("companies/<objid:company_id>", companies.CompanyDetailView, "company"),
+    ("companies/<objid:company_id>/persons", companies.CompanyPersonsView, "company-persons"),
+    ("segments", segments.SegmentListView, "segments"),
+    ("segments/<objid:segment_id>", segments.SegmentDetailView, "segment"),
+    ("segments/<objid:segment_id>/persons", segments.SegmentPersonsView, "segment-persons"),
+    ("tags", people.TagListView, "tags"),
+    ("tags/<path:name>", people.TagDetailView, "tag"),
+    ("customAttributes", people.CustomAttributeListView, "custom-attributes"),
+    ("customAttributes/<path:name>", people.CustomAttributeDetailView, "custom-attribute"),
+    ("events/definitions", people.EventDefinitionListView, "event-definitions"),
+    ("events/definitions/<str:definition_id>", people.EventDefinitionDetailView, "event-definition"),
+    ("<hex24:identity_id>", identities.IdentityDetailView, "identity"),
+    ("<hex24:identity_id>/person", identities.IdentityPersonView, "identity-person"),
+    ("<hex24:identity_id>/person/unassign", identities.IdentityPersonUnassignView, "identity-person-unassign"),
+    (
         "<hex24:identity_id>/person/<objid:person_id>/assign",
-        identities.IdentityPersonAssignView.as_view(),
-        name="identity-person-assign",
+        identities.IdentityPersonAssignView,
+        "identity-person-assign",
     ),
-    path(
+    (
         "<hex24:identity_id>/person/event/<str:definition_id>",
-        identities.IdentityPersonEventView.as_view(),
-        name="identity-person-event",
+        identities.IdentityPersonEventView,
+        "identity-person-event",
     ),
-    path("<hex24:identity_id>/company", identities.IdentityCompanyView.as_view(), name="identity-company"),
-    path(
-        "<hex24:identity_id>/person/contacts",
-        identity_person.PersonContactsView.as_view(),
-        name="identity-person-contacts",
-    ),
-    path(
+    ("<hex24:identity_id>/company", identities.IdentityCompanyView, "identity-company"),
+    ("<hex24:identity_id>/person/contacts", identity_person.PersonContactsView, "identity-person-contacts"),
+    (
         "<hex24:identity_id>/person/contacts/<contactkind:kind>/<path:value>",
-        identity_person.PersonContactView.as_view(),
-        name="identity-person-contact",
+        identity_person.PersonContactView,
+        "identity-person-contact",
     ),
-    path("<hex24:identity_id>/person/tags", identity_person.PersonTagsView.as_view(), name="identity-person-tags"),
-    path(
-        "<hex24:identity_id>/person/tags/<path:name>",
-        identity_person.PersonTagView.as_view(),
-        name="identity-person-tag",
-    ),
-    path(
-        "<hex24:identity_id>/person/events",
-        identity_person.PersonEventListView.as_view(),
-        name="identity-person-events",
-    ),
+    ("<hex24:identity_id>/person/tags", identity_person.PersonTagsView, "identity-person-tags"),
+    ("<hex24:identity_id>/person/tags/<path:name>", identity_person.PersonTagView, "identity-person-tag"),
+    ("<hex24:identity_id>/person/events", identity_person.PersonEventListView, "identity-person-events"),
 ]
+
+
+def routes(table) -> list:
+    return [path(route, view.as_view(), name=name) for route, view, name in table]
+
+
+identity_routes = routes(IDENTITY_ROUTES)
 
 
 class NotFoundView(APIView):

@@ -120,3 +120,26 @@ def test_export_reads_in_chunks_with_a_fixed_number_of_statements(api, realm, dj
     assert PersonEmail.objects.count() == 30
     with django_assert_max_num_queries(6):
         assert len(streamed(api.get(EXPORT + "?format=jsonl")).splitlines()) == 30
+
+
+def test_the_csv_postgresql_writes_is_the_python_writers(api, realm, crowd):
+    """The SQL-formatted CSV (COPY) has the cells of people.export's Python writer, row for row."""
+    from people.export import csv_copy_stream, csv_stream, export_rows_of
+    from people.models import CustomAttributeDefinition, Person
+
+    CustomAttributeDefinition.objects.create(realm=realm, name="Store", data_type="STRING")
+    Person.objects.filter(first_name="Ann").update(
+        custom_attributes={
+            "Store": 'Zagreb, "Main"',
+            "a": 1,
+            "Zz": True,
+            "ćevapi": None,
+            "Orders": [{"sku": "A-1", "qty": 2.5, "x": "\n"}],
+        }
+    )
+    PersonFactory(realm=realm, first_name="Eve", birth_date="1990-02-03", external_id="=ext", middle_name="")
+    persons = Person.objects.filter(realm=realm)
+    ours = list(csv.reader(io.StringIO(b"".join(csv_copy_stream(persons)).decode("utf-8-sig"))))
+    reference = list(csv.reader(io.StringIO("".join(csv_stream(export_rows_of(persons))).lstrip("\ufeff"))))
+    assert len(ours) == 5
+    assert ours == reference

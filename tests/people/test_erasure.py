@@ -206,3 +206,13 @@ def test_erase_and_export_need_a_key(anon, cdp_realm):
     assert anon.post(f"/v1/identities/persons/{person.pk}/erase").status_code == 401
     assert anon.get(f"/v1/identities/persons/{person.pk}/export").status_code == 401
     assert Person.objects.filter(pk=person.pk).exists()
+
+
+def test_a_short_external_id_is_not_searched_inside_other_texts(cdp_realm, cdp_api):
+    from identities.models import IdempotencyRecord
+
+    body = {"country": "HR", "currency": "EUR", "person": {"firstName": "Abby", "externalId": "abby-1"}}
+    assert cdp_api.post("/v1/identities/person", body, format="json", HTTP_IDEMPOTENCY_KEY="abby").status_code == 201
+    short = services.person_create(realm=cdp_realm, attributes={"first_name": "X", "external_id": "ab"})
+    assert cdp_api.post(f"/v1/identities/persons/{short.pk}/erase").status_code == 200
+    assert IdempotencyRecord.objects.filter(key="abby").exists()  # "ab" is inside "Abby": not this person's
