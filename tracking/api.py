@@ -17,6 +17,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from core.api.exceptions import error_body
 from core.errors import DomainError, ValidationError
 from tracking import services, webforms
 from tracking.models import Site
@@ -43,8 +44,22 @@ def _over_limit(name: str, limit: int) -> bool:
         return False
 
 
+STATUS_NAMES = {400: "ValidationError", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+                413: "PayloadTooLarge", 429: "TooManyRequests"}  # fmt: skip
+
+
 def _error(status: int, code: str, message: str, fields: dict | None = None, origin: str | None = None):
-    response = JsonResponse({"error": {"code": code, "message": message, "fields": fields or {}}}, status=status)
+    """The REST API's one error envelope (core.api.exceptions): name, message, code (the status), type, data."""
+    body = error_body(
+        status=status,
+        name=STATUS_NAMES.get(status, "Error"),
+        message=message,
+        type_=code,
+        data={"fields": fields} if fields else {},
+    )
+    response = JsonResponse(body, status=status)
+    if status == 429:
+        response["Retry-After"] = "60"
     if origin:
         response["Access-Control-Allow-Origin"] = origin
         response["Vary"] = "Origin"

@@ -101,7 +101,7 @@ def test_refusals_store_nothing(browser, site, form, realm, other_realm):
     for response, status, field in cases:
         assert response.status_code == status, response.content
         if field:
-            assert field in response.json()["error"]["fields"], response.json()
+            assert field in response.json()["data"]["fields"], response.json()
     other_site = Site.objects.create(realm=other_realm, name="Other", allowed_origins=[ORIGIN])
     assert submit(browser, other_site, {"fields": {"mail": "a@example.com"}}).status_code == 404  # not its form
     assert not Person.objects.exists()
