@@ -97,7 +97,7 @@ def test_unknown_keys_and_foreign_origins_are_refused(site):
         "name": "Unauthorized",
         "code": 401,
         "type": "unknown_key",
-    }  # fmt: skip  (the REST API's one envelope)
+    }  # the REST API's one envelope
     assert foreign.json()["type"] == "origin_not_allowed"
     assert TrackEvent.objects.count() == 0
 
@@ -218,3 +218,10 @@ def test_a_deactivated_site_is_refused_at_once_though_keys_are_cached(browser, s
     site.active = False
     site.save()
     assert send(browser, site, batch("visitor-0001")).status_code == 401
+
+
+def test_identify_refuses_unstorable_text(browser, site):
+    body = {"visitorId": "visitor-0001", "email": "a@example.com", "attributes": {"city": "Sp\u0000lit"}}
+    response = send(browser, site, body, path="/v1/track/identify")
+    assert response.status_code == 400
+    assert "attributes.city" in response.json()["data"]["fields"]

@@ -122,3 +122,17 @@ def test_the_admin_checks_the_mapping(admin_client, site):
     assert saved.status_code == 302
     assert Form.objects.get(slug="contact").field_mapping == {"mail": "email", "ime": "firstName"}
     assert admin_client.get("/admin/tracking/formsubmission/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"mail": "a@example.com", "grad": "Sp\u0000lit"}, "fields.grad"),
+        ({"mail": "a@example.com", "other": "\ud800"}, "fields.other"),
+    ],
+)
+def test_unstorable_text_is_a_400_naming_the_field(browser, site, form, fields, where):
+    response = submit(browser, site, {"fields": fields})
+    assert response.status_code == 400
+    assert where in response.json()["data"]["fields"]
+    assert not Person.objects.exists()
