@@ -111,7 +111,7 @@ class TrackView(View):
             return _error(403, "origin_not_allowed", f"origin {origin[:100]!r} is not allowed for this site")
         try:
             payload = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _error(400, "malformed", "the body is not JSON", origin=origin)
         per_visitor, per_key = _limits()
         visitor = payload.get("visitorId") if isinstance(payload, dict) else None

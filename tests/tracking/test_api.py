@@ -79,6 +79,16 @@ def test_preflight_answers_allowed_origins_only(site):
             400,
         ),
         (batch("visitor-0001", properties={"big": "x" * 9000}), 400),
+        (b"[" * 30_000 + b"]" * 30_000, 400),  # nested too deeply for the parser: no 500
+        (
+            b'{"visitorId": "visitor-0001", "sessionId": "session-0001", "events": [{"id": "event-0001", '
+            b'"type": "action", "name": "x", "timestamp": "2026-01-01T00:00:00Z", "properties": '
+            + b'{"a":' * 5000
+            + b"1"
+            + b"}" * 5000
+            + b"}]}",
+            400,
+        ),
     ],
 )
 def test_hostile_batches_are_refused_and_nothing_is_stored(browser, site, body, status):
