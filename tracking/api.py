@@ -16,7 +16,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import ParseError
 
+from core.api.exceptions import error_body
+from core.api.parsers import check_json_value
 from core.errors import DomainError, ValidationError
 from tracking import services, webforms
 from tracking.models import Site
@@ -43,12 +46,35 @@ def _over_limit(name: str, limit: int) -> bool:
         return False
 
 
+STATUS_NAMES = {400: "ValidationError", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+                413: "PayloadTooLarge", 429: "TooManyRequests"}  # fmt: skip
+
+
 def _error(status: int, code: str, message: str, fields: dict | None = None, origin: str | None = None):
-    response = JsonResponse({"error": {"code": code, "message": message, "fields": fields or {}}}, status=status)
+    """The REST API's one error envelope (core.api.exceptions): name, message, code (the status), type, data."""
+    body = error_body(
+        status=status,
+        name=STATUS_NAMES.get(status, "Error"),
+        message=message,
+        type_=code,
+        data={"fields": fields} if fields else {},
+    )
+    response = JsonResponse(body, status=status)
+    if status == 429:
+        response["Retry-After"] = "60"
     if origin:
         response["Access-Control-Allow-Origin"] = origin
         response["Vary"] = "Origin"
     return response
+
+
+def _check_text(payload) -> None:
+    """NUL characters and lone surrogates anywhere (PostgreSQL stores neither) are a 400 naming the field, as on
+    the REST API (the events batch checks its few free-text fields itself, cheaper)."""
+    try:
+        check_json_value(payload)
+    except ParseError as exc:
+        raise ValidationError.single("body", str(exc.detail)) from None
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -85,7 +111,7 @@ class TrackView(View):
             return _error(403, "origin_not_allowed", f"origin {origin[:100]!r} is not allowed for this site")
         try:
             payload = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return _error(400, "malformed", "the body is not JSON", origin=origin)
         per_visitor, per_key = _limits()
         visitor = payload.get("visitorId") if isinstance(payload, dict) else None
@@ -111,6 +137,7 @@ class TrackView(View):
 
 class IdentifyView(TrackView):
     def handle(self, site: Site, payload, **kwargs) -> dict:
+        _check_text(payload)
         _person, outcome = services.visitor_identify(site=site, payload=payload)
         return {"identified": outcome}  # never the person's data: the key cannot read
 
@@ -119,6 +146,7 @@ class FormSubmissionView(TrackView):
     """``POST /v1/forms/<slug>/submissions``: a form of the key's site (tracking.webforms)."""
 
     def handle(self, site: Site, payload, **kwargs) -> dict:
+        _check_text(payload)
         form = webforms.form_find(site=site, slug=kwargs["form"])
         submission, outcome = webforms.form_submit(form=form, payload=payload)
         return {"submission": submission.pk, "outcome": outcome}  # never the person's data

@@ -67,7 +67,11 @@ def _clean_event(index: int, raw: Any, now: dt.datetime, errors: ErrorCollector)
     if not isinstance(properties, dict):
         errors.add(f"{where}.properties", "must be an object")
     else:
-        text = json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
+        try:
+            text = json.dumps(properties, ensure_ascii=False, separators=(",", ":"))
+        except (RecursionError, ValueError):
+            errors.add(f"{where}.properties", "is nested too deeply")
+            text = "{}"
         if len(text) > MAX_PROPERTIES_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_PROPERTIES_BYTES:
             errors.add(f"{where}.properties", f"is larger than {MAX_PROPERTIES_BYTES:,} bytes as JSON")
         elif "\\u0000" in text or not _storable(text):

@@ -79,6 +79,16 @@ def test_preflight_answers_allowed_origins_only(site):
             400,
         ),
         (batch("visitor-0001", properties={"big": "x" * 9000}), 400),
+        (b"[" * 30_000 + b"]" * 30_000, 400),  # nested too deeply for the parser: no 500
+        (
+            b'{"visitorId": "visitor-0001", "sessionId": "session-0001", "events": [{"id": "event-0001", '
+            b'"type": "action", "name": "x", "timestamp": "2026-01-01T00:00:00Z", "properties": '
+            + b'{"a":' * 5000
+            + b"1"
+            + b"}" * 5000
+            + b"}]}",
+            400,
+        ),
     ],
 )
 def test_hostile_batches_are_refused_and_nothing_is_stored(browser, site, body, status):
@@ -93,13 +103,20 @@ def test_unknown_keys_and_foreign_origins_are_refused(site):
     )
     foreign = send(Client(HTTP_ORIGIN="https://evil.example"), site, body)
     assert (unknown.status_code, foreign.status_code) == (401, 403)
+    assert {k: unknown.json()[k] for k in ("name", "code", "type")} == {
+        "name": "Unauthorized",
+        "code": 401,
+        "type": "unknown_key",
+    }  # the REST API's one envelope
+    assert foreign.json()["type"] == "origin_not_allowed"
     assert TrackEvent.objects.count() == 0
 
 
 def test_a_flooding_visitor_is_limited_and_others_still_served(browser, site, settings):
     settings.TRACKING_RATE_PER_VISITOR = 3
-    codes = [send(browser, site, batch("flooder-0001")).status_code for _ in range(5)]
-    assert codes == [200, 200, 200, 429, 429]
+    responses = [send(browser, site, batch("flooder-0001")) for _ in range(5)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429, 429]
+    assert (responses[-1].json()["type"], responses[-1]["Retry-After"]) == ("rate_limited", "60")
     assert send(browser, site, batch("visitor-0002")).status_code == 200
 
 
@@ -150,7 +167,7 @@ def test_identify_refuses_a_forbidden_name_character(browser, site):
     body = {"visitorId": "visitor-0001", "email": "x@example.com", "attributes": {"nickName": "x<y"}}
     response = send(browser, site, body, path="/v1/track/identify")
     assert response.status_code == 400
-    assert "nickName" in response.json()["error"]["fields"]
+    assert "nickName" in response.json()["data"]["fields"]
     assert not Person.objects.exists()
 
 
@@ -211,3 +228,10 @@ def test_a_deactivated_site_is_refused_at_once_though_keys_are_cached(browser, s
     site.active = False
     site.save()
     assert send(browser, site, batch("visitor-0001")).status_code == 401
+
+
+def test_identify_refuses_unstorable_text(browser, site):
+    body = {"visitorId": "visitor-0001", "email": "a@example.com", "attributes": {"city": "Sp\u0000lit"}}
+    response = send(browser, site, body, path="/v1/track/identify")
+    assert response.status_code == 400
+    assert "attributes.city" in response.json()["data"]["fields"]

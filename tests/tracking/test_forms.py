@@ -101,7 +101,7 @@ def test_refusals_store_nothing(browser, site, form, realm, other_realm):
     for response, status, field in cases:
         assert response.status_code == status, response.content
         if field:
-            assert field in response.json()["error"]["fields"], response.json()
+            assert field in response.json()["data"]["fields"], response.json()
     other_site = Site.objects.create(realm=other_realm, name="Other", allowed_origins=[ORIGIN])
     assert submit(browser, other_site, {"fields": {"mail": "a@example.com"}}).status_code == 404  # not its form
     assert not Person.objects.exists()
@@ -122,3 +122,17 @@ def test_the_admin_checks_the_mapping(admin_client, site):
     assert saved.status_code == 302
     assert Form.objects.get(slug="contact").field_mapping == {"mail": "email", "ime": "firstName"}
     assert admin_client.get("/admin/tracking/formsubmission/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"mail": "a@example.com", "grad": "Sp\u0000lit"}, "fields.grad"),
+        ({"mail": "a@example.com", "other": "\ud800"}, "fields.other"),
+    ],
+)
+def test_unstorable_text_is_a_400_naming_the_field(browser, site, form, fields, where):
+    response = submit(browser, site, {"fields": fields})
+    assert response.status_code == 400
+    assert where in response.json()["data"]["fields"]
+    assert not Person.objects.exists()
