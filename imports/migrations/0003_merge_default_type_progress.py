@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
     dependencies = [
         ("imports", "0002_journey12_default_type"),
-        ("imports", "0002_speed11_analysis_progress"),
+        ("imports", "0002_speed11_progress_staging"),
     ]
 
     operations = []
