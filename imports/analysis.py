@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.bulk import copy_rows, statistics_refresh
 from core.errors import ValidationError
 from imports import mapping as mapping_rules
-from imports import parallel, readers
+from imports import parallel, progress, readers
 from imports.grouping import UnionFind, key_owners
 from imports.models import (
     ImportBatch,
@@ -36,6 +36,7 @@ from people.services import custom_attribute_definitions
 
 QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 SAMPLE_ROWS = 10
+PROGRESS_ROWS = 1000  # rows between two looks at the clock (progress.Writer writes at most twice a second)
 MSG_HEADERS_CHANGED = "The file's columns changed since it was mapped; map it again."
 
 
@@ -106,12 +107,17 @@ def analyze_job(job: ImportJob, started: float) -> None:
     ImportBatch.objects.filter(job=job).delete()
 
     result = Analysis()
-    roots = _stage(job, parallel.parsed_rows(parser, rows, data_path(job), table_info(job)), result)
-    # The staged rows and the persons' contact tables are read next (and by every batch): a new database has
-    # no statistics for them yet.
-    statistics_refresh(["imports_importrow", "imports_importissue", *PERSON_TABLES])
-    owners = key_owners(realm.pk, result.key_ids)
-    group_size, matching_rows, discard, resolve = _strategy_counts(result, roots, owners)
+    writer = progress.Writer(job.pk, progress.expected_rows(data_path(job), job.file_format))
+    try:
+        roots = _stage(job, parallel.parsed_rows(parser, rows, data_path(job), table_info(job)), result, writer)
+        writer.update(result.rows, "matching")
+        # The staged rows and the persons' contact tables are read next (and by every batch): a new database
+        # has no statistics for them yet.
+        statistics_refresh(["imports_importrow", "imports_importissue", *PERSON_TABLES])
+        owners = key_owners(realm.pk, result.key_ids)
+        group_size, matching_rows, discard, resolve = _strategy_counts(result, roots, owners)
+    finally:
+        writer.close()
     count = len(result.numbers)
     duplicate_groups = sum(1 for size in group_size.values() if size > 1)
     job.rows_total = result.rows
@@ -138,7 +144,9 @@ def analyze_job(job: ImportJob, started: float) -> None:
     job.save()
 
 
-def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analysis) -> array:
+def _stage(
+    job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analysis, writer: progress.Writer
+) -> array:
     """COPY the problems of invalid rows and the valid ones with their duplicate group (rows sharing a phone, an
     email or an externalId, transitively); returns each valid row's group root."""
     # Staged data waits in a temporary file (not in memory) until the duplicate groups are known.
@@ -147,6 +155,8 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
         def issues() -> Iterator[tuple]:
             for number, cells, line, keys in parsed_rows:
                 result.rows += 1
+                if not result.rows % PROGRESS_ROWS:
+                    writer.update(result.rows)
                 if line is None:
                     result.invalid += 1
                     for problem in keys:
@@ -162,6 +172,7 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
                     result.sample.append({"row": number, "cells": display_row(json.loads(line))})
 
         copy_rows("imports_importissue", ISSUE_COLUMNS, issues())
+        writer.update(result.rows, "grouping")
         count = len(result.numbers)
         # Duplicate groups inside the file: rows sharing a phone, an email or an externalId, transitively.
         groups = UnionFind(count)

@@ -222,3 +222,18 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"Batch {self.number} of import {self.job_id}"
+
+
+class AnalysisProgress(models.Model):
+    """How far a running analysis has read, for the Analyze step's live bar. Written by the analysis on a
+    connection of its own in autocommit while its transaction holds the job row (FOR UPDATE), so the row is
+    visible at once; no foreign key, whose check would wait for that lock. Deleted when the analysis ends."""
+
+    job_id = models.BigIntegerField(primary_key=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_expected = models.PositiveIntegerField(default=0, help_text="0: unknown (a workbook).")
+    phase = models.CharField(max_length=20, default="reading")
+    updated = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"analysis of import {self.job_id}: {self.rows_read} rows read"

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from imports.models import ImportBatch, ImportIssue, ImportJob, ImportStatus
+from imports.progress import analysis_progress
 from imports.services import ranges_text
 
 # What a list of jobs never reads: per-column and per-analysis detail, kilobytes a row.
@@ -50,6 +51,8 @@ def import_job_progress(job: ImportJob) -> dict[str, Any]:
         "cancel_requested": job.cancel_requested,
         "counts": job.counts(),
         "error": job.error,
+        # While the analysis runs: rows read of about how many, and its phase (None before it starts).
+        "analysis": analysis_progress(job.pk) if job.status == ImportStatus.ANALYZING else None,
     }
 
 
