@@ -144,9 +144,7 @@ def analyze_job(job: ImportJob, started: float) -> None:
     job.save()
 
 
-def _stage(
-    job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analysis, writer: progress.Writer
-) -> array:
+def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analysis, writer: progress.Writer) -> array:
     """COPY the problems of invalid rows and the valid ones with their duplicate group (rows sharing a phone, an
     email or an externalId, transitively); returns each valid row's group root."""
     # Staged data waits in a temporary file (not in memory) until the duplicate groups are known.

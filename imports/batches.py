@@ -121,7 +121,7 @@ def run_batch(job: ImportJob, context: RunContext, batch: Batch, *, attempts: in
                         "ORDER BY grp, row",
                         [job.pk, batch.grp_from, batch.grp_to],
                     )
-                    # Django's connection hands jsonb over as text: decode it here, once.
+                    # The staged row is JSON text: decoded here, once.
                     staged = [(number, grp, json.loads(data)) for number, grp, data in cursor.fetchall()]
                 outcome = apply.apply_batch(context, staged)
                 copy_rows("imports_importissue", ISSUE_COLUMNS, outcome.issue_rows(job.pk))
