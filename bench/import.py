@@ -206,16 +206,19 @@ def _instrument(phases: dict[str, float]) -> None:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _backend_cpu_seconds() -> float:
-    """CPU seconds so far of this process's PostgreSQL backend (same machine: /proc), user + system."""
+def _backend_pid() -> int:
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+        return cursor.fetchone()[0]
+
+
+def _backend_cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of PostgreSQL backend ``pid`` (same machine: /proc), user + system; NaN when gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:  # a server on another machine: no server CPU
+    except OSError:  # a server on another machine, or the backend closed (CONN_MAX_AGE): unknown
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / _TICK
 
@@ -228,7 +231,8 @@ def _instrument_batches(batches_out: list[dict], phases: dict[str, float]) -> No
     original = batches.run_batch
 
     def run_batch(*args, **kwargs):
-        server, own, wall = _backend_cpu_seconds(), _own_cpu_seconds(), time.perf_counter()
+        pid = _backend_pid()
+        server, own, wall = _backend_cpu_seconds(pid), _own_cpu_seconds(), time.perf_counter()
         before = dict(phases)
         try:
             return original(*args, **kwargs)
@@ -237,7 +241,8 @@ def _instrument_batches(batches_out: list[dict], phases: dict[str, float]) -> No
                 {
                     "wall": time.perf_counter() - wall,
                     "cpu": _own_cpu_seconds() - own,
-                    "server_cpu": _backend_cpu_seconds() - server,
+                    # NaN when Django reconnected during the batch (CONN_MAX_AGE): that batch is left out
+                    "server_cpu": _backend_cpu_seconds(pid) - server if _backend_pid() == pid else float("nan"),
                     "phases": {k: v - before.get(k, 0.0) for k, v in phases.items() if v - before.get(k, 0.0)},
                 }
             )
@@ -509,8 +514,11 @@ def quarter_ratio(times: list[float]) -> float:
     when there are enough batches)."""
     body = times[1:] if len(times) >= 5 else times
     quarter = max(len(body) // 4, 1)
-    first = sum(body[:quarter]) / quarter
-    return (sum(body[-quarter:]) / quarter) / first if first else float("nan")
+    first = [t for t in body[:quarter] if t == t]  # NaN (unknown) left out
+    last = [t for t in body[-quarter:] if t == t]
+    if not first or not last or not sum(first):
+        return float("nan")
+    return (sum(last) / len(last)) / (sum(first) / len(first))
 
 
 def print_batches(result: dict) -> None:
