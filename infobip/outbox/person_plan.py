@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infobip.models import OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus
-from infobip.outbox.payloads import PersonChange, PersonGone
+from infobip.outbox.payloads import MergeChange, PersonChange, PersonGone
 from infobip.outbox.work import (
     Context,
     PushDeferred,
@@ -244,6 +244,16 @@ def stale_link(ctx: Context, work: Work, owner: int, infobip_id: int) -> bool:
         holder.external_id, [e.address for e in holder.emails.all()], [p.number for p in holder.phones.all()]
     )
     return not keys(theirs) & keys(body_identifiers(profile))
+
+
+def merges_pending_by_survivor(ctx: Context) -> dict[int, str]:
+    """Survivor pk -> merge (outbox entity id) of the realm's undelivered merge pushes."""
+    rows = OutboxEntry.objects.filter(realm=ctx.realm, entity=OutboxEntity.MERGE, status=OutboxStatus.PENDING)
+    return {
+        survivor: entity_id
+        for entity_id, payload in rows.values_list("entity_id", "payload")
+        if (survivor := MergeChange.from_json(payload).survivor) is not None
+    }
 
 
 def _pending_merge_absorbing(ctx: Context, person_pk: int) -> str | None:

@@ -26,6 +26,7 @@ from infobip.outbox.person_plan import (
     delete_query,
     gone_identifiers,
     live_holder,
+    merges_pending_by_survivor,
     needs_collections,
     note_person_id,
     person_query,
@@ -55,6 +56,15 @@ from people.representation import person_as_infobip
 
 
 def push_persons(ctx: Context, works: list[Work]) -> None:
+    # A merge survivor's own changes wait for the merge's push, which writes the survivor whole (and creates it if
+    # Infobip has no profile yet): sent side by side by two workers, both would create or re-link it, and the one
+    # recorded last could leave the survivor linked to a profile the other had deleted.
+    merging = merges_pending_by_survivor(ctx)
+    for work in works:
+        merge = merging.get(int(work.entity_id)) if work.entity_id.isdigit() else None
+        if merge is not None and OutboxOp.DELETE not in work.ops:
+            work.defer(f"This person survived merge {merge}: its change waits for that merge's push.")
+    works = [w for w in works if not w.decided]
     ids = [int(w.entity_id) for w in works if w.entity_id.isdigit()]
     persons = {p.pk: p for p in Person.objects.filter(realm=ctx.realm, pk__in=ids).select_related("company")}
     collections = Collections.load(

@@ -277,3 +277,22 @@ def test_a_new_survivor_waits_for_the_merge_push_without_spending_attempts(cdp_r
     ]
     assert list(infobip_sandbox.store.persons) == [survivor.infobip_id]
     assert set(statuses()) <= {"done", "skipped"}
+
+
+def test_a_survivors_own_changes_wait_until_the_merge_push_is_done(cdp_realm, push_settings, infobip_sandbox):
+    """The merge's push writes the survivor whole; the survivor's own rows are not sent beside it (two workers
+    creating or re-linking one survivor at once could leave it linked to a profile the other deleted)."""
+    survivor, absorbed = make_person(cdp_realm, 1), make_person(cdp_realm, 2)
+    drain_all()
+    people.person_update(person=Person.objects.get(pk=survivor.pk), attributes={"city": "Split"})
+    merging.persons_merge(survivor=Person.objects.get(pk=survivor.pk), others=[Person.objects.get(pk=absorbed.pk)])
+    engine.drain(max_rounds=1)  # one round claims both: the merge goes, the survivor's update waits
+    update = OutboxEntry.objects.get(entity="person", entity_id=str(survivor.pk), op="update")
+    assert (update.status, update.attempts) == (OutboxStatus.PENDING, 0)
+    assert "waits for that merge's push" in update.last_error
+    assert OutboxEntry.objects.get(entity="merge").status == OutboxStatus.DONE
+    assert "PATCH /people/2/persons" not in infobip_sandbox.stats()["calls"]
+    OutboxEntry.objects.filter(status=OutboxStatus.PENDING).update(next_attempt_at=timezone.now())
+    drain_all()
+    assert remote(infobip_sandbox, survivor)["city"] == "Split"
+    assert set(statuses()) == {"done"}
