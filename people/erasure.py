@@ -159,12 +159,14 @@ def _outbox_rows(realm, ids: list[int], records: list[MergeRecord], event_ids: l
 
 def _infobip_delete(realm, person: Person, rows: list[OutboxEntry], erasure: Erasure) -> str:
     """Record the delete Infobip must get for one person; returns how (`id`, `externalId`, `none`, `unresolved`)."""
+    if not realm.cdp_enabled:  # the realm pushes nothing (any more): Infobip may keep a profile it once got
+        return "unresolved" if person.infobip_id else "none"
     if person.infobip_id:
         gone = PersonGone(infobip_id=person.infobip_id)
     else:
         mine = [r for r in rows if r.entity == OutboxEntity.PERSON and r.entity_id == str(person.pk)]
         reached = any(r.attempts or r.status in (OutboxStatus.DONE, OutboxStatus.DEAD) for r in mine)
-        if not reached or not realm.cdp_enabled:
+        if not reached:
             return "none"  # Infobip never heard of it
         if not person.external_id:
             return "unresolved"

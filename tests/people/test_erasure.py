@@ -216,3 +216,11 @@ def test_a_short_external_id_is_not_searched_inside_other_texts(cdp_realm, cdp_a
     short = services.person_create(realm=cdp_realm, attributes={"first_name": "X", "external_id": "ab"})
     assert cdp_api.post(f"/v1/identities/persons/{short.pk}/erase").status_code == 200
     assert IdempotencyRecord.objects.filter(key="abby").exists()  # "ab" is inside "Abby": not this person's
+
+
+def test_a_realm_that_no_longer_pushes_says_infobip_is_unresolved(api, realm):
+    person = services.person_create(realm=realm, attributes={"first_name": FIRST}, emails=[EMAIL])
+    Person.objects.filter(pk=person.pk).update(infobip_id=4242)  # pushed while the realm still had the extension
+    body = api.post(f"/v1/identities/persons/{person.pk}/erase").json()
+    assert body["infobip"] == ["unresolved"]
+    assert not OutboxEntry.objects.exists()
