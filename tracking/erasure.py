@@ -1,9 +1,11 @@
 """What the tracking app holds about a person, for people.erasure, and the same for the right of access:
 
 - its visitors (their sessions and events go with them) and any event linked to it;
-- the website form submissions it sent or its visitors sent, and any other submission of the realm's forms
-  whose fields name one of its identifiers (``FormSubmission.data`` keeps every field as sent, and its
-  person and visitor links are SET_NULL: without this they would outlive the person);
+- the website form submissions it sent, those its visitors sent that no longer name a person, and any other
+  submission of the realm's forms whose fields name one of its identifiers (``FormSubmission.data`` keeps every
+  field as sent, and its person and visitor links are SET_NULL: without this they would outlive the person).
+  Another person's submission sent from one of its visitors (a customer's form is not linked to the browser)
+  is that person's: it stays, and only loses its visitor with the visitor;
 - its mobile app installations: the push registrations it holds (``people.ChannelProfile`` of channel push,
   tracking.mobile), deleted here rather than left to the person's cascade so the audit row counts them.
 
@@ -21,9 +23,14 @@ from people.models import Channel, ChannelProfile
 from tracking.models import FormSubmission, TrackEvent, Visitor
 
 
+def _submissions_of(person_ids: list[int]) -> Q:
+    """Sent by the persons, or from their visitors by nobody known (the sender's profile was deleted)."""
+    return Q(person_id__in=person_ids) | Q(person__isnull=True, visitor__person_id__in=person_ids)
+
+
 def _submissions_named(erasure: Erasure):
-    """The form submissions of the realm sent by the persons, by their visitors, or naming an identifier."""
-    named = Q(person_id__in=erasure.person_ids) | Q(visitor__person_id__in=erasure.person_ids)
+    """The form submissions of the realm of the persons (`_submissions_of`) or naming one of their identifiers."""
+    named = _submissions_of(erasure.person_ids)
     submissions = FormSubmission.objects.filter(form__site__realm=erasure.realm)
     mentioning = erasure.like_patterns()
     if mentioning:
@@ -50,7 +57,7 @@ def tracking_export(realm, person_ids: list[int]) -> dict[str, Any]:
     events = TrackEvent.objects.filter(person_id__in=person_ids).order_by("occurred_at", "id")
     submissions = (
         FormSubmission.objects.filter(form__site__realm=realm)
-        .filter(Q(person_id__in=person_ids) | Q(visitor__person_id__in=person_ids))
+        .filter(_submissions_of(person_ids))
         .select_related("form", "visitor")
         .order_by("created", "id")
     )

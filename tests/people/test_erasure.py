@@ -283,3 +283,30 @@ def test_form_submissions_naming_the_person_go_and_others_stay(cdp_realm, cdp_ap
 
     assert body["counts"]["formSubmissions"] == 2
     assert list(FormSubmission.objects.values_list("pk", flat=True)) == [other.pk]
+
+
+def test_form_submissions_from_the_persons_browser_go_unless_another_person_sent_them(cdp_realm, cdp_api):
+    from tracking.models import Form, FormSubmission, Site, Visitor
+    from tracking.webforms import form_submit
+
+    site = Site.objects.create(realm=cdp_realm, name="Shop", allowed_origins=[SHOP])
+    form = Form.objects.create(site=site, slug="refer", name="Refer", field_mapping={"mail": "email"})
+    person = services.person_create(realm=cdp_realm, attributes={"first_name": FIRST}, emails=[EMAIL])
+    Visitor.objects.create(site=site, realm=cdp_realm, anonymous_id="anon-zv-1", person=person)
+    customer = services.person_create(realm=cdp_realm, attributes={"type": "CUSTOMER"}, emails=["c@example.com"])
+    # A customer's submission from the person's browser: the customer's (a customer is never linked to it).
+    theirs, outcome = form_submit(form=form, payload={"visitorId": "anon-zv-1", "fields": {"mail": "c@example.com"}})
+    assert (outcome, theirs.person_id) == ("customer", customer.pk)
+    # A submission from the person's browser whose sender is not known any more (its profile was deleted).
+    orphan = FormSubmission.objects.create(
+        form=form, person=None, visitor=theirs.visitor, data={"mail": "gone@example.com"}, outcome="lead"
+    )
+    export = cdp_api.get(f"/v1/identities/persons/{person.pk}/export").json()
+    assert [s["id"] for s in export["tracking"]["formSubmissions"]] == [orphan.pk]
+
+    body = cdp_api.post(f"/v1/identities/persons/{person.pk}/erase").json()
+
+    assert body["counts"]["formSubmissions"] == 1
+    theirs.refresh_from_db()
+    assert (theirs.person_id, theirs.visitor_id) == (customer.pk, None)  # it stays, without the person's visitor
+    assert not FormSubmission.objects.filter(pk=orphan.pk).exists()
