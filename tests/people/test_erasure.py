@@ -310,3 +310,19 @@ def test_form_submissions_from_the_persons_browser_go_unless_another_person_sent
     theirs.refresh_from_db()
     assert (theirs.person_id, theirs.visitor_id) == (customer.pk, None)  # it stays, without the person's visitor
     assert not FormSubmission.objects.filter(pk=orphan.pk).exists()
+
+
+def test_staged_import_rows_naming_the_person_go(cdp_realm, cdp_api, media):
+    from imports.models import ImportRow
+    from tests.imports.helpers import analyze, upload
+
+    person = services.person_create(realm=cdp_realm, attributes={"first_name": FIRST}, phones=[PHONE_DIGITS])
+    rows = [["First name", "Phone"], ["Zv", "091 765 4321"], ["Other", "091 111 2222"]]
+    job = analyze(upload(cdp_realm, "people.csv", csv_bytes(rows)))  # analysed, not yet imported: rows staged
+    assert ImportRow.objects.filter(job=job).count() == 2
+
+    assert cdp_api.post(f"/v1/identities/persons/{person.pk}/erase").status_code == 200
+
+    [left] = ImportRow.objects.filter(job=job)
+    assert "Other" in left.data
+    assert "917654321" not in left.data
