@@ -32,9 +32,11 @@ from core.errors import ErrorCollector, ValidationError
 from imports import mapping as mapping_rules
 from imports import readers, reports, selectors, services
 from imports.models import DuplicateStrategy, ImportJob, ImportStatus
+from people.models import PersonType
 
 TAG = "People import"
-FIELDS = ("file", "duplicates", "mapping", "phoneCountry", "tags", "encoding", "delimiter")
+FIELDS = ("file", "duplicates", "mapping", "phoneCountry", "tags", "encoding", "delimiter", "defaultType")
+DEFAULT_TYPES = tuple(PersonType.values)  # CUSTOMER, LEAD
 ORDER = {"id": "pk", "createdAt": "created"}
 DEFAULT_ORDER = "createdAt:desc"
 REPORT_TYPES = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
@@ -44,6 +46,7 @@ MSG_FILE_NOT_FILE = "must be a file part (with a filename), not a text field"
 MSG_ONE_VALUE = "give it once"
 MSG_DUPLICATES = "is required: discard or resolve"
 MSG_DUPLICATES_BAD = "must be discard or resolve, got {value!r}"
+MSG_DEFAULT_TYPE_BAD = "must be LEAD or CUSTOMER, got {value!r}"
 MSG_MAPPING_JSON = "is not valid JSON ({error})"
 MSG_MAPPING_OBJECT = 'must be a JSON object: column header → field name or null, e.g. {"Mobile": "phone"}'
 MSG_UNKNOWN = "is not a field of an import (fields: {fields})"
@@ -77,6 +80,7 @@ def import_job_as_dict(job: ImportJob) -> dict[str, Any]:
         "strategy": job.strategy or None,
         "tags": list(job.tags),
         "tag": job.import_tag or None,
+        "defaultType": job.default_type or None,
         "counts": {
             "rows": counts["rows"],
             "created": counts["created"],
@@ -117,6 +121,7 @@ class ImportArgs:
     tags: list[str]
     encoding: str
     delimiter: str
+    default_type: str  # CUSTOMER, LEAD, or "" (rows without a type: Customer for new persons)
 
 
 def _values(data, name: str) -> list[Any]:
@@ -182,6 +187,10 @@ def import_args(data) -> ImportArgs:
             for reason in reasons:
                 errors.add("phoneCountry", reason)
 
+    default_type = _single(data, "defaultType", errors).strip()
+    if default_type and default_type not in DEFAULT_TYPES:
+        errors.add("defaultType", MSG_DEFAULT_TYPE_BAD.format(value=default_type[:40]))
+
     tags = [part.strip() for value in _values(data, "tags") for part in str(value).split(",") if part.strip()]
     encoding = _single(data, "encoding", errors).strip()
     delimiter = _single(data, "delimiter", errors)
@@ -194,13 +203,14 @@ def import_args(data) -> ImportArgs:
         tags=tags,
         encoding=encoding,
         delimiter=delimiter,
+        default_type=default_type,
     )
 
 
-def _map(job: ImportJob, entries: list[dict[str, Any]]) -> ImportJob:
+def _map(job: ImportJob, entries: list[dict[str, Any]], default_type: str) -> ImportJob:
     """import_job_map, its per-column reasons named `mapping.<header>` as the API's fields."""
     try:
-        return services.import_job_map(job=job, mapping=entries)
+        return services.import_job_map(job=job, mapping=entries, default_type=default_type)
     except ValidationError as exc:
         fields = {name if name == "mapping" else f"mapping.{name}": reasons for name, reasons in exc.fields.items()}
         raise ValidationError(fields, code=exc.code) from exc
@@ -240,6 +250,12 @@ class ImportUploadSerializer(serializers.Serializer):
     delimiter = serializers.ChoiceField(
         list(readers.DELIMITERS), required=False, help_text="A text file's delimiter, instead of the detected one."
     )
+    defaultType = serializers.ChoiceField(
+        DEFAULT_TYPES,
+        required=False,
+        help_text="The type of rows without one (no column mapped to `type`, or an empty cell): LEAD or CUSTOMER. "
+        "Default: Customer for new persons. A row's own type wins, and an existing Customer stays a Customer.",
+    )
 
 
 class ImportCountsSerializer(serializers.Serializer):
@@ -269,6 +285,9 @@ class ImportJobSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(DuplicateStrategy.choices, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(), help_text="The extra tags asked for.")
     tag = serializers.CharField(allow_null=True, help_text="The import's own tag, on every person it changed.")
+    defaultType = serializers.ChoiceField(
+        DEFAULT_TYPES, allow_null=True, help_text="The type of rows without one; null: Customer for new persons."
+    )
     counts = ImportCountsSerializer()
     progress = ImportProgressSerializer()
     cancelRequested = serializers.BooleanField()
@@ -295,7 +314,7 @@ class ImportListSerializer(serializers.Serializer):
 JOB_ID = OpenApiParameter("job_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The import's id.")
 QUEUED_EXAMPLE = {
     "id": 12, "status": "analyzing", "finished": False, "fileName": "people.csv", "strategy": "resolve",
-    "tags": ["Fair 2026"], "tag": None,
+    "tags": ["Fair 2026"], "tag": None, "defaultType": "LEAD",
     "counts": {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "merged": 0, "discarded": 0, "invalid": 0,
                "personsMerged": 0},
     "progress": {"rowsDone": 0, "rowsTotal": 0, "percent": 0.0, "rate": 0.0, "etaSeconds": 0},
@@ -372,7 +391,7 @@ class ImportListView(ApiView):
                 entries = mapping_rules.mapping_with_options(
                     job.mapping, job.headers, args.mapping, phone_country=args.phone_country
                 )
-                job = _map(job, entries)
+                job = _map(job, entries, args.default_type)
                 job = services.import_job_request_unattended(job=job, strategy=args.strategy, tags=args.tags)
         except BaseException:
             if job is not None:  # the job's row is rolled back; its files are not

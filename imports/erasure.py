@@ -1,5 +1,6 @@
 """What the people import holds about a person, for people.erasure: staged rows and the issues of rows that
-named an erased person's email, phone (as the file wrote it or as digits) or externalId."""
+named an erased person's email, phone (as the file wrote it or as digits) or externalId. Staged rows keep their
+JSON as text (imports.models.ImportRow.data): it is cast to jsonb here only, for the rows of the realm's jobs."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def import_rows_erase(erasure: Erasure) -> None:
                         OR {_ROW_NAMES.format(col='"values"')})
                 UNION
                 SELECT job_id, row FROM imports_importrow
-                 WHERE job_id IN ({jobs}) AND (data::text ILIKE ANY(%(patterns)s) OR {_ROW_NAMES.format(col="data")})
+                 WHERE job_id IN ({jobs}) AND (data ILIKE ANY(%(patterns)s) OR {_ROW_NAMES.format(col="data::jsonb")})
             ), gone_rows AS (
                 DELETE FROM imports_importrow r USING named n WHERE r.job_id = n.job_id AND r.row = n.row RETURNING 1
             )

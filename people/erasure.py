@@ -4,8 +4,8 @@
 profiles, events, duplicate suggestions cascade), the merge records naming them (their snapshots hold the
 person's values), their outbox rows with their call logs, the admin log entries of the person, the stored
 idempotent responses that carry its identifiers, the errors of sync runs that name them, and whatever the apps
-above this floor hold (import rows and issues, tracking visitors): those register an eraser here from their
-AppConfig.ready (`register`), since people may not import them.
+above this floor hold (import rows and issues; tracking visitors, form submissions, app installations): those
+register an eraser here from their AppConfig.ready (`register`), since people may not import them.
 
 What Infobip must learn goes through the outbox as a delete that carries the Infobip id only: a pending outbox
 row holds no personal data. A person whose Infobip id we never learnt but whose create may have reached Infobip

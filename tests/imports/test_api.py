@@ -166,6 +166,37 @@ def test_a_mapping_and_a_phone_country_are_used_as_the_command_uses_them(
     ]
 
 
+def test_the_default_type_is_the_type_of_rows_without_one(api, realm, django_capture_on_commit_callbacks):
+    customer = PersonFactory(realm=realm, type="CUSTOMER", first_name="Known", emails=["known@example.com"])
+    rows = [
+        ["First name", "Email", "Type"],
+        ["Ana", "ana@example.com", ""],
+        ["Bea", "bea@example.com", "CUSTOMER"],
+        ["Known", "known@example.com", ""],
+    ]
+    mapping = json.dumps({"First name": "firstName", "Email": "email", "Type": "type"})
+
+    response, job = submit(
+        api, django_capture_on_commit_callbacks, csv_bytes(rows), mapping=mapping, defaultType="LEAD"
+    )
+
+    assert (response.json()["defaultType"], job["defaultType"], job["status"]) == ("LEAD", "LEAD", "succeeded")
+    assert ImportJob.objects.get(pk=job["id"]).default_type == "LEAD"
+    assert [(p.first_name, p.type) for p in persons(realm)] == [
+        ("Ana", "LEAD"),  # no type in its row: the import's
+        ("Bea", "CUSTOMER"),  # its row's own
+        ("Known", "CUSTOMER"),  # an existing Customer stays one
+    ]
+    assert persons(realm)[2].pk == customer.pk
+
+
+def test_without_a_default_type_new_persons_are_customers(api, realm, django_capture_on_commit_callbacks):
+    _, job = submit(api, django_capture_on_commit_callbacks)
+
+    assert job["defaultType"] is None
+    assert {p.type for p in persons(realm)} == {"CUSTOMER"}
+
+
 def test_encoding_and_delimiter_override_what_was_detected(api, realm, django_capture_on_commit_callbacks):
     content = csv_bytes([["Ime", "Prezime", "Mobitel"], ["Ivan", "Jurić", "091 123 4567"]], encoding="cp1250")
 
@@ -257,7 +288,10 @@ def test_a_file_whose_columns_map_to_no_identifier_is_400(api, settings):
         ({"phoneCountry": "Croatia"}, {"phoneCountry": ["'Croatia' is not a country code like HR or DE"]}),
         ({"encoding": "ebcdic"}, {"encoding": ["'ebcdic' is not an encoding this import can read."]}),
         ({"colour": "red"}, {"colour": ["is not a field of an import (fields: file, duplicates, mapping, "
-                                        "phoneCountry, tags, encoding, delimiter)"]}),
+                                        "phoneCountry, tags, encoding, delimiter, defaultType)"]}),
+        ({"defaultType": "PROSPECT"}, {"defaultType": ["must be LEAD or CUSTOMER, got 'PROSPECT'"]}),
+        ({"defaultType": "lead"}, {"defaultType": ["must be LEAD or CUSTOMER, got 'lead'"]}),
+        ({"defaultType": ["LEAD", "CUSTOMER"]}, {"defaultType": ["give it once"]}),
     ],
 )  # fmt: skip
 def test_bad_choices_are_400_naming_the_field(api, settings, fields, errors):

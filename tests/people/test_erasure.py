@@ -4,9 +4,12 @@ column of every table is scanned), pushes the delete to Infobip by Infobip id, a
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connection
+from django.test import Client
 
 from infobip.models import OutboxAttempt, OutboxEntity, OutboxEntry, OutboxOp, OutboxStatus, SyncRun
 from people import services
@@ -23,7 +26,9 @@ pytestmark = pytest.mark.django_db
 EMAIL, OLD_EMAIL, ALIAS_EMAIL = "zvonimira.erasovic@example.com", "zv.old@example.com", "zv.alias@example.com"
 PHONE, PHONE_DIGITS = "+385 91 765 4321", "385917654321"
 FIRST, LAST = "Zvonimira", "Erasovic"
-TRACES = [EMAIL, OLD_EMAIL, ALIAS_EMAIL, PHONE_DIGITS, "917654321", FIRST, LAST]
+REGISTRATION, SESSION = "reg-zv-6f1c2d", "chat-zv-81f2"  # the phone's push registration, a chat's session
+TRACES = [EMAIL, OLD_EMAIL, ALIAS_EMAIL, PHONE_DIGITS, "917654321", FIRST, LAST, REGISTRATION, SESSION]
+SHOP = "https://shop.example.com"
 
 
 def traces_in_database(values: list[str]) -> list[str]:
@@ -63,7 +68,9 @@ def media(settings, tmp_path):
 def _a_person_with_a_past(cdp_realm, cdp_api, admin_user):
     """The person as a year of use leaves it: created over the API (stored idempotent response), an email
     replaced (the old one only in outbox payloads), pushed (Infobip id, call logs), an alias merged in, events,
-    an admin edit, an import that refused a row naming it, a sync conflict naming it, a tracking visitor."""
+    an admin edit, an import that refused a row naming it, a sync conflict naming it, a tracking visitor, a website
+    form it sent, its phone's app installed and logged in (the installation's lead merged away into it), a chatbot
+    session."""
     body = {
         "alias": "holder",
         "country": "HR",
@@ -101,14 +108,42 @@ def _a_person_with_a_past(cdp_realm, cdp_api, admin_user):
     SyncRun.objects.create(
         realm=cdp_realm, errors=[{"step": 1, "kind": "conflict", "message": f"{EMAIL} is on two profiles"}]
     )
-    from tracking.models import Site, TrackEvent, Visitor
+    from tracking.models import Form, Site, TrackEvent, Visitor
 
-    site = Site.objects.create(realm=cdp_realm, name="Shop", allowed_origins=["https://shop.example.com"])
+    site = Site.objects.create(realm=cdp_realm, name="Shop", allowed_origins=[SHOP])
     visitor = Visitor.objects.create(site=site, realm=cdp_realm, anonymous_id="anon-zv-1", person=person)
     TrackEvent.objects.create(
         visitor=visitor, person=person, event_id="e1", kind="track", name="signup",
         properties={"email": EMAIL}, occurred_at=person.created,
     )  # fmt: skip
+
+    # A website form sent from the visitor's browser: a customer is left untouched, the submission keeps the fields.
+    Form.objects.create(site=site, slug="contact", name="Contact", field_mapping={"mail": "email", "ime": "firstName"})
+    fields = {"mail": EMAIL, "ime": FIRST, "prezime": LAST, "poruka": f"Call me on {PHONE}"}
+    sent = Client(HTTP_ORIGIN=SHOP).post(
+        "/v1/forms/contact/submissions",
+        json.dumps({"visitorId": "anon-zv-1", "fields": fields}),
+        content_type="application/json",
+        HTTP_X_SITE_KEY=site.key,
+    )
+    assert sent.status_code == 200, sent.json()
+    assert sent.json()["outcome"] == "customer"
+
+    # Its phone's app: installed (an empty lead holds the registration), logged in (the lead merged away into it).
+    app = {"applicationId": "app-zv", "pushRegistrationId": REGISTRATION}
+    installed = cdp_api.post(
+        "/v1/mobile/installations", {**app, "data": {"deviceName": f"{FIRST}'s phone"}}, format="json"
+    )
+    assert installed.status_code == 201, installed.json()
+    logged_in = cdp_api.post("/v1/mobile/installations/login", {**app, "email": [EMAIL]}, format="json")
+    assert logged_in.status_code == 200, logged_in.json()
+    assert (logged_in.json()["outcome"], logged_in.json()["person"]["id"]) == ("customer", person.pk)
+
+    # A chatbot session with it: an event on its timeline.
+    chat = {"channel": "CHATBOTS", "event": "SESSION_START", "sessionId": SESSION, "contact": {"email": EMAIL}}
+    talked = cdp_api.post("/v1/conversations/events", chat, format="json")
+    assert talked.status_code == 200, talked.json()
+    assert talked.json()["person"]["id"] == person.pk
     return person, alias
 
 
@@ -122,10 +157,13 @@ def test_erase_leaves_no_trace_in_any_table(cdp_realm, cdp_api, admin_user, medi
     body = response.json()
     assert body["erased"] == person.pk
     assert body["infobip"] == ["id"]
-    assert body["counts"]["persons"] == 2
-    assert body["counts"]["mergeRecords"] == 1
+    assert body["counts"]["persons"] == 3  # with the alias and the app installation's lead merged into it
+    assert body["counts"]["mergeRecords"] == 2
     assert body["counts"]["importIssues"] >= 1
     assert body["counts"]["visitors"] == 1
+    assert body["counts"]["formSubmissions"] == 1
+    assert body["counts"]["mobileInstallations"] == 1
+    assert body["counts"]["events"] == 2  # the visit and the chatbot session
     assert traces_in_database(TRACES) == []
     assert not Person.objects.filter(pk__in=[person.pk, alias.pk]).exists()
     # What waits in the outbox for Infobip: the delete, by Infobip id, and no personal data.
@@ -135,7 +173,7 @@ def test_erase_leaves_no_trace_in_any_table(cdp_realm, cdp_api, admin_user, medi
     # The audit row: who erased whom, counts only.
     audit = PersonActivity.objects.get(person_id=person.pk, action="erased")
     assert (audit.actor_kind, audit.actor_label.startswith("shop")) == ("api_key", True)
-    assert audit.detail["counts"]["persons"] == 2
+    assert audit.detail["counts"]["persons"] == 3
     # A repeat with the key replays; without it the person is gone.
     again = cdp_api.post(f"/v1/identities/persons/{person.pk}/erase", HTTP_IDEMPOTENCY_KEY="erase-zv")
     assert again.status_code == 200
@@ -186,17 +224,26 @@ def test_export_answers_everything_held(cdp_realm, cdp_api, admin_user, media):
     data = response.json()
     assert data["person"]["id"] == person.pk
     assert data["person"]["firstName"] == FIRST
-    assert [a["id"] for a in data["aliases"]] == [alias.pk]
+    installation_lead = Person.objects.get(merged_into=person, origin="PUSH")
+    assert sorted(a["id"] for a in data["aliases"]) == [alias.pk, installation_lead.pk]
     emails = [e["address"] for e in data["person"]["contactInformation"]["email"]]
     assert sorted(emails) == [ALIAS_EMAIL, EMAIL]  # the alias's email moved to the survivor with the merge
-    assert data["mergeRecords"][0]["snapshots"][1]["emails"] == [ALIAS_EMAIL]
-    assert [e["definitionId"] for e in data["events"]] == ["visit"]
+    assert len(data["mergeRecords"]) == 2
+    merge = next(r for r in data["mergeRecords"] if r["absorbed"] == [alias.pk])
+    assert merge["snapshots"][1]["emails"] == [ALIAS_EMAIL]
+    assert [e["definitionId"] for e in data["events"]] == ["visit", "chatbotSessionStart"]
+    assert data["events"][1]["properties"] == {"sessionId": SESSION}
     assert [i["alias"] for i in data["identities"]] == ["holder"]
-    assert len(data["mergeRecords"]) == 1
     actions = [a["action"] for a in data["activity"]]
     assert actions[:2] == ["created", "updated"]
     assert "merged" in actions
     assert data["tracking"]["events"][0]["properties"] == {"email": EMAIL}
+    [submission] = data["tracking"]["formSubmissions"]
+    assert (submission["form"], submission["visitor"], submission["outcome"]) == ("contact", "anon-zv-1", "customer")
+    assert submission["data"] == {"mail": EMAIL, "ime": FIRST, "prezime": LAST, "poruka": f"Call me on {PHONE}"}
+    [installation] = data["mobile"]["installations"]
+    assert (installation["applicationId"], installation["pushRegistrationId"]) == ("app-zv", REGISTRATION)
+    assert installation["data"]["deviceName"] == f"{FIRST}'s phone"
     # the alias's id answers with the survivor's document
     assert cdp_api.get(f"/v1/identities/persons/{alias.pk}/export").json()["person"]["id"] == person.pk
 
@@ -224,3 +271,66 @@ def test_a_realm_that_no_longer_pushes_says_infobip_is_unresolved(api, realm):
     body = api.post(f"/v1/identities/persons/{person.pk}/erase").json()
     assert body["infobip"] == ["unresolved"]
     assert not OutboxEntry.objects.exists()
+
+
+def test_form_submissions_naming_the_person_go_and_others_stay(cdp_realm, cdp_api):
+    from tracking.models import Form, FormSubmission, Site
+    from tracking.webforms import form_submit
+
+    site = Site.objects.create(realm=cdp_realm, name="Shop", allowed_origins=[SHOP])
+    form = Form.objects.create(site=site, slug="refer", name="Refer", field_mapping={"mail": "email"})
+    person = services.person_create(realm=cdp_realm, attributes={"first_name": FIRST}, emails=[EMAIL])
+    mine, _ = form_submit(form=form, payload={"fields": {"mail": EMAIL}})
+    # Another lead's submission that names the person in a field no mapping reads: it holds the person's data.
+    naming, _ = form_submit(form=form, payload={"fields": {"mail": "friend@example.com", "friend": EMAIL.upper()}})
+    other, _ = form_submit(form=form, payload={"fields": {"mail": "friend@example.com", "friend": "nobody"}})
+    assert mine.person_id == person.pk
+    assert naming.person_id != person.pk
+
+    body = cdp_api.post(f"/v1/identities/persons/{person.pk}/erase").json()
+
+    assert body["counts"]["formSubmissions"] == 2
+    assert list(FormSubmission.objects.values_list("pk", flat=True)) == [other.pk]
+
+
+def test_form_submissions_from_the_persons_browser_go_unless_another_person_sent_them(cdp_realm, cdp_api):
+    from tracking.models import Form, FormSubmission, Site, Visitor
+    from tracking.webforms import form_submit
+
+    site = Site.objects.create(realm=cdp_realm, name="Shop", allowed_origins=[SHOP])
+    form = Form.objects.create(site=site, slug="refer", name="Refer", field_mapping={"mail": "email"})
+    person = services.person_create(realm=cdp_realm, attributes={"first_name": FIRST}, emails=[EMAIL])
+    Visitor.objects.create(site=site, realm=cdp_realm, anonymous_id="anon-zv-1", person=person)
+    customer = services.person_create(realm=cdp_realm, attributes={"type": "CUSTOMER"}, emails=["c@example.com"])
+    # A customer's submission from the person's browser: the customer's (a customer is never linked to it).
+    theirs, outcome = form_submit(form=form, payload={"visitorId": "anon-zv-1", "fields": {"mail": "c@example.com"}})
+    assert (outcome, theirs.person_id) == ("customer", customer.pk)
+    # A submission from the person's browser whose sender is not known any more (its profile was deleted).
+    orphan = FormSubmission.objects.create(
+        form=form, person=None, visitor=theirs.visitor, data={"mail": "gone@example.com"}, outcome="lead"
+    )
+    export = cdp_api.get(f"/v1/identities/persons/{person.pk}/export").json()
+    assert [s["id"] for s in export["tracking"]["formSubmissions"]] == [orphan.pk]
+
+    body = cdp_api.post(f"/v1/identities/persons/{person.pk}/erase").json()
+
+    assert body["counts"]["formSubmissions"] == 1
+    theirs.refresh_from_db()
+    assert (theirs.person_id, theirs.visitor_id) == (customer.pk, None)  # it stays, without the person's visitor
+    assert not FormSubmission.objects.filter(pk=orphan.pk).exists()
+
+
+def test_staged_import_rows_naming_the_person_go(cdp_realm, cdp_api, media):
+    from imports.models import ImportRow
+    from tests.imports.helpers import analyze, upload
+
+    person = services.person_create(realm=cdp_realm, attributes={"first_name": FIRST}, phones=[PHONE_DIGITS])
+    rows = [["First name", "Phone"], ["Zv", "091 765 4321"], ["Other", "091 111 2222"]]
+    job = analyze(upload(cdp_realm, "people.csv", csv_bytes(rows)))  # analysed, not yet imported: rows staged
+    assert ImportRow.objects.filter(job=job).count() == 2
+
+    assert cdp_api.post(f"/v1/identities/persons/{person.pk}/erase").status_code == 200
+
+    [left] = ImportRow.objects.filter(job=job)
+    assert "Other" in left.data
+    assert "917654321" not in left.data
