@@ -16,10 +16,20 @@ from __future__ import annotations
 
 import re
 
-from phonenumbers import PhoneMetadata, PhoneNumber, is_valid_number, national_significant_number
+from phonenumbers import (
+    PhoneMetadata,
+    PhoneNumber,
+    enable_pattern_cache,
+    is_valid_number,
+    national_significant_number,
+)
 from phonenumbers import phonenumberutil as pnu
 
 from people import validation
+
+# phonenumbers compiles a metadata pattern on every use unless told to keep them (the patterns are fixed, so
+# the cache is bounded): without it, re.compile's own cache lookup is a good part of a number's cost.
+enable_pattern_cache()
 
 SEPARATORS = re.compile(r"[\s\-().\u00a0/]")  # as people.validation.normalize_phone strips them
 ASCII_DIGITS = re.compile(r"[0-9]{3,20}")
@@ -57,10 +67,32 @@ def international(digits: str) -> str | None:
     return f"{country_code}{significant}" if valid else None
 
 
+_MATCHERS: dict[int, tuple] = {}  # id(PhoneNumberDesc) → (the desc, its possible lengths, pattern.fullmatch)
+
+
+def _matches(significant: str, desc) -> bool:
+    """``pnu._is_number_matching_desc``: no desc or no pattern never matches; a desc naming possible lengths
+    rejects any other length; else the pattern must match the whole number (its ``_match`` without prefix
+    matching is a ``match`` then a ``fullmatch``: the fullmatch alone decides). The compiled pattern and the
+    lengths are kept per desc (metadata objects live as long as the process)."""
+    if desc is None:
+        return False
+    entry = _MATCHERS.get(id(desc))
+    if entry is None or entry[0] is not desc:
+        pattern = desc.national_number_pattern
+        fullmatch = re.compile(pattern).fullmatch if pattern else None
+        entry = (desc, frozenset(desc.possible_length), fullmatch)
+        _MATCHERS[id(desc)] = entry
+    _, lengths, fullmatch = entry
+    if lengths and len(significant) not in lengths:
+        return False
+    return fullmatch is not None and fullmatch(significant) is not None
+
+
 def _valid(significant: str, metadata) -> bool:
     """``_number_type_helper(...) != UNKNOWN``: the general pattern and any type's; phonenumbers tries the rare
     types first to name the type, validity only needs one match, so the common ones go first."""
-    matches = pnu._is_number_matching_desc
+    matches = _matches
     if not matches(significant, metadata.general_desc):
         return False
     if matches(significant, metadata.fixed_line):
