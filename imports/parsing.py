@@ -129,27 +129,41 @@ class RowParser:
     def _clean_custom(self, values: dict[str, Any], errors: ErrorCollector) -> dict[str, Any]:
         return validation.clean_custom_attributes(values, self.definitions, errors, from_text=True)
 
-    def _clean_each(self, values: dict[str, str], cache: dict, clean, errors: ErrorCollector) -> dict[str, Any]:
-        """``clean(values, errors)`` field by field, each distinct value once (the rules are per field)."""
-        out: dict[str, Any] = {}
-        for key in values.items():
-            value, problems = self._cached(cache, key, clean)
+    def _stored(
+        self, cache: dict, key: tuple[str, str], clean, skip: tuple, dates: bool
+    ) -> tuple[Any, list[tuple[str, str]]]:
+        """``_cached``, as staged: (the value to store, or MISSING when the row stores nothing for it: no
+        cleaned value, or one in ``skip``; dates as ISO text when ``dates``), with its problems. Kept per
+        distinct value."""
+        cached = cache.get(key)
+        if cached is None:
+            value, problems = self._cached({}, key, clean)
             if value is not MISSING:
-                out[key[0]] = value
-            for name, reason in problems:
-                errors.add(name, reason)
-        return out
+                if value in skip:  # "" and None are never stored
+                    value = MISSING
+                elif dates and isinstance(value, dt.date):
+                    value = value.isoformat()
+            cached = (value, problems)
+            if len(cache) >= CACHE_MAX:
+                cache.clear()
+            cache[key] = cached
+        return cached
 
     def parse(self, number: int, cells: list[str]) -> tuple[ParsedRow | None, list[Problem]]:
+        """Each attribute's rule runs once per distinct (field, value): a row is mostly dictionary look-ups."""
         problems: list[Problem] = []
-        attributes: dict[str, str] = {}
-        custom: dict[str, str] = {}
+        found: list[tuple[str, str]] = []  # (API field, reason) of the attributes' rules, in order
+        found_custom: list[tuple[str, str]] = []  # the same of the custom attributes' (reported after them)
+        stored: dict[str, Any] = {}
+        custom_values: dict[str, Any] = {}
         phones: list[str] = []
         emails: list[str] = []
         tags: list[str] = []
         company = ""
+        has_type = False
+        count = len(cells)
         for index, header, name, country in self.columns:
-            value = cells[index].strip() if index < len(cells) else ""
+            value = cells[index].strip() if index < count else ""
             if not value:
                 continue  # an empty cell never erases anything
             if name == "phone":
@@ -162,7 +176,7 @@ class RowParser:
                 address, reason = self.email(value)
                 if reason:
                     problems.append(Problem(header, value, reason))
-                elif address.lower() not in {e.lower() for e in emails}:
+                elif not emails or address.lower() not in {e.lower() for e in emails}:
                     emails.append(address)
             elif name == "tags":
                 for tag in split_tags(value):
@@ -175,25 +189,39 @@ class RowParser:
                     problems.append(Problem(header, value, MSG_COMPANY_TOO_LONG))
                 company = value
             elif name.startswith(CUSTOM_PREFIX):
-                custom[name[len(CUSTOM_PREFIX) :]] = value
+                key = (name[len(CUSTOM_PREFIX) :], value)
+                cleaned, reasons = self._stored(self._custom, key, self._clean_custom, (None,), False)
+                if cleaned is not MISSING:
+                    custom_values[key[0]] = cleaned
+                if reasons:
+                    found_custom += reasons
             else:
-                attributes[PERSON_ATTRIBUTES[name]] = value
-        if self.default_type and not attributes.get("type"):
-            attributes["type"] = self.default_type
-        errors = ErrorCollector()
-        clean = self._clean_each(attributes, self._attributes, validation.clean_person_attributes, errors)
-        clean_custom = self._clean_each(custom, self._custom, self._clean_custom, errors)
-        for api_field, reasons in errors.fields.items():
-            header = self.header_of.get(api_field, api_field)
-            index = next((i for i, h, _, _ in self.columns if h == header), None)
-            value = cells[index].strip() if index is not None and index < len(cells) else ""
-            problems.extend(Problem(header, value, reason) for reason in reasons)
+                field_name = PERSON_ATTRIBUTES[name]
+                has_type = has_type or field_name == "type"
+                cleaned, reasons = self._attribute(field_name, value)
+                if cleaned is not MISSING:
+                    stored[field_name] = cleaned
+                if reasons:
+                    found += reasons
+        if self.default_type and not has_type:
+            cleaned, reasons = self._attribute("type", self.default_type)
+            if cleaned is not MISSING:
+                stored["type"] = cleaned
+            found += reasons
+        if found or found_custom:
+            errors = ErrorCollector()
+            for api_field, reason in found + found_custom:
+                errors.add(api_field, reason)
+            for api_field, reasons in errors.fields.items():
+                header = self.header_of.get(api_field, api_field)
+                index = next((i for i, h, _, _ in self.columns if h == header), None)
+                value = cells[index].strip() if index is not None and index < count else ""
+                problems.extend(Problem(header, value, reason) for reason in reasons)
         if problems:
             return None, problems
-        if not phones and not emails and not clean.get("external_id"):
+        if not phones and not emails and not stored.get("external_id"):
             return None, [Problem("", "", MSG_NO_IDENTIFIER)]
         data: dict[str, Any] = {}
-        stored = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in clean.items() if v not in ("", None)}
         if stored:
             data["a"] = stored
         if phones:
@@ -202,9 +230,11 @@ class RowParser:
             data["e"] = emails
         if tags:
             data["t"] = tags
-        custom_values = {k: v for k, v in clean_custom.items() if v is not None}
         if custom_values:
             data["c"] = custom_values
         if company:
             data["co"] = company
         return ParsedRow(number, data, row_keys(data)), []
+
+    def _attribute(self, field_name: str, value: str) -> tuple[Any, list[tuple[str, str]]]:
+        return self._stored(self._attributes, (field_name, value), validation.clean_person_attributes, ("", None), True)
