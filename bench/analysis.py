@@ -32,6 +32,11 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _split() -> tuple[float, float]:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=150_000)
@@ -82,7 +87,7 @@ def main() -> None:
             return
         for _ in range(args.repeat):
             load = os.getloadavg()
-            started, cpu = time.perf_counter(), _cpu()
+            started, cpu, split = time.perf_counter(), _cpu(), _split()
             profile = cProfile.Profile() if args.profile_parent else None
             if profile:
                 profile.enable()
@@ -91,11 +96,13 @@ def main() -> None:
                 profile.disable()
                 pstats.Stats(profile).sort_stats("tottime").print_stats(20)
             wall, used = time.perf_counter() - started, _cpu() - cpu
+            own, workers = (after - before for after, before in zip(_split(), split, strict=True))
             print(
                 f"analysis of {job.rows_total:,} rows: {wall:.2f} s wall, {used:.2f} s CPU (this process + workers); "
                 f"load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; valid {job.rows_valid:,}, "
                 f"invalid {job.rows_invalid:,}, {job.analysis['duplicate_groups']:,} duplicate groups"
             )
+            print(f"  CPU: this process {own:.2f} s, its forked workers {workers:.2f} s")
             print("  resolve:", job.analysis["resolve"], "discard:", job.analysis["discard"])
             job = services.import_job_map(job=job, mapping=job.mapping)
     finally:

@@ -82,12 +82,14 @@ class Analysis:
 
     def add(self, keys: list[str]) -> int:
         index = len(self.numbers) - 1
+        key_ids, row_keys = self.key_ids, self.row_keys
         for key in keys:
-            key_id = self.key_ids.setdefault(key, len(self.key_ids))
-            if key_id == len(self.key_first):
+            key_id = key_ids.get(key)
+            if key_id is None:
+                key_id = key_ids[key] = len(key_ids)
                 self.key_first.append(index)
-            self.row_keys.append(key_id)
-        self.row_start.append(len(self.row_keys))
+            row_keys.append(key_id)
+        self.row_start.append(len(row_keys))
         return index
 
     def keys_of(self, index: int) -> array:
