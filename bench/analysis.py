@@ -76,7 +76,7 @@ def main() -> None:
             for number, cells in chunk:
                 analysis.parallel._one(row_parser, number, cells)
             parse = time.process_time() - parse
-            print(f"{len(chunk):,} rows: read {read:.2f} s CPU, parse (a warm parser) {parse:.2f} s CPU, serial")
+            print(f"{len(chunk):,} rows: read {read:.2f} s CPU, parse (a new parser) {parse:.2f} s CPU, serial")
             row_parser = RowParser(job.mapping, definitions, default_country="HR", default_type=job.default_type)
             profile = cProfile.Profile()
             profile.enable()
