@@ -76,6 +76,16 @@ class RowParser:
             if entry.get("field"):
                 self.columns.append((index, entry["header"], entry["field"], entry.get("country") or ""))
                 self.header_of.setdefault(entry["field"], entry["header"])
+        # Per column: (index, header, field, country, model field of a standard attribute or None, custom name
+        # or None): the row loop tests the commonest case first without comparing field names.
+        self._plan = [
+            (
+                index, header, name, country,
+                PERSON_ATTRIBUTES.get(name),
+                name[len(CUSTOM_PREFIX) :] if name.startswith(CUSTOM_PREFIX) else None,
+            )
+            for index, header, name, country in self.columns
+        ]  # fmt: skip
         # Per distinct input: phonenumbers is the costliest rule, and files repeat numbers. Bounded, so a
         # file of unique numbers cannot grow it without end; the realm's own country needs no tuple key.
         self._phones: dict[Any, tuple[str | None, str | None]] = {}
@@ -162,11 +172,20 @@ class RowParser:
         company = ""
         has_type = False
         count = len(cells)
-        for index, header, name, country in self.columns:
+        attributes_cache = self._attributes
+        for index, header, name, country, attribute, custom_name in self._plan:
             value = cells[index].strip() if index < count else ""
             if not value:
                 continue  # an empty cell never erases anything
-            if name == "phone":
+            if attribute is not None:
+                cached = attributes_cache.get((attribute, value)) or self._attribute(attribute, value)
+                if cached[0] is not MISSING:
+                    stored[attribute] = cached[0]
+                if cached[1]:
+                    found += cached[1]
+                if attribute == "type":
+                    has_type = True
+            elif name == "phone":
                 number_, reason = self.phone(value, country)
                 if reason:
                     problems.append(Problem(header, value, reason))
@@ -188,21 +207,12 @@ class RowParser:
                 if len(value) > COMPANY_NAME_MAX:
                     problems.append(Problem(header, value, MSG_COMPANY_TOO_LONG))
                 company = value
-            elif name.startswith(CUSTOM_PREFIX):
-                key = (name[len(CUSTOM_PREFIX) :], value)
-                cleaned, reasons = self._stored(self._custom, key, self._clean_custom, (None,), False)
+            elif custom_name is not None:
+                cleaned, reasons = self._stored(self._custom, (custom_name, value), self._clean_custom, (None,), False)
                 if cleaned is not MISSING:
-                    custom_values[key[0]] = cleaned
+                    custom_values[custom_name] = cleaned
                 if reasons:
                     found_custom += reasons
-            else:
-                field_name = PERSON_ATTRIBUTES[name]
-                has_type = has_type or field_name == "type"
-                cleaned, reasons = self._attribute(field_name, value)
-                if cleaned is not MISSING:
-                    stored[field_name] = cleaned
-                if reasons:
-                    found += reasons
         if self.default_type and not has_type:
             cleaned, reasons = self._attribute("type", self.default_type)
             if cleaned is not MISSING:
