@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
+import pickle
 import pstats
 import resource
 import sys
@@ -32,6 +33,11 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _children_user_sys() -> tuple[float, float]:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime, children.ru_stime
+
+
 def _split() -> tuple[float, float]:
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
@@ -42,6 +48,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=150_000)
     parser.add_argument("--profile", type=int, default=0, help="cProfile the parse of the first N rows")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--profile-worker", action="store_true", help="cProfile worker 0 of 2, in this process")
     parser.add_argument("--profile-parent", action="store_true", help="cProfile the analysis's own process")
     args = parser.parse_args()
     bench._recreate(bench.DB_NAME)
@@ -65,6 +72,22 @@ def main() -> None:
         job = services.import_job_from_path(realm=realm, path=csv_path)
         job = services.import_job_map(job=job, mapping=job.mapping)
         print("mapping:", {e["header"]: e["field"] for e in job.mapping})
+        if args.profile_worker:
+            definitions = services.custom_attribute_definitions(realm)
+            row_parser = RowParser(job.mapping, definitions, default_country="HR", default_type=job.default_type)
+
+            class Sink:
+                def send(self, message):
+                    pickle.dumps(message)
+
+            profile = cProfile.Profile()
+            cpu = time.process_time()
+            profile.enable()
+            analysis.parallel._worker(0, 2, row_parser, Path(job.data_file.path), analysis.table_info(job), Sink())
+            profile.disable()
+            print(f"worker 0 of 2: {time.process_time() - cpu:.2f} s CPU under cProfile")
+            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+            return
         if args.profile:
             definitions = services.custom_attribute_definitions(realm)
             row_parser = RowParser(job.mapping, definitions, default_country="HR", default_type=job.default_type)
@@ -87,14 +110,14 @@ def main() -> None:
             return
         for _ in range(args.repeat):
             load = os.getloadavg()
-            started, cpu, split = time.perf_counter(), _cpu(), _split()
+            started, cpu, split, user_sys = time.perf_counter(), _cpu(), _split(), _children_user_sys()
             profile = cProfile.Profile() if args.profile_parent else None
             if profile:
                 profile.enable()
             job = services.import_job_analyze(job=job)
             if profile:
                 profile.disable()
-                pstats.Stats(profile).sort_stats("tottime").print_stats(20)
+                pstats.Stats(profile).sort_stats("tottime").print_stats(30)
             wall, used = time.perf_counter() - started, _cpu() - cpu
             own, workers = (after - before for after, before in zip(_split(), split, strict=True))
             print(
@@ -102,7 +125,11 @@ def main() -> None:
                 f"load average before {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; valid {job.rows_valid:,}, "
                 f"invalid {job.rows_invalid:,}, {job.analysis['duplicate_groups']:,} duplicate groups"
             )
-            print(f"  CPU: this process {own:.2f} s, its forked workers {workers:.2f} s")
+            user, system = (after - before for after, before in zip(_children_user_sys(), user_sys, strict=True))
+            print(
+                f"  CPU: this process {own:.2f} s, its forked workers {workers:.2f} s "
+                f"({user:.2f} user, {system:.2f} sys)"
+            )
             print("  resolve:", job.analysis["resolve"], "discard:", job.analysis["discard"])
             job = services.import_job_map(job=job, mapping=job.mapping)
     finally:

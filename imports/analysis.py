@@ -153,10 +153,14 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n") as staged_file:
 
         def issues() -> Iterator[tuple]:
+            pending: list[str] = []  # staged lines, written a thousand at a time
+            numbers, add = result.numbers, result.add
             for number, cells, line, keys in parsed_rows:
                 result.rows += 1
                 if not result.rows % PROGRESS_ROWS:
                     writer.update(result.rows)
+                    staged_file.writelines(pending)
+                    pending.clear()
                 if line is None:
                     result.invalid += 1
                     for problem in keys:
@@ -164,12 +168,12 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
                         result.reasons[label] = result.reasons.get(label, 0) + 1
                     yield from issue_rows(job.pk, IssueKind.INVALID, number, cells, keys)
                     continue
-                staged_file.write(line)
-                staged_file.write("\n")
-                result.numbers.append(number)
-                result.add(keys)
+                pending.append(line + "\n")
+                numbers.append(number)
+                add(keys)
                 if len(result.sample) < SAMPLE_ROWS:
                     result.sample.append({"row": number, "cells": display_row(json.loads(line))})
+            staged_file.writelines(pending)
 
         copy_rows("imports_importissue", ISSUE_COLUMNS, issues())
         writer.update(result.rows, "grouping")
@@ -184,11 +188,11 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
         roots = array("q", (groups.find(i) for i in range(count)))
         del groups
         staged_file.seek(0)
-        numbers = result.numbers
+        numbers, job_id = result.numbers, job.pk
         copy_rows(
             "imports_importrow",
             ["job_id", "row", "grp", "data"],
-            ((job.pk, numbers[i], numbers[roots[i]], line.rstrip("\n")) for i, line in enumerate(staged_file)),
+            ((job_id, numbers[i], numbers[roots[i]], line.rstrip("\n")) for i, line in enumerate(staged_file)),
         )
 
     return roots
