@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from core.bulk import copy_rows, statistics_refresh
+from core.bulk import copy_rows, copy_text, statistics_refresh
 from core.errors import ValidationError
 from imports import mapping as mapping_rules
 from imports import parallel, progress, readers
@@ -168,7 +168,8 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
                         result.reasons[label] = result.reasons.get(label, 0) + 1
                     yield from issue_rows(job.pk, IssueKind.INVALID, number, cells, keys)
                     continue
-                pending.append(line + "\n")
+                # COPY's text format as it stays: JSON has no raw tab or newline, only its backslashes to double.
+                pending.append((line.replace("\\", "\\\\") if "\\" in line else line) + "\n")
                 numbers.append(number)
                 add(keys)
                 if len(result.sample) < SAMPLE_ROWS:
@@ -188,12 +189,19 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
         roots = array("q", (groups.find(i) for i in range(count)))
         del groups
         staged_file.seek(0)
-        numbers, job_id = result.numbers, job.pk
-        copy_rows(
-            "imports_importrow",
-            ["job_id", "row", "grp", "data"],
-            ((job_id, numbers[i], numbers[roots[i]], line.rstrip("\n")) for i, line in enumerate(staged_file)),
-        )
+        numbers, prefix = result.numbers, f"{job.pk}\t"
+
+        def chunks() -> Iterator[str]:
+            lines: list[str] = []
+            for i, line in enumerate(staged_file):  # each line ends with its newline
+                lines.append(f"{prefix}{numbers[i]}\t{numbers[roots[i]]}\t{line}")
+                if len(lines) == PROGRESS_ROWS:
+                    yield "".join(lines)
+                    lines.clear()
+            if lines:
+                yield "".join(lines)
+
+        copy_text("imports_importrow", ["job_id", "row", "grp", "data"], chunks())
 
     return roots
 
