@@ -12,6 +12,7 @@ files, workbooks and single-core machines take the serial path.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
@@ -86,6 +87,9 @@ def _parallel(parser: RowParser, path: Path, info: readers.TableInfo, workers: i
                 code = 0
                 try:
                     receive.close()
+                    # What the parent built is never garbage here: keep the collector from walking it again
+                    # and again (every full collection would, with the rows' containers filling gen 0).
+                    gc.freeze()
                     _worker(index, workers, parser, path, info, send)
                 except BaseException:
                     code = 1
