@@ -46,6 +46,15 @@ def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]])
     return count
 
 
+def copy_text(table: str, columns: Sequence[str], chunks: Iterable[str]) -> None:
+    """COPY ``chunks`` of PostgreSQL's text format (lines of tab-separated values, which the caller has
+    escaped: ``\\`` for a backslash, no raw tab, newline or carriage return in a value) into ``table``."""
+    names = ", ".join(f'"{name}"' for name in columns)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for chunk in chunks:
+            copy.write(chunk)
+
+
 def copy_insert(model: type[models.Model], objs: Sequence[models.Model]) -> int:
     """Insert unsaved ``objs`` with COPY (several times faster than ``bulk_create``'s INSERT).
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import tempfile
@@ -17,7 +18,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
-from core.bulk import copy_rows, statistics_refresh
+from core.bulk import copy_rows, copy_text, statistics_refresh
 from core.errors import ValidationError
 from imports import mapping as mapping_rules
 from imports import parallel, progress, readers
@@ -82,12 +83,14 @@ class Analysis:
 
     def add(self, keys: list[str]) -> int:
         index = len(self.numbers) - 1
+        key_ids, row_keys = self.key_ids, self.row_keys
         for key in keys:
-            key_id = self.key_ids.setdefault(key, len(self.key_ids))
-            if key_id == len(self.key_first):
+            key_id = key_ids.get(key)
+            if key_id is None:
+                key_id = key_ids[key] = len(key_ids)
                 self.key_first.append(index)
-            self.row_keys.append(key_id)
-        self.row_start.append(len(self.row_keys))
+            row_keys.append(key_id)
+        self.row_start.append(len(row_keys))
         return index
 
     def keys_of(self, index: int) -> array:
@@ -108,6 +111,9 @@ def analyze_job(job: ImportJob, started: float) -> None:
 
     result = Analysis()
     writer = progress.Writer(job.pk, progress.expected_rows(data_path(job), job.file_format))
+    # The collector would walk every object of the process again and again while the analysis fills its
+    # containers with 150,000 rows' keys; none of what exists before it is garbage of the analysis.
+    gc.freeze()
     try:
         roots = _stage(job, parallel.parsed_rows(parser, rows, data_path(job), table_info(job)), result, writer)
         writer.update(result.rows, "matching")
@@ -117,6 +123,7 @@ def analyze_job(job: ImportJob, started: float) -> None:
         owners = key_owners(realm.pk, result.key_ids)
         group_size, matching_rows, discard, resolve = _strategy_counts(result, roots, owners)
     finally:
+        gc.unfreeze()
         writer.close()
     count = len(result.numbers)
     duplicate_groups = sum(1 for size in group_size.values() if size > 1)
@@ -151,10 +158,14 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", newline="\n") as staged_file:
 
         def issues() -> Iterator[tuple]:
+            pending: list[str] = []  # staged lines, written a thousand at a time
+            numbers, add = result.numbers, result.add
             for number, cells, line, keys in parsed_rows:
                 result.rows += 1
                 if not result.rows % PROGRESS_ROWS:
                     writer.update(result.rows)
+                    staged_file.writelines(pending)
+                    pending.clear()
                 if line is None:
                     result.invalid += 1
                     for problem in keys:
@@ -162,12 +173,13 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
                         result.reasons[label] = result.reasons.get(label, 0) + 1
                     yield from issue_rows(job.pk, IssueKind.INVALID, number, cells, keys)
                     continue
-                staged_file.write(line)
-                staged_file.write("\n")
-                result.numbers.append(number)
-                result.add(keys)
+                # COPY's text format as it stays: JSON has no raw tab or newline, only its backslashes to double.
+                pending.append((line.replace("\\", "\\\\") if "\\" in line else line) + "\n")
+                numbers.append(number)
+                add(keys)
                 if len(result.sample) < SAMPLE_ROWS:
                     result.sample.append({"row": number, "cells": display_row(json.loads(line))})
+            staged_file.writelines(pending)
 
         copy_rows("imports_importissue", ISSUE_COLUMNS, issues())
         writer.update(result.rows, "grouping")
@@ -182,12 +194,19 @@ def _stage(job: ImportJob, parsed_rows: Iterator[parallel.Result], result: Analy
         roots = array("q", (groups.find(i) for i in range(count)))
         del groups
         staged_file.seek(0)
-        numbers = result.numbers
-        copy_rows(
-            "imports_importrow",
-            ["job_id", "row", "grp", "data"],
-            ((job.pk, numbers[i], numbers[roots[i]], line.rstrip("\n")) for i, line in enumerate(staged_file)),
-        )
+        numbers, prefix = result.numbers, f"{job.pk}\t"
+
+        def chunks() -> Iterator[str]:
+            lines: list[str] = []
+            for i, line in enumerate(staged_file):  # each line ends with its newline
+                lines.append(f"{prefix}{numbers[i]}\t{numbers[roots[i]]}\t{line}")
+                if len(lines) == PROGRESS_ROWS:
+                    yield "".join(lines)
+                    lines.clear()
+            if lines:
+                yield "".join(lines)
+
+        copy_text("imports_importrow", ["job_id", "row", "grp", "data"], chunks())
 
     return roots
 

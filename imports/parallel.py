@@ -12,6 +12,7 @@ files, workbooks and single-core machines take the serial path.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import pickle
@@ -26,6 +27,7 @@ PARALLEL_MIN_BYTES = 2 * 1024 * 1024  # below this, forking costs more than it s
 CHUNK_ROWS = 2000
 MAX_WORKERS = 4
 
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode  # json.dumps's text, less overhead
 # (row number, cells of an invalid row or None, staged JSON of a valid row or None, its keys or the problems)
 Result = tuple[int, list[str] | None, str | None, list]
 
@@ -34,7 +36,7 @@ def _one(parser: RowParser, number: int, cells: list[str]) -> Result:
     parsed, problems = parser.parse(number, cells)
     if parsed is None:
         return number, cells, None, problems
-    return number, None, json.dumps(parsed.data, ensure_ascii=False), parsed.keys
+    return number, None, _encode(parsed.data), parsed.keys
 
 
 def workers_for(path: Path, info: readers.TableInfo) -> int:
@@ -85,6 +87,9 @@ def _parallel(parser: RowParser, path: Path, info: readers.TableInfo, workers: i
                 code = 0
                 try:
                     receive.close()
+                    # What the parent built is never garbage here: keep the collector from walking it again
+                    # and again (every full collection would, with the rows' containers filling gen 0).
+                    gc.freeze()
                     _worker(index, workers, parser, path, info, send)
                 except BaseException:
                     code = 1

@@ -7,6 +7,7 @@ and phonenumbers is the costliest rule.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +17,23 @@ from imports import phones
 from imports.mapping import CUSTOM_PREFIX, split_tags
 from people import validation
 from people.fields import PERSON_ATTRIBUTES
-from people.models import TAG_NAME_MAX
+from people.models import EMAIL_MAX, TAG_NAME_MAX
 
 CACHE_MAX = 100_000
 MISSING = object()
 MSG_NO_IDENTIFIER = "the row has no valid phone, email or externalId"
 MSG_TAG_TOO_LONG = f"a tag is longer than {TAG_NAME_MAX} characters"
 MSG_COMPANY_TOO_LONG = f"a company name is longer than {COMPANY_NAME_MAX} characters"
+# The commonest email of a file, which Django's EmailValidator accepts: an ASCII dot-atom, '@', an ASCII host
+# name (its hostname and domain labels) and a TLD of letters, no trailing dot. A strict subset of what it
+# accepts (its patterns with ASCII classes only; no quoted local part, IDN, punycode TLD, literal or
+# 'localhost'): anything else goes to people.validation.normalize_email, whose answer stays the reference.
+# tests/imports/test_parsing_email.py compares both over the validator's own cases and random strings.
+FAST_EMAIL = re.compile(
+    r"[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+(?:\.[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+)*"
+    r"@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.(?!-)[a-zA-Z0-9-]{1,63}(?<!-))*"
+    r"\.(?!-)[a-zA-Z-]{2,63}(?<!-)"
+)
 
 
 @dataclass
@@ -65,6 +76,16 @@ class RowParser:
             if entry.get("field"):
                 self.columns.append((index, entry["header"], entry["field"], entry.get("country") or ""))
                 self.header_of.setdefault(entry["field"], entry["header"])
+        # Per column: (index, header, field, country, model field of a standard attribute or None, custom name
+        # or None): the row loop tests the commonest case first without comparing field names.
+        self._plan = [
+            (
+                index, header, name, country,
+                PERSON_ATTRIBUTES.get(name),
+                name[len(CUSTOM_PREFIX) :] if name.startswith(CUSTOM_PREFIX) else None,
+            )
+            for index, header, name, country in self.columns
+        ]  # fmt: skip
         # Per distinct input: phonenumbers is the costliest rule, and files repeat numbers. Bounded, so a
         # file of unique numbers cannot grow it without end; the realm's own country needs no tuple key.
         self._phones: dict[Any, tuple[str | None, str | None]] = {}
@@ -90,6 +111,9 @@ class RowParser:
     def email(self, raw: str) -> tuple[str | None, str | None]:
         cached = self._emails.get(raw)
         if cached is None:
+            if len(raw) <= EMAIL_MAX and FAST_EMAIL.fullmatch(raw):
+                local, _, domain = raw.rpartition("@")
+                return f"{local}@{domain.lower()}", None  # what normalize_email returns for it
             try:
                 cached = (validation.normalize_email(raw), None)
             except ValidationError as exc:
@@ -115,30 +139,53 @@ class RowParser:
     def _clean_custom(self, values: dict[str, Any], errors: ErrorCollector) -> dict[str, Any]:
         return validation.clean_custom_attributes(values, self.definitions, errors, from_text=True)
 
-    def _clean_each(self, values: dict[str, str], cache: dict, clean, errors: ErrorCollector) -> dict[str, Any]:
-        """``clean(values, errors)`` field by field, each distinct value once (the rules are per field)."""
-        out: dict[str, Any] = {}
-        for key in values.items():
-            value, problems = self._cached(cache, key, clean)
+    def _stored(
+        self, cache: dict, key: tuple[str, str], clean, skip: tuple, dates: bool
+    ) -> tuple[Any, list[tuple[str, str]]]:
+        """``_cached``, as staged: (the value to store, or MISSING when the row stores nothing for it: no
+        cleaned value, or one in ``skip``; dates as ISO text when ``dates``), with its problems. Kept per
+        distinct value."""
+        cached = cache.get(key)
+        if cached is None:
+            value, problems = self._cached({}, key, clean)
             if value is not MISSING:
-                out[key[0]] = value
-            for name, reason in problems:
-                errors.add(name, reason)
-        return out
+                if value in skip:  # "" and None are never stored
+                    value = MISSING
+                elif dates and isinstance(value, dt.date):
+                    value = value.isoformat()
+            cached = (value, problems)
+            if len(cache) >= CACHE_MAX:
+                cache.clear()
+            cache[key] = cached
+        return cached
 
     def parse(self, number: int, cells: list[str]) -> tuple[ParsedRow | None, list[Problem]]:
+        """Each attribute's rule runs once per distinct (field, value): a row is mostly dictionary look-ups."""
         problems: list[Problem] = []
-        attributes: dict[str, str] = {}
-        custom: dict[str, str] = {}
+        found: list[tuple[str, str]] = []  # (API field, reason) of the attributes' rules, in order
+        found_custom: list[tuple[str, str]] = []  # the same of the custom attributes' (reported after them)
+        stored: dict[str, Any] = {}
+        custom_values: dict[str, Any] = {}
         phones: list[str] = []
         emails: list[str] = []
         tags: list[str] = []
         company = ""
-        for index, header, name, country in self.columns:
-            value = cells[index].strip() if index < len(cells) else ""
+        has_type = False
+        count = len(cells)
+        attributes_cache = self._attributes
+        for index, header, name, country, attribute, custom_name in self._plan:
+            value = cells[index].strip() if index < count else ""
             if not value:
                 continue  # an empty cell never erases anything
-            if name == "phone":
+            if attribute is not None:
+                cached = attributes_cache.get((attribute, value)) or self._attribute(attribute, value)
+                if cached[0] is not MISSING:
+                    stored[attribute] = cached[0]
+                if cached[1]:
+                    found += cached[1]
+                if attribute == "type":
+                    has_type = True
+            elif name == "phone":
                 number_, reason = self.phone(value, country)
                 if reason:
                     problems.append(Problem(header, value, reason))
@@ -148,7 +195,7 @@ class RowParser:
                 address, reason = self.email(value)
                 if reason:
                     problems.append(Problem(header, value, reason))
-                elif address.lower() not in {e.lower() for e in emails}:
+                elif not emails or address.lower() not in {e.lower() for e in emails}:
                     emails.append(address)
             elif name == "tags":
                 for tag in split_tags(value):
@@ -160,26 +207,31 @@ class RowParser:
                 if len(value) > COMPANY_NAME_MAX:
                     problems.append(Problem(header, value, MSG_COMPANY_TOO_LONG))
                 company = value
-            elif name.startswith(CUSTOM_PREFIX):
-                custom[name[len(CUSTOM_PREFIX) :]] = value
-            else:
-                attributes[PERSON_ATTRIBUTES[name]] = value
-        if self.default_type and not attributes.get("type"):
-            attributes["type"] = self.default_type
-        errors = ErrorCollector()
-        clean = self._clean_each(attributes, self._attributes, validation.clean_person_attributes, errors)
-        clean_custom = self._clean_each(custom, self._custom, self._clean_custom, errors)
-        for api_field, reasons in errors.fields.items():
-            header = self.header_of.get(api_field, api_field)
-            index = next((i for i, h, _, _ in self.columns if h == header), None)
-            value = cells[index].strip() if index is not None and index < len(cells) else ""
-            problems.extend(Problem(header, value, reason) for reason in reasons)
+            elif custom_name is not None:
+                cleaned, reasons = self._stored(self._custom, (custom_name, value), self._clean_custom, (None,), False)
+                if cleaned is not MISSING:
+                    custom_values[custom_name] = cleaned
+                if reasons:
+                    found_custom += reasons
+        if self.default_type and not has_type:
+            cleaned, reasons = self._attribute("type", self.default_type)
+            if cleaned is not MISSING:
+                stored["type"] = cleaned
+            found += reasons
+        if found or found_custom:
+            errors = ErrorCollector()
+            for api_field, reason in found + found_custom:
+                errors.add(api_field, reason)
+            for api_field, reasons in errors.fields.items():
+                header = self.header_of.get(api_field, api_field)
+                index = next((i for i, h, _, _ in self.columns if h == header), None)
+                value = cells[index].strip() if index is not None and index < count else ""
+                problems.extend(Problem(header, value, reason) for reason in reasons)
         if problems:
             return None, problems
-        if not phones and not emails and not clean.get("external_id"):
+        if not phones and not emails and not stored.get("external_id"):
             return None, [Problem("", "", MSG_NO_IDENTIFIER)]
         data: dict[str, Any] = {}
-        stored = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in clean.items() if v not in ("", None)}
         if stored:
             data["a"] = stored
         if phones:
@@ -188,9 +240,11 @@ class RowParser:
             data["e"] = emails
         if tags:
             data["t"] = tags
-        custom_values = {k: v for k, v in clean_custom.items() if v is not None}
         if custom_values:
             data["c"] = custom_values
         if company:
             data["co"] = company
         return ParsedRow(number, data, row_keys(data)), []
+
+    def _attribute(self, field_name: str, value: str) -> tuple[Any, list[tuple[str, str]]]:
+        return self._stored(self._attributes, (field_name, value), validation.clean_person_attributes, ("", None), True)

@@ -352,7 +352,7 @@ def table_rows(path: Path, info: TableInfo) -> tuple[list[str], Iterator[tuple[i
         limit = settings.IMPORT_MAX_ROWS
         count = 0
         for offset, cells in enumerate(rows, start=1):
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():  # only blanks: any(cell.strip() for cell in cells), at C speed
                 continue
             count += 1
             if count > limit:
