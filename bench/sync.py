@@ -537,7 +537,11 @@ def batches_main(args) -> None:
         ("sync first fill", results.fill, results.t_naive_sync),
         ("outbox push (externalIds)", results.run_push, None),
     ):
-        baseline = f"one call per person: {naive * 1000:.1f} s wall per 1,000" if naive else ""
+        baseline = (
+            f"one call per person: {naive * 1000:.1f} s wall per 1,000"
+            if naive
+            else "(one call per person: the PATCH in the naive sync's figure)"
+        )
         say(f"  {label:27} {c1:.2f} → {c2:.2f} s ({w1:.2f} → {w2:.2f} s)   ratio {c2 / c1:.2f}x CPU,"
             f" {w2 / w1:.2f}x wall   {baseline}")  # fmt: skip
 
