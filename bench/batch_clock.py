@@ -12,6 +12,14 @@ from pathlib import Path
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def _cpu() -> float:
     """This process's CPU seconds plus its PostgreSQL backend's (same machine)."""
     from django.db import connection
@@ -20,30 +28,33 @@ def _cpu() -> float:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        server = (int(fields[11]) + int(fields[12])) / TICK
-    except OSError:
-        server = 0.0
-    return own.ru_utime + own.ru_stime + server
+    return own.ru_utime + own.ru_stime + _process_cpu(pid)
 
 
 class Clock:
-    """Marks batch boundaries; each batch's wall and CPU seconds."""
+    """Marks batch boundaries; each batch's wall and CPU seconds (and those of ``other``, a process such as the
+    Infobip sandbox, apart)."""
 
-    def __init__(self) -> None:
+    def __init__(self, other: int | None = None) -> None:
         self.wall: list[float] = []
         self.cpu: list[float] = []
+        self.other_cpu: list[float] = []
+        self.other = other
         self.restart()
 
     def restart(self) -> None:
         self._wall, self._cpu = time.perf_counter(), _cpu()
+        self._other = _process_cpu(self.other) if self.other else 0.0
 
     def mark(self) -> None:
         wall, cpu = time.perf_counter(), _cpu()
         self.wall.append(wall - self._wall)
         self.cpu.append(cpu - self._cpu)
         self._wall, self._cpu = wall, cpu
+        if self.other:
+            other = _process_cpu(self.other)
+            self.other_cpu.append(other - self._other)
+            self._other = other
 
 
 def quarter_ratio(times: list[float]) -> float:
@@ -66,5 +77,8 @@ def report(label: str, clock: Clock) -> None:
     print(f"{label}: {len(clock.wall)} batches, {sum(clock.wall):.1f} s wall, {sum(clock.cpu):.1f} s CPU")
     print("  per batch wall (s): " + " ".join(f"{t:.2f}" for t in clock.wall))
     print("  per batch CPU (s):  " + " ".join(f"{t:.2f}" for t in clock.cpu))
+    if clock.other_cpu:
+        print("  per batch CPU of the sandbox (s): " + " ".join(f"{t:.2f}" for t in clock.other_cpu))
+        print(f"  its last quarter / first quarter: {quarter_ratio(clock.other_cpu):.2f}x")
     print(f"  last quarter / first quarter: wall {quarter_ratio(clock.wall):.2f}x, CPU {quarter_ratio(clock.cpu):.2f}x"
           "   (aim: at most 1.5x)", flush=True)  # fmt: skip

@@ -29,7 +29,7 @@ Per batch (issue 11: no bulk path may depend on statistics a new database does n
 goes), the outbox push of ``--persons`` new local persons (one drain round of 1,000 a batch), then the sync's
 first fill of the realm's empty mirror from ``--persons`` Infobip persons (one page of 1,000 a batch), then the
 push of the externalIds that fill must tell Infobip. Each prints every batch's wall and CPU seconds (this process
-+ its PostgreSQL backend; the sandbox's own CPU is not counted) and the last-quarter / first-quarter ratio, and
++ its PostgreSQL backend; the sandbox's apart) and the last-quarter / first-quarter ratio, and
 the same work done one call per person on ``--naive-sample`` persons in one process, per 1,000 persons.
 """
 
@@ -448,13 +448,13 @@ def statistics_state() -> str:
         return ", ".join(f"{t} {live:,} rows ({a} ANALYZE, {auto} autoanalyze)" for t, live, a, auto in cursor)
 
 
-def drain_in_batches(label: str) -> tuple:
+def drain_in_batches(label: str, sandbox) -> tuple:
     """Drain the outbox in this process one round (a claim of up to 1,000 entities) a batch, timing each."""
     from batch_clock import Clock, quarter_means, report
 
     from infobip.outbox import engine
 
-    clock = Clock()
+    clock = Clock(other=sandbox.pid)
     while engine.drain(max_rounds=1).entries:
         clock.mark()
     report(label, clock)
@@ -500,25 +500,27 @@ def batches_main(args) -> None:
         say(f"statistics before: {statistics_state()}\n")
 
         local_persons(push_realm, "local", n, analyzed=False)
-        results.push = drain_in_batches(f"outbox push of {n:,} new local persons (one drain round a batch)")
+        results.push = drain_in_batches(
+            f"outbox push of {n:,} new local persons (one drain round a batch)", push_sandbox
+        )
         assert push_sandbox.stats()["state"]["effects"]["persons_created"] == n
         say(f"  statistics after: {statistics_state()}\n")
 
         from batch_clock import Clock, quarter_means, report
 
-        clock = Clock()
+        clock = Clock(other=sandbox.pid)
         run = SyncRun.objects.create(realm=realm, owner=owner, started_by="bench")
         run = sync.execute_run(run.pk, after_page=lambda page: clock.mark())
         assert run.status == "succeeded", run.errors[-3:]
         assert run.counts["step1"]["linked"] == n // 2, run.counts
         pages = -(-n // PAGE_SIZE)
         if len(clock.wall) > pages:  # the empty page that ends the listing is no batch
-            clock.wall, clock.cpu = clock.wall[:pages], clock.cpu[:pages]
+            clock.wall, clock.cpu, clock.other_cpu = clock.wall[:pages], clock.cpu[:pages], clock.other_cpu[:pages]
         report(f"sync's first fill of the empty mirror from {n:,} Infobip persons (one page of 1,000 a batch)", clock)
         results.fill = quarter_means(clock.cpu), quarter_means(clock.wall)
         say(f"  statistics after: {statistics_state()}\n")
         pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
-        results.run_push = drain_in_batches(f"outbox push of the fill's {pending:,} externalIds")
+        results.run_push = drain_in_batches(f"outbox push of the fill's {pending:,} externalIds", sandbox)
         assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
         say()
         naive_baselines(results, args, sandbox, owner, n, 1, analyzed=False)
