@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,8 @@ def _url(dbname: str) -> str:
 os.environ["DATABASE_URL"] = _url(DB_NAME)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cdpadmin.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
-TICK = os.sysconf("SC_CLK_TCK")
+
+from batch_clock import Clock, report  # noqa: E402  (bench/ is the script's directory)
 
 
 def _admin(*statements: str) -> None:
@@ -49,57 +49,6 @@ def _admin(*statements: str) -> None:
     with psycopg.connect(_url("postgres"), autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement)
-
-
-def _cpu() -> float:
-    """This process's CPU seconds plus its PostgreSQL backend's (same machine)."""
-    from django.db import connection
-
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        server = (int(fields[11]) + int(fields[12])) / TICK
-    except OSError:
-        server = 0.0
-    return own.ru_utime + own.ru_stime + server
-
-
-class Clock:
-    """Marks batch boundaries; each batch's wall and CPU seconds."""
-
-    def __init__(self) -> None:
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
-        self.restart()
-
-    def restart(self) -> None:
-        self._wall, self._cpu = time.perf_counter(), _cpu()
-
-    def mark(self) -> None:
-        wall, cpu = time.perf_counter(), _cpu()
-        self.wall.append(wall - self._wall)
-        self.cpu.append(cpu - self._cpu)
-        self._wall, self._cpu = wall, cpu
-
-
-def quarter_ratio(times: list[float]) -> float:
-    """Mean of the last quarter's batches over the first quarter's (the first batch left out when there are
-    enough: it fills empty tables)."""
-    body = times[1:] if len(times) >= 5 else times
-    quarter = max(len(body) // 4, 1)
-    first = sum(body[:quarter]) / quarter
-    return (sum(body[-quarter:]) / quarter) / first if first else float("nan")
-
-
-def report(label: str, clock: Clock) -> None:
-    print(f"{label}: {len(clock.wall)} batches, {sum(clock.wall):.1f} s wall, {sum(clock.cpu):.1f} s CPU")
-    print("  per batch wall (s): " + " ".join(f"{t:.2f}" for t in clock.wall))
-    print("  per batch CPU (s):  " + " ".join(f"{t:.2f}" for t in clock.cpu))
-    print(f"  last quarter / first quarter: wall {quarter_ratio(clock.wall):.2f}x, CPU {quarter_ratio(clock.cpu):.2f}x"
-          "   (aim: at most 1.5x)")  # fmt: skip
 
 
 def main() -> None:

@@ -18,6 +18,19 @@ What it does:
 5. Switches Infobip's **real published rate limits** on (in the sandbox, and our limiter shared through
    PostgreSQL by the workers), pushes a slice of new persons, extrapolates to ``--persons`` and compares with the
    minimum those limits allow.
+
+Per batch (issue 11: no bulk path may depend on statistics a new database does not have):
+
+    DEVELOPMENT=true .venv/bin/python bench/sync.py --batches --persons 50000                  # brand-new database
+    DEVELOPMENT=true .venv/bin/python bench/sync.py --batches --persons 50000 --existing 1000000
+
+``--batches`` runs, in one process on a database just created and migrated (never analyzed by the bench; with
+``--existing N`` it first holds N persons of another realm written by seed_demo's writer, which analyzes as it
+goes), the outbox push of ``--persons`` new local persons (one drain round of 1,000 a batch), then the sync's
+first fill of the realm's empty mirror from ``--persons`` Infobip persons (one page of 1,000 a batch), then the
+push of the externalIds that fill must tell Infobip. Each prints every batch's wall and CPU seconds (this process
++ its PostgreSQL backend; the sandbox's apart) and the last-quarter / first-quarter ratio, and
+the same work done one call per person on ``--naive-sample`` persons in one process, per 1,000 persons.
 """
 
 from __future__ import annotations
@@ -46,6 +59,9 @@ def parse_args():
         "--limits-slice", type=int, default=0, help="persons pushed with real limits (0: a tenth, at least 10,000)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the database (dropped otherwise)")
+    parser.add_argument("--batches", action="store_true", help="per-batch times of the first fill and the push")
+    parser.add_argument("--existing", type=int, default=0, help="--batches: persons of another realm first")
+    parser.add_argument("--port", type=int, default=0, help="the sandbox's port (0: any free one)")
     return parser.parse_args()
 
 
@@ -135,7 +151,7 @@ def analyze() -> None:
             cursor.execute(f"ANALYZE {table}")
 
 
-def local_persons(realm_, prefix: str, count: int) -> list:
+def local_persons(realm_, prefix: str, count: int, *, analyzed: bool = True) -> list:
     """New local persons with their create rows in the outbox (as person_create writes them)."""
     from infobip.models import OutboxEntity, OutboxEntry, OutboxOp
     from people.models import Person, PersonEmail, PersonPhone, SyncStatus
@@ -161,11 +177,12 @@ def local_persons(realm_, prefix: str, count: int) -> list:
                 ]
             )
         persons += chunk
-    analyze()  # what a bulk load does (people/seeding.py too)
+    if analyzed:
+        analyze()  # what a bulk load does (people/seeding.py too)
     return persons
 
 
-def seed(sandbox, n: int, workers: int):
+def seed(sandbox, n: int, workers: int, *, analyzed: bool = True):
     """Seeds the sandbox with n persons and writes n identities, half of them matching; returns (realm, owner)."""
     from identities.ids import new_object_id
     from identities.models import Identity
@@ -202,7 +219,8 @@ def seed(sandbox, n: int, workers: int):
                 for i in range(start, min(n, start + 5000))
             ]
         )  # fmt: skip
-    analyze()
+    if analyzed:
+        analyze()
     say(f"{n:,} identities written in {time.monotonic() - started:.1f}s (half of them match a person)")
     say(f"drains run in {workers} worker process(es)\n")
     return realm, owner
@@ -336,7 +354,7 @@ def naive_push_worker(sandbox, naive_persons: list[int], workers: int) -> Callab
     return naive_push
 
 
-def naive_baselines(out, args, sandbox, owner, n: int, workers: int) -> None:
+def naive_baselines(out, args, sandbox, owner, n: int, workers: int, *, analyzed: bool = True) -> None:
     """The same sync and push done one call per person on a sample, in as many processes; per-person times."""
     from identities.ids import new_object_id
     from identities.models import Identity
@@ -355,7 +373,7 @@ def naive_baselines(out, args, sandbox, owner, n: int, workers: int) -> None:
             for i in range(s)
         ]
     )  # fmt: skip
-    naive_persons = [p.pk for p in local_persons(naive_realm, "naive-local", s)]
+    naive_persons = [p.pk for p in local_persons(naive_realm, "naive-local", s, analyzed=analyzed)]
     naive_sync = naive_sync_worker(sandbox, naive_realm, owner, first_id, s, workers)
     out.t_naive_sync = in_processes(workers, naive_sync) / s
     out.t_naive_push = in_processes(workers, naive_push_worker(sandbox, naive_persons, workers)) / s
@@ -413,8 +431,128 @@ def report_limited(r, n: int) -> None:
     )
 
 
+STATS_TABLES = ("people_person", "people_personphone", "people_personemail", "identities_identity",
+                "infobip_outboxentry", "infobip_outboxattempt")  # fmt: skip
+
+
+def statistics_state() -> str:
+    """When each table was last analyzed, by whom (ANALYZE: statistics_refresh; autovacuum: the server)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, n_live_tup, analyze_count, autoanalyze_count FROM pg_stat_user_tables"
+            " WHERE relname = ANY(%s) ORDER BY relname",
+            [list(STATS_TABLES)],
+        )
+        return ", ".join(f"{t} {live:,} rows ({a} ANALYZE, {auto} autoanalyze)" for t, live, a, auto in cursor)
+
+
+def drain_in_batches(label: str, sandbox) -> tuple:
+    """Drain the outbox in this process one round (a claim of up to 1,000 entities) a batch, timing each."""
+    from batch_clock import Clock, quarter_means, report
+
+    from infobip.outbox import engine
+
+    clock = Clock(other=sandbox.pid)
+    while engine.drain(max_rounds=1).entries:
+        clock.mark()
+    report(label, clock)
+    return quarter_means(clock.cpu), quarter_means(clock.wall)
+
+
+def batches_main(args) -> None:
+    """Per-batch wall and CPU of the push and the sync's first fill (see the module's docstring)."""
+    n = args.persons
+    admin_params = setup_django(args)
+    import psycopg
+    from django.db import connection
+
+    from identities.services import realm_create
+    from infobip import sync
+    from infobip.client import clear_client_cache
+    from infobip.models import OutboxEntry, OutboxStatus, SyncRun
+    from infobip.sandbox import pytest_plugin
+    from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY, start_sandbox_process, stop_sandbox_process
+    from infobip.sync.runs import PAGE_SIZE
+    from people.seeding import seed_persons
+
+    ports = iter([args.port, args.port + 1])
+    if args.port:
+        pytest_plugin.free_port = lambda host="127.0.0.1": next(ports)
+    results = SimpleNamespace()
+    sandbox = start_sandbox_process("--rate-limits", "off")
+    push_sandbox = start_sandbox_process("--rate-limits", "off")  # the push's creates stay out of the fill's pages
+    try:
+        if args.existing:
+            started = time.monotonic()
+            other = realm_create(name="Existing", default_country="HR", default_currency="EUR", cdp_enabled=False)
+            seed_persons(realm=other, persons=args.existing, identities="all", events_per_person=0, batch=100_000)
+            say(f"{args.existing:,} existing persons (realm Existing, seed_demo's writer) in "
+                f"{time.monotonic() - started:.1f} s")  # fmt: skip
+        else:
+            say("brand-new database: migrated, no ANALYZE")
+        realm, owner = seed(sandbox, n, 1, analyzed=False)
+        push_realm = realm_create(
+            name="Push", default_country="HR", default_currency="EUR", cdp_enabled=True,
+            infobip_base_url=push_sandbox.url, infobip_api_key=SANDBOX_API_KEY,
+        )  # fmt: skip
+        say(f"statistics before: {statistics_state()}\n")
+
+        local_persons(push_realm, "local", n, analyzed=False)
+        results.push = drain_in_batches(
+            f"outbox push of {n:,} new local persons (one drain round a batch)", push_sandbox
+        )
+        assert push_sandbox.stats()["state"]["effects"]["persons_created"] == n
+        say(f"  statistics after: {statistics_state()}\n")
+
+        from batch_clock import Clock, quarter_means, report
+
+        clock = Clock(other=sandbox.pid)
+        run = SyncRun.objects.create(realm=realm, owner=owner, started_by="bench")
+        run = sync.execute_run(run.pk, after_page=lambda page: clock.mark())
+        assert run.status == "succeeded", run.errors[-3:]
+        assert run.counts["step1"]["linked"] == n // 2, run.counts
+        pages = -(-n // PAGE_SIZE)
+        if len(clock.wall) > pages:  # the empty page that ends the listing is no batch
+            clock.wall, clock.cpu, clock.other_cpu = clock.wall[:pages], clock.cpu[:pages], clock.other_cpu[:pages]
+        report(f"sync's first fill of the empty mirror from {n:,} Infobip persons (one page of 1,000 a batch)", clock)
+        results.fill = quarter_means(clock.cpu), quarter_means(clock.wall)
+        say(f"  statistics after: {statistics_state()}\n")
+        pending = OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count()
+        results.run_push = drain_in_batches(f"outbox push of the fill's {pending:,} externalIds", sandbox)
+        assert OutboxEntry.objects.exclude(status=OutboxStatus.DONE).count() == 0
+        say()
+        naive_baselines(results, args, sandbox, owner, n, 1, analyzed=False)
+    finally:
+        stop_sandbox_process(sandbox)
+        stop_sandbox_process(push_sandbox)
+        clear_client_cache()
+        connection.close()
+        if not args.keep:
+            with psycopg.connect(**admin_params) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+    state = f"{args.existing:,} persons in another realm" if args.existing else "brand-new database"
+    say(f"summary ({state}); per batch of 1,000 persons, first quarter → last quarter, CPU (wall):")
+    for label, ((c1, c2), (w1, w2)), naive in (
+        ("outbox push (create)", results.push, results.t_naive_push),
+        ("sync first fill", results.fill, results.t_naive_sync),
+        ("outbox push (externalIds)", results.run_push, None),
+    ):
+        baseline = (
+            f"one call per person: {naive * 1000:.1f} s wall per 1,000"
+            if naive
+            else "(one call per person: the PATCH in the naive sync's figure)"
+        )
+        say(f"  {label:27} {c1:.2f} → {c2:.2f} s ({w1:.2f} → {w2:.2f} s)   ratio {c2 / c1:.2f}x CPU,"
+            f" {w2 / w1:.2f}x wall   {baseline}")  # fmt: skip
+
+
 def main() -> None:
     args = parse_args()
+    if args.batches:
+        batches_main(args)
+        return
     n, workers = args.persons, args.workers
     admin_params = setup_django(args)
     import psycopg

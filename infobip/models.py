@@ -66,6 +66,9 @@ class OutboxEntry(models.Model):
         permissions = [("retry_outboxentry", "Can retry or discard failed Infobip pushes")]
         indexes = [
             models.Index(fields=["next_attempt_at", "id"], name="outbox_due", condition=models.Q(status="pending")),
+            # The claim walks the pending heads in id order and stops at its limit, past the delivered rows the
+            # purge keeps for days (the primary key would read every one of them first).
+            models.Index(fields=["id"], name="outbox_pending_order", condition=models.Q(status="pending")),
             models.Index(fields=["realm", "entity", "entity_id", "id"], name="outbox_entity_order"),
             models.Index(fields=["realm", "status", "-processed_at"], name="outbox_realm_status"),
         ]

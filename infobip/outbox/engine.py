@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from companies.models import Company
-from core.bulk import bulk_set, copy_insert
+from core.bulk import bulk_set, copy_insert, statistics_refresh
 from identities.models import Realm
 from infobip.client import (
     client_for_realm,
@@ -127,6 +127,9 @@ def claim(*, worker: str, limit: int | None = None, realm_ids: Iterable[int] | N
     lease = float(setting("INFOBIP_OUTBOX_LEASE_SECONDS", 300))
     realm_ids = list(realm_ids) if realm_ids is not None else None
     realm_filter = "AND o.realm_id = ANY(%(realm_ids)s)" if realm_ids is not None else ""
+    # A backlog written into a new database has no statistics: the planner then fetches every pending head,
+    # checks it and sorts them all to keep a thousand, so each round costs the whole backlog (issue 11).
+    statistics_refresh(["infobip_outboxentry"])
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_EXHAUSTED_SQL, {"max": max_attempts()})
         cursor.execute(_DUE_REALMS_SQL.format(realm_filter=realm_filter), {"realm_ids": realm_ids})
