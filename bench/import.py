@@ -288,7 +288,15 @@ def _ours_child(path: str, queue, without_refresh: bool = False) -> None:
     analyzed = time.perf_counter()
     analyze_cpu = _cpu_seconds() - cpu
     job = services.import_job_start(job=job, strategy="resolve", enqueue=False)
-    job = services.import_job_run(job=job)
+    profile_path = os.environ.get("BENCH_IMPORT_PROFILE")  # --profile: the import step under cProfile
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        job = profiler.runcall(services.import_job_run, job=job)
+        profiler.dump_stats(profile_path)
+    else:
+        job = services.import_job_run(job=job)
     done = time.perf_counter()
     phases["dedupe"] = phases.pop("analysis") - phases.get("parse", 0) - phases.get("stage", 0)
     applied = phases.pop("apply_batch", 0.0)
@@ -630,6 +638,7 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="only the first import into a brand-new database")
     parser.add_argument("--batch-rows", type=int, default=5000, help="rows per batch (--fresh)")
     parser.add_argument("--compare", action="store_true", help="--fresh also without statistics_refresh")
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of our import step (pstats) to FILE")
     parser.add_argument(
         "--die-default-rows",
         type=int,
@@ -640,6 +649,8 @@ def main() -> None:
         "--die-bulk-rows", type=int, default=10_000, help="rows given to its bulk mode; 0: the whole file"
     )
     args = parser.parse_args()
+    if args.profile:
+        os.environ["BENCH_IMPORT_PROFILE"] = str(Path(args.profile).resolve())
     if args.fresh:
         try:
             die_rows = (args.die_bulk_rows, args.die_default_rows)

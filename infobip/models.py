@@ -43,7 +43,8 @@ class OutboxEntry(models.Model):
     and tags, changed field names. The worker reads the entity's current state when it sends.
     """
 
-    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="outbox")
+    # No index of its own: outbox_entity_order and outbox_realm_status lead with the realm.
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="outbox", db_index=False)
     entity = models.CharField(max_length=20, choices=OutboxEntity.choices)
     entity_id = models.CharField(max_length=64)
     op = models.CharField(max_length=10, choices=OutboxOp.choices)

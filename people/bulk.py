@@ -8,7 +8,10 @@ that would fail is refused with a ValidationError naming it, and nothing of the 
 
 Invariants: the caller holds a transaction; realm-level uniqueness of phones and emails is the caller's
 matching (a conflict is an IntegrityError, as with a plain INSERT); no outbox rows here (the caller records
-them with ``infobip.outbox``); no statistics here (the caller refreshes them per batch, see core.bulk).
+them with ``infobip.outbox``); statistics are the caller's (refreshed per batch, see core.bulk), except the
+person table's before contacts are written: each contact's (person, realm) foreign key is checked row by row
+with a plan made from them, and persons written a moment before into an empty table would make that plan a
+sequential scan per contact (quadratic in the batch).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from django.db import connection
 
-from core.bulk import copy_rows, reserve_ids, update_from_rows
+from core.bulk import copy_rows, reserve_ids, statistics_refresh, update_from_rows
 from core.errors import ValidationError
 from people import validation
 from people.models import Origin, Person, PersonEmail, PersonPhone, PersonType
@@ -143,6 +146,8 @@ def contacts_add(
             raise ValidationError.single("email", validation.MSG_INVALID_EMAIL.format(value=address))
     # Nothing to write costs nothing: the sync calls this for every merged person.
     written_phones = written_emails = 0
+    if phones or emails:
+        statistics_refresh(["people_person"])
     if phones:
         written_phones = copy_rows(
             PersonPhone._meta.db_table,

@@ -162,7 +162,8 @@ class PersonQuerySet(models.QuerySet):
 
 
 class Person(TimeStampedModel, SyncStateMixin):
-    realm = models.ForeignKey("identities.Realm", on_delete=models.PROTECT, related_name="persons")
+    # No index of its own: person_realm_id (realm, -id) leads with the realm (every index costs every bulk write).
+    realm = models.ForeignKey("identities.Realm", on_delete=models.PROTECT, related_name="persons", db_index=False)
     type = models.CharField(max_length=10, choices=PersonType.choices, default=PersonType.CUSTOMER)
     external_id = models.CharField("externalId", max_length=EXTERNAL_ID_MAX, null=True, blank=True)
     first_name = models.CharField(max_length=NAME_MAX, blank=True)
@@ -186,9 +187,10 @@ class Person(TimeStampedModel, SyncStateMixin):
     company = models.ForeignKey(
         "companies.Company", null=True, blank=True, on_delete=models.SET_NULL, related_name="persons"
     )
-    merged_into = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="absorbed", editable=False
-    )
+    merged_into = models.ForeignKey(  # indexed by person_merged_into (the non-null ones only)
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="absorbed", editable=False,
+        db_index=False,
+    )  # fmt: skip
 
     objects = PersonQuerySet.as_manager()
 
@@ -258,8 +260,12 @@ class Person(TimeStampedModel, SyncStateMixin):
 class PersonPhone(models.Model):
     """A phone in international digits without '+' (as Infobip stores them). Unique per realm."""
 
-    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="phones")
+    # The composite foreign key (person, realm) → person (id, realm) of migration 0002 is this row's integrity:
+    # it implies both single ones, so those are not created (each was a per-row check on every bulk write).
+    realm = models.ForeignKey(  # indexed by phone_unique_per_realm (realm, number)
+        "identities.Realm", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="phones", db_constraint=False)
     number = models.CharField(max_length=PHONE_MAX)
     created = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -278,8 +284,10 @@ class PersonPhone(models.Model):
 class PersonEmail(models.Model):
     """An email address, unique per realm compared case-insensitively."""
 
-    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="emails")
+    # The composite foreign key (person, realm) → person (id, realm) of migration 0002 is this row's integrity:
+    # it implies both single ones, so those are not created (each was a per-row check on every bulk write).
+    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="emails", db_constraint=False)
     address = models.CharField(max_length=EMAIL_MAX)
     created = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -298,8 +306,12 @@ class PersonEmail(models.Model):
 class ChannelProfile(TimeStampedModel):
     """Read-only contact information of a channel (push registration, chat app profile...): preview data only."""
 
-    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="channel_profiles")
+    # The composite foreign key (person, realm) → person (id, realm) of migration 0002 is this row's integrity:
+    # it implies both single ones, so those are not created (each was a per-row check on every bulk write).
+    realm = models.ForeignKey(  # indexed by channel_profile_unique (realm, …)
+        "identities.Realm", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="channel_profiles", db_constraint=False)
     channel = models.CharField(max_length=20, choices=Channel.choices)
     application_id = models.CharField(max_length=255, blank=True)
     identifier = models.CharField(
@@ -347,8 +359,14 @@ class EventSource(models.TextChoices):
 
 
 class PersonEvent(models.Model):
-    realm = models.ForeignKey("identities.Realm", on_delete=models.CASCADE, related_name="+")
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="events")
+    # The composite foreign key (person, realm) → person (id, realm) of migration 0002 is this row's integrity:
+    # it implies both single ones, so those are not created (each was a per-row check on every bulk write).
+    realm = models.ForeignKey(  # indexed by person_event_id_unique (realm, event_id)
+        "identities.Realm", on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    person = models.ForeignKey(  # indexed by person_event_timeline (person, -occurred_time)
+        Person, on_delete=models.CASCADE, related_name="events", db_constraint=False, db_index=False
+    )
     definition = models.ForeignKey(EventDefinition, on_delete=models.PROTECT, related_name="events")
     event_id = models.CharField("eventId", max_length=36, help_text="De-duplicates retries, as Infobip's eventId.")
     occurred_time = models.DateTimeField(default=timezone.now)

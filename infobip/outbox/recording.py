@@ -4,6 +4,7 @@ them after commit; a commit wakes it through :func:`kick_drain`."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.bulk import copy_insert
+from core.bulk import copy_rows
 from infobip.models import OutboxEntry, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -56,16 +57,33 @@ def outbox_record_many(*, realm, entity: str, op: str, items: list[tuple[Any, di
         return 0
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbox_record_many must be called inside the transaction of the change it records")
-    rows = [
-        OutboxEntry(realm=realm, entity=entity, entity_id=str(entity_id), op=op, payload=payload or {})
-        for entity_id, payload in items
-    ]
-    if len(rows) > COPY_MIN:
-        copy_insert(OutboxEntry, rows)
+    if len(items) > COPY_MIN:
+        # One model instance gives every column's default; the rows differ only in id and payload (a model
+        # instance per row cost more than the COPY itself).
+        template = OutboxEntry(realm=realm, entity=entity, entity_id="", op=op, payload={})
+        fields = [f for f in OutboxEntry._meta.concrete_fields if not f.primary_key]
+        base = [template.__dict__[f.attname] for f in fields]
+        at = {f.attname: i for i, f in enumerate(fields)}
+        id_at, payload_at = at["entity_id"], at["payload"]
+        empty = json.dumps({})
+
+        def rows():
+            for entity_id, payload in items:
+                row = base.copy()
+                row[id_at] = str(entity_id)
+                row[payload_at] = json.dumps(payload) if payload else empty
+                yield row
+
+        copy_rows(OutboxEntry._meta.db_table, [f.column for f in fields], rows())
     else:
-        OutboxEntry.objects.bulk_create(rows)
+        OutboxEntry.objects.bulk_create(
+            [
+                OutboxEntry(realm=realm, entity=entity, entity_id=str(entity_id), op=op, payload=payload or {})
+                for entity_id, payload in items
+            ]
+        )
     transaction.on_commit(kick_drain)
-    return len(rows)
+    return len(items)
 
 
 def outbox_supersede(

@@ -16,6 +16,7 @@ from django.db import connection
 
 from infobip.models import OutboxEntry, OutboxStatus
 from infobip.outbox import engine
+from tests.identities.factories import RealmFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +76,35 @@ def test_a_claim_on_a_new_database_reads_its_limit_not_the_backlog(cdp_realm, do
     # The next LIMIT pending heads past the claimed ones: neither the backlog nor the delivered rows are read.
     assert scan["Actual Rows"] + scan.get("Rows Removed by Filter", 0) <= 2 * LIMIT + 1, scan
     assert OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count() == pending
+
+
+def _due_realms_plan() -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {engine._DUE_REALMS_SQL.format(realm_filter='')}")
+        raw = cursor.fetchone()[0]
+    nodes, todo = [], [(json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        todo += node.get("Plans", [])
+    return nodes
+
+
+def test_the_realms_with_due_rows_are_found_without_reading_the_backlog(cdp_realm):
+    quiet = RealmFactory(name="Quiet", cdp_enabled=True)  # a realm with nothing to send
+    _forget_statistics()
+    _backlog(cdp_realm, done=3000, pending=4000)
+
+    engine.claim(worker="bench11", limit=LIMIT)  # refreshes the statistics, as every round does
+    nodes = _due_realms_plan()
+
+    outbox = [n for n in nodes if n.get("Relation Name") == "infobip_outboxentry"]
+    assert outbox, nodes
+    # At most one outbox row per realm probed, whatever the backlog: not the 4,000 pending nor the 3,000 done.
+    read = sum((n["Actual Rows"] + n.get("Rows Removed by Filter", 0)) * n["Actual Loops"] for n in outbox)
+    assert read <= 2, outbox
+    with connection.cursor() as cursor:
+        cursor.execute(engine._DUE_REALMS_SQL.format(realm_filter=""))
+        due = {row[0] for row in cursor.fetchall()}
+    assert cdp_realm.pk in due
+    assert quiet.pk not in due
