@@ -42,19 +42,23 @@ def _backlog(realm, *, done: int, pending: int) -> None:
         )
 
 
-def _heads_plan() -> list[dict]:
-    """The plan nodes of the claim's heads query as it runs now (nothing taken yet)."""
-    sql = engine._HEADS_SQL.format(realm_filter="", head=engine._HEAD_CONDITIONS)
+def _plan_nodes(sql: str, params: dict | None = None) -> list[dict]:
+    """Every node of the plan PostgreSQL runs for ``sql`` now (EXPLAIN ANALYZE)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", {"limit": LIMIT, "taken": []})
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
         raw = cursor.fetchone()[0]
-    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
-    nodes, todo = [], [plan]
+    nodes, todo = [], [(json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]]
     while todo:
         node = todo.pop()
         nodes.append(node)
         todo += node.get("Plans", [])
     return nodes
+
+
+def _heads_plan() -> list[dict]:
+    """The plan nodes of the claim's heads query as it runs now (nothing taken yet)."""
+    sql = engine._HEADS_SQL.format(realm_filter="", head=engine._HEAD_CONDITIONS)
+    return _plan_nodes(sql, {"limit": LIMIT, "taken": []})
 
 
 def _outer_scan(nodes: list[dict]) -> dict:
@@ -78,25 +82,13 @@ def test_a_claim_on_a_new_database_reads_its_limit_not_the_backlog(cdp_realm, do
     assert OutboxEntry.objects.filter(status=OutboxStatus.PENDING).count() == pending
 
 
-def _due_realms_plan() -> list[dict]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {engine._DUE_REALMS_SQL.format(realm_filter='')}")
-        raw = cursor.fetchone()[0]
-    nodes, todo = [], [(json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]]
-    while todo:
-        node = todo.pop()
-        nodes.append(node)
-        todo += node.get("Plans", [])
-    return nodes
-
-
 def test_the_realms_with_due_rows_are_found_without_reading_the_backlog(cdp_realm):
     quiet = RealmFactory(name="Quiet", cdp_enabled=True)  # a realm with nothing to send
     _forget_statistics()
     _backlog(cdp_realm, done=3000, pending=4000)
 
     engine.claim(worker="bench11", limit=LIMIT)  # refreshes the statistics, as every round does
-    nodes = _due_realms_plan()
+    nodes = _plan_nodes(engine._DUE_REALMS_SQL.format(realm_filter=""))
 
     outbox = [n for n in nodes if n.get("Relation Name") == "infobip_outboxentry"]
     assert outbox, nodes
