@@ -28,7 +28,7 @@ import json
 import logging
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -255,11 +255,17 @@ def _collect_pairs(cursor, cap: int, stats: ScanStats) -> None:
     timer = time.monotonic()
     _phone_pairs(cursor, cap, stats)
     stats.seconds["phone"] = time.monotonic() - timer
-    cursor.execute("ANALYZE dup_pairs")
+    timer = time.monotonic()
+    cursor.execute("ANALYZE dup_pairs")  # a temporary table is never analyzed by autovacuum
+    stats.seconds["analyze_pairs"] = time.monotonic() - timer
 
 
-def _stream_scored(min_score: int, stats: ScanStats) -> Iterator[Found]:
-    """Group the pairs (all reasons of a pair together), drop remembered "not a duplicate" pairs, score."""
+def _stream_scored(min_score: int, stats: ScanStats, on_batch: Callable[[int], None] | None = None) -> Iterator[Found]:
+    """Group the pairs (all reasons of a pair together), drop remembered "not a duplicate" pairs, score.
+
+    The pairs arrive in batches of FETCH_BATCH; ``on_batch(pairs so far)`` is called once a batch's pairs have
+    all been scored (and their suggestions taken by the consumer). The first fetch waits for the grouping
+    (seconds "group"); "fetch" sums every fetch's wait for the server."""
     with connection.connection.cursor(name="dup_stream") as stream:
         stream.itersize = FETCH_BATCH
         stream.execute(
@@ -274,26 +280,42 @@ def _stream_scored(min_score: int, stats: ScanStats) -> Iterator[Found]:
             )
             """
         )
-        for row in stream:
-            a, b, codes, details, first_a, last_a, first_b, last_b, born_a, born_b, lf_a, ff_a, lf_b, ff_b = row
-            stats.pairs += 1
-            # Reasons belong to the pair, whichever block found it (a block over the cap finds nothing).
-            if "name" not in codes and lf_a and ff_a and lf_a == lf_b and ff_a[:1] == ff_b[:1]:
-                codes.append("name")
-                details.append(None)
-            if born_a and born_b:
-                codes.append("birth_date" if born_a == born_b else "birth_date_differs")
-                details.append(str(born_a) if born_a == born_b else f"{born_a} / {born_b}")
-            reasons = set(codes)
-            score = pair_score(f"{first_a} {last_a}", f"{first_b} {last_b}", reasons)
-            if score < min_score:
-                continue
-            seen: dict[str, dict[str, str]] = {}
-            for code, detail in zip(codes, details, strict=True):
-                if code not in seen:
-                    seen[code] = {"code": code, "label": REASON_LABELS[code], "detail": detail or ""}
-            ordered = sorted(seen.values(), key=lambda r: -WEIGHTS[r["code"]])
-            yield Found(a, b, score, ordered)
+        stats.seconds.setdefault("fetch", 0.0)
+        while True:
+            timer = time.monotonic()
+            rows = stream.fetchmany(FETCH_BATCH)
+            waited = time.monotonic() - timer
+            stats.seconds.setdefault("group", waited)
+            stats.seconds["fetch"] += waited
+            if not rows:
+                return
+            yield from _scored(rows, min_score, stats)
+            if on_batch:
+                on_batch(stats.pairs)
+
+
+def _scored(rows: list[tuple], min_score: int, stats: ScanStats) -> Iterator[Found]:
+    """The pairs of ``rows`` (as the stream selects them) that score ``min_score`` or more."""
+    for row in rows:
+        a, b, codes, details, first_a, last_a, first_b, last_b, born_a, born_b, lf_a, ff_a, lf_b, ff_b = row
+        stats.pairs += 1
+        # Reasons belong to the pair, whichever block found it (a block over the cap finds nothing).
+        if "name" not in codes and lf_a and ff_a and lf_a == lf_b and ff_a[:1] == ff_b[:1]:
+            codes.append("name")
+            details.append(None)
+        if born_a and born_b:
+            codes.append("birth_date" if born_a == born_b else "birth_date_differs")
+            details.append(str(born_a) if born_a == born_b else f"{born_a} / {born_b}")
+        reasons = set(codes)
+        score = pair_score(f"{first_a} {last_a}", f"{first_b} {last_b}", reasons)
+        if score < min_score:
+            continue
+        seen: dict[str, dict[str, str]] = {}
+        for code, detail in zip(codes, details, strict=True):
+            if code not in seen:
+                seen[code] = {"code": code, "label": REASON_LABELS[code], "detail": detail or ""}
+        ordered = sorted(seen.values(), key=lambda r: -WEIGHTS[r["code"]])
+        yield Found(a, b, score, ordered)
 
 
 def duplicates_find(
@@ -314,9 +336,19 @@ def duplicates_find(
 # ------------------------------------------------------------------------------------------------ services
 
 
-def duplicates_rescan(*, realm, scan: DuplicateScan | None = None, cap: int = BLOCK_CAP, min_score: int = MIN_SCORE):
+def duplicates_rescan(
+    *,
+    realm,
+    scan: DuplicateScan | None = None,
+    cap: int = BLOCK_CAP,
+    min_score: int = MIN_SCORE,
+    progress: Callable[[int], None] | None = None,
+):
     """Recompute the open suggestions of a realm in one transaction. Returns ScanStats, or None when another
-    rescan of the realm holds the lock. Dismissed pairs stay dismissed; suggestions no longer found go."""
+    rescan of the realm holds the lock. Dismissed pairs stay dismissed; suggestions no longer found go.
+
+    ``progress(pairs scored so far)`` is called after every batch of FETCH_BATCH pairs (benchmarks time the
+    batches with it); ``ScanStats.seconds`` holds each phase's seconds."""
     stats = ScanStats()
     started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -324,7 +356,9 @@ def duplicates_rescan(*, realm, scan: DuplicateScan | None = None, cap: int = BL
         if not cursor.fetchone()[0]:
             return None
         # Its plans read the person tables and the suggestions: a new database has no statistics for them yet.
+        timer = time.monotonic()
         statistics_refresh(("people_person", "people_personphone", "people_personemail", "people_duplicatecandidate"))
+        stats.seconds["statistics"] = time.monotonic() - timer
         timer = time.monotonic()
         stats.persons = _prepare_persons(cursor, realm.pk, None)
         stats.seconds["prepare"] = time.monotonic() - timer
@@ -340,7 +374,7 @@ def duplicates_rescan(*, realm, scan: DuplicateScan | None = None, cap: int = BL
             stats.candidates += len(batch)
             batch.clear()
 
-        for found in _stream_scored(min_score, stats):
+        for found in _stream_scored(min_score, stats, progress):
             batch.append((found.person_a, found.person_b, found.score, json.dumps(found.reasons)))
             if len(batch) >= FETCH_BATCH:
                 flush()
@@ -361,11 +395,13 @@ def duplicates_rescan(*, realm, scan: DuplicateScan | None = None, cap: int = BL
             """,
             [realm.pk, scan_id, now, now],
         )
+        stats.seconds["insert"] = time.monotonic() - timer
         cursor.execute(
             "DELETE FROM people_duplicatecandidate WHERE realm_id = %s AND status = 'open' AND modified < %s",
             [realm.pk, now],
         )
         stats.seconds["store"] = time.monotonic() - timer
+        stats.seconds["delete"] = stats.seconds["store"] - stats.seconds["insert"]
     stats.seconds["total"] = time.monotonic() - started
     return stats
 
