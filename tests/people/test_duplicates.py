@@ -22,7 +22,8 @@ from people.duplicates import (
     pair_score,
 )
 from people.merging import merge_undo, persons_merge
-from people.models import DuplicateCandidate, DuplicateScan, NotDuplicate
+from people.models import DuplicateCandidate, DuplicateScan, NotDuplicate, Person
+from people.seeding import FIRST_NAMES, LAST_NAMES, seed_persons
 from tests.people.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
@@ -177,3 +178,25 @@ def test_nightly_schedule_is_registered_idempotently_and_queues_one_scan_per_rea
     assert tasks.duplicates_rescan_all() == 2
     assert tasks.duplicates_rescan_all() == 0  # both still queued
     assert DuplicateScan.objects.filter(status="queued", started_by="schedule").count() == 2
+
+
+def test_every_planted_duplicate_of_the_realistic_seed_is_suggested(realm):
+    seeded = seed_persons(
+        realm=realm, persons=3000, identities="none", events_per_person=0, names="realistic", duplicates=0.1, batch=1000
+    )
+    assert {kind for _, _, kind in seeded.planted} == {"email", "phone", "name_birth"}
+    assert len(seeded.planted) > 200
+    batches = []
+    stats = duplicates_rescan(realm=realm, progress=batches.append)
+    assert batches == [stats.pairs]  # one fetched batch of pairs at this size, reported once
+    suggested = set(DuplicateCandidate.objects.values_list("person_a_id", "person_b_id"))
+    assert {(a, b) for a, b, _ in seeded.planted} <= suggested
+    assert len(suggested) < 1.2 * len(seeded.planted)  # generated names rarely collide by chance
+
+
+def test_the_demo_seed_keeps_its_names_and_plants_nothing(realm):
+    seeded = seed_persons(realm=realm, persons=200, identities="none", events_per_person=0)
+    assert seeded.planted == []
+    names = set(Person.objects.filter(realm=realm).values_list("first_name", "last_name"))
+    assert {first for first, _ in names} <= set(FIRST_NAMES)
+    assert {last for _, last in names} <= set(LAST_NAMES)
