@@ -268,8 +268,10 @@ def _seed_one(rnd: random.Random, realm, pid: int, now, seen: _Seen, out: _Rows)
 
 def _planted(rnd: random.Random, pid: int, seen: _Seen, phone: str, email: str) -> tuple:
     """(first, last, birth, phone, email) of person ``pid`` as a duplicate of an earlier one, which leaves the
-    pool: the same name and an email variant (no dots, a +suffix), or the same national phone number under
-    another country prefix, or the same name and birth date with contacts of its own."""
+    pool: the same name and birth date and an email variant (no dots, a +suffix), or the same national phone
+    number under another country prefix, or contacts of its own. Birth dates stay known, as for every seeded
+    person: one without would be suggested with each of its namesakes, a number growing with the square of the
+    population until the name blocks pass the cap."""
     index = rnd.randrange(len(seen.pool))
     original = seen.pool[index]
     seen.pool[index] = seen.pool[-1]
@@ -279,10 +281,10 @@ def _planted(rnd: random.Random, pid: int, seen: _Seen, phone: str, email: str) 
     seen.planted.append((original_pid, pid, kind))
     if kind == "email":
         local, _, domain = original_email.partition("@")
-        return first, last, birth if rnd.random() < 0.5 else None, phone, f"{local.replace('.', '')}+web@{domain}"
+        return first, last, birth, phone, f"{local.replace('.', '')}+web@{domain}"
     if kind == "phone":
         prefix = rnd.choice([p for p in _OTHER_PREFIXES if not original_phone.startswith(p)])
-        return first, last, None, prefix + _national(original_phone), email
+        return first, last, birth, prefix + _national(original_phone), email
     return first, last, birth, phone, email
 
 
