@@ -66,6 +66,11 @@ REASON_LABELS = {
 }
 PHONE_SUFFIX_DIGITS = 7
 FETCH_BATCH = 20_000
+# What the rescan's plans read: a new database has no statistics for them (the temporary tables it analyzes
+# itself, once filled: autovacuum never analyzes those).
+STATISTICS_TABLES = (
+    "people_person", "people_personphone", "people_personemail", "people_duplicatecandidate", "people_notduplicate",
+)  # fmt: skip
 ADVISORY_NAMESPACE = 61_006  # pg_advisory_xact_lock(namespace, realm id): one rescan per realm at a time
 
 MSG_SAME_PERSON = "A person cannot be a duplicate of itself."
@@ -260,6 +265,18 @@ def _collect_pairs(cursor, cap: int, stats: ScanStats) -> None:
     stats.seconds["analyze_pairs"] = time.monotonic() - timer
 
 
+STREAM_SQL = """
+    SELECT g.a, g.b, g.codes, g.details, pa.first_name, pa.last_name, pb.first_name, pb.last_name,
+           pa.birth_date, pb.birth_date, pa.last_fold, pa.first_fold, pb.last_fold, pb.first_fold
+    FROM (SELECT a, b, array_agg(code) AS codes, array_agg(detail) AS details FROM dup_pairs GROUP BY a, b) g
+    JOIN dup_persons pa ON pa.id = g.a
+    JOIN dup_persons pb ON pb.id = g.b
+    WHERE NOT EXISTS (
+        SELECT 1 FROM people_notduplicate nd WHERE nd.person_a_id = g.a AND nd.person_b_id = g.b
+    )
+"""  # every pair with all its reasons and both persons, without the "not a duplicate" ones
+
+
 def _stream_scored(min_score: int, stats: ScanStats, on_batch: Callable[[int], None] | None = None) -> Iterator[Found]:
     """Group the pairs (all reasons of a pair together), drop remembered "not a duplicate" pairs, score.
 
@@ -268,18 +285,7 @@ def _stream_scored(min_score: int, stats: ScanStats, on_batch: Callable[[int], N
     (seconds "group"); "fetch" sums every fetch's wait for the server."""
     with connection.connection.cursor(name="dup_stream") as stream:
         stream.itersize = FETCH_BATCH
-        stream.execute(
-            """
-            SELECT g.a, g.b, g.codes, g.details, pa.first_name, pa.last_name, pb.first_name, pb.last_name,
-                   pa.birth_date, pb.birth_date, pa.last_fold, pa.first_fold, pb.last_fold, pb.first_fold
-            FROM (SELECT a, b, array_agg(code) AS codes, array_agg(detail) AS details FROM dup_pairs GROUP BY a, b) g
-            JOIN dup_persons pa ON pa.id = g.a
-            JOIN dup_persons pb ON pb.id = g.b
-            WHERE NOT EXISTS (
-                SELECT 1 FROM people_notduplicate nd WHERE nd.person_a_id = g.a AND nd.person_b_id = g.b
-            )
-            """
-        )
+        stream.execute(STREAM_SQL)
         stats.seconds.setdefault("fetch", 0.0)
         while True:
             timer = time.monotonic()
@@ -355,9 +361,8 @@ def duplicates_rescan(
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, realm.pk])
         if not cursor.fetchone()[0]:
             return None
-        # Its plans read the person tables and the suggestions: a new database has no statistics for them yet.
         timer = time.monotonic()
-        statistics_refresh(("people_person", "people_personphone", "people_personemail", "people_duplicatecandidate"))
+        statistics_refresh(STATISTICS_TABLES)
         stats.seconds["statistics"] = time.monotonic() - timer
         timer = time.monotonic()
         stats.persons = _prepare_persons(cursor, realm.pk, None)

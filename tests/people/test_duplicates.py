@@ -2,15 +2,20 @@
 
 import datetime as dt
 import importlib
+import json
+from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from django.apps import apps as django_apps
+from django.db import connection
 from django_q.conf import Conf
 from django_q.models import Schedule
 
-from people import tasks
+from people import seeding, tasks
 from people.duplicates import (
     BLOCK_CAP,
+    STREAM_SQL,
     duplicate_dismiss,
     duplicate_scan_request,
     duplicates_find,
@@ -200,3 +205,107 @@ def test_the_demo_seed_keeps_its_names_and_plants_nothing(realm):
     names = set(Person.objects.filter(realm=realm).values_list("first_name", "last_name"))
     assert {first for first, _ in names} <= set(FIRST_NAMES)
     assert {last for _, last in names} <= set(LAST_NAMES)
+
+
+# A rescan on a brand-new database (issue 11): plans made without statistics must not scan per row.
+RESCAN_TABLES = [
+    "people_person", "people_personphone", "people_personemail", "people_person_tags", "people_duplicatecandidate",
+    "people_notduplicate", "identities_identity", "people_personevent",
+]  # fmt: skip
+
+
+def _forget_statistics() -> None:
+    """The tables as a new database has them: empty, analyzed while empty (the planner's worst case)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(RESCAN_TABLES)} CASCADE")
+        for table in RESCAN_TABLES:
+            cursor.execute(f"ANALYZE {table}")
+
+
+def _nodes(plan: dict) -> Iterator[dict]:
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _nodes(child)
+
+
+def _per_row_scans(plan: dict) -> list[str]:
+    """Nested loops whose inner side reads a whole relation for every outer row: what grows with the square."""
+    found = []
+    for node in _nodes(plan):
+        if node["Node Type"] == "Nested Loop" and len(node.get("Plans", ())) == 2:
+            inner = node["Plans"][1]
+            while inner["Node Type"] in ("Materialize", "Hash", "Memoize") and inner.get("Plans"):
+                inner = inner["Plans"][0]
+            if inner["Node Type"] in ("Seq Scan", "CTE Scan", "Function Scan"):
+                found.append(f"{inner['Node Type']} on {inner.get('Relation Name') or inner.get('CTE Name')}")
+    return found
+
+
+def _planned_rescan(realm) -> tuple[list[str], int, list[tuple[str, float]], Counter]:
+    """Rescan ``realm`` and EXPLAIN every statement it sends just before it runs (and the stream's query at its
+    first batch): (per-row scans found, statements sent but statistics_refresh's ANALYZEs, (statement, planned
+    rows of its top node), sequential scans of the person tables by the rescan and its foreign-key checks)."""
+    scans, planned, sent = [], [], []
+
+    def explain(cursor, sql, params) -> None:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+        plan = (plan if isinstance(plan, list) else json.loads(plan))[0]["Plan"]
+        scans.extend(_per_row_scans(plan))
+        planned.append((" ".join(sql.split())[:60], plan["Plan Rows"]))
+
+    def wrapper(execute, sql, params, many, context):
+        words = sql.split()
+        if not (words[0] == "ANALYZE" and words[1].startswith('"')):  # statistics_refresh's, when tables grew
+            sent.append(sql)
+        query = words[0].upper() in ("WITH", "SELECT", "INSERT", "DELETE") and "pg_" not in sql
+        filled_temp_table = words[:3] == ["CREATE", "TEMP", "TABLE"] and "AS" in words[5:7]
+        if not many and (query or filled_temp_table):
+            explain(context["cursor"], sql, params)
+        return execute(sql, params, many, context)
+
+    def first_batch(pairs: int) -> None:
+        if not any(name == "stream" for name, _ in planned):
+            with connection.cursor() as cursor:
+                explain(cursor, STREAM_SQL, None)
+            planned[-1] = ("stream", planned[-1][1])
+
+    before = _sequential_scans()
+    with connection.execute_wrapper(wrapper):
+        duplicates_rescan(realm=realm, progress=first_batch)
+    return scans, len(sent), planned, _sequential_scans() - before
+
+
+def _sequential_scans() -> dict[str, int]:
+    """Sequential scans of the rescan's tables so far in this transaction (this backend's own)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, seq_scan FROM pg_stat_xact_user_tables WHERE relname = ANY(%s)", [RESCAN_TABLES]
+        )
+        return Counter(dict(cursor.fetchall()))
+
+
+def test_a_rescan_on_a_new_database_plans_no_scan_per_row_at_any_size(realm, monkeypatch):
+    _forget_statistics()
+    # The persons arrive without the seed's own ANALYZE, as an import's rows would before any refresh.
+    monkeypatch.setattr(seeding, "statistics_refresh", lambda tables: [])
+    seeding.seed_persons(
+        realm=realm, persons=400, identities="none", events_per_person=0, names="realistic", duplicates=0.1
+    )
+    small_scans, small_sent, small_planned, small_read = _planned_rescan(realm)
+    seeding.seed_persons(
+        realm=realm, persons=4000, identities="none", events_per_person=0, names="realistic", duplicates=0.1, seed=7
+    )
+    large_scans, large_sent, large_planned, large_read = _planned_rescan(realm)
+    # Small, the stream may check the (empty) "not a duplicate" table row by row; at ten times the size nothing
+    # is read whole per row.
+    assert set(small_scans) <= {"Seq Scan on people_notduplicate"}, small_scans
+    assert large_scans == [], large_scans
+    assert small_sent == large_sent  # nothing per person or per pair goes through its own statement
+    # Nor per suggestion inside a statement: the foreign-key checks of the suggestions written (person_a,
+    # person_b) use the person table's index; a table read whole for each would count here once a row.
+    assert large_read["people_person"] <= small_read["people_person"] + 2, (small_read, large_read)
+    # The planner knows how big the persons and their pairs are (temporary tables are never auto-analyzed: the
+    # rescan analyzes them), so the plans follow the sizes instead of assuming empty tables.
+    small, large = dict(small_planned), dict(large_planned)
+    assert large["stream"] > 5 * small["stream"] > 0, (small_planned, large_planned)
