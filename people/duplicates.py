@@ -180,8 +180,9 @@ def _prepare_persons(cursor, realm_id: int, person_ids: list[int] | None) -> int
     return count
 
 
-def _block(cursor, code: str, keyed_sql: str, cap: int, stats: ScanStats) -> None:
-    """Pair the persons sharing a key (`keyed_sql` yields id, key, detail) in blocks of 2..cap persons."""
+def _block(cursor, code: str, keyed_sql: str, realm_id: int, cap: int, stats: ScanStats) -> None:
+    """Pair the persons sharing a key (`keyed_sql` yields id, key, detail; its %s are the realm's id) in blocks
+    of 2..cap persons."""
     cursor.execute(
         f"""
         WITH k AS MATERIALIZED (
@@ -199,7 +200,7 @@ def _block(cursor, code: str, keyed_sql: str, cap: int, stats: ScanStats) -> Non
                (SELECT count(DISTINCT key) FROM k WHERE n > %s),
                (SELECT count(*) FROM k WHERE n > %s)
         """,  # noqa: S608 - KEY_QUERIES are constants; values are parameters
-        [code, cap, cap, cap],
+        [realm_id] * keyed_sql.count("%s") + [code, cap, cap, cap],
     )
     pairs, blocks, persons = cursor.fetchone()
     stats.pairs_by_reason[code] = stats.pairs_by_reason.get(code, 0) + pairs
@@ -207,17 +208,18 @@ def _block(cursor, code: str, keyed_sql: str, cap: int, stats: ScanStats) -> Non
     stats.skipped_persons[code] = stats.skipped_persons.get(code, 0) + persons
 
 
-def _phone_pairs(cursor, cap: int, stats: ScanStats) -> None:
+def _phone_pairs(cursor, realm_id: int, cap: int, stats: ScanStats) -> None:
     """Numbers ending alike are blocked in SQL; Python keeps the pairs with one national number and two
     country codes (385 91 123 4567 typed as 49 91 123 4567)."""
     cursor.execute(
         f"""
         SELECT array_agg(ph.person_id), array_agg(ph.number)
         FROM people_personphone ph JOIN dup_persons p ON p.id = ph.person_id
+        WHERE ph.realm_id = %s
         GROUP BY right(ph.number, {PHONE_SUFFIX_DIGITS})
         HAVING count(DISTINCT ph.person_id) BETWEEN 2 AND %s
         """,  # noqa: S608 - a constant; values are parameters
-        [cap],
+        [realm_id, cap],
     )
     rows = []
     for person_ids, numbers in cursor.fetchall():
@@ -235,7 +237,9 @@ def _phone_pairs(cursor, cap: int, stats: ScanStats) -> None:
     stats.pairs_by_reason["phone"] = len(rows)
 
 
-# (reason, SQL yielding id, key, detail over dup_persons): constant fragments, every value is a parameter.
+# (reason, SQL yielding id, key, detail over dup_persons): constant fragments, every value is a parameter. The
+# contact tables hold every realm's rows: filtered by the realm before any key is computed, so a rescan costs
+# what its own realm holds (without it, the email key was computed for every address of the database).
 KEY_QUERIES = [
     ("name", "SELECT id, last_fold || '|' || left(first_fold, 1) AS key, NULL AS detail "
              "FROM dup_persons WHERE last_fold <> '' AND first_fold <> ''"),
@@ -248,17 +252,17 @@ KEY_QUERIES = [
                     "external_id AS detail FROM dup_persons WHERE external_id IS NOT NULL"),
     ("email", "SELECT e.person_id AS id, replace(split_part(split_part(lower(e.address), '@', 1), '+', 1), '.', '') "
               "|| '@' || split_part(lower(e.address), '@', 2) AS key, e.address AS detail "
-              "FROM people_personemail e JOIN dup_persons p ON p.id = e.person_id"),
+              "FROM people_personemail e JOIN dup_persons p ON p.id = e.person_id WHERE e.realm_id = %s"),
 ]  # fmt: skip
 
 
-def _collect_pairs(cursor, cap: int, stats: ScanStats) -> None:
+def _collect_pairs(cursor, realm_id: int, cap: int, stats: ScanStats) -> None:
     for code, keyed_sql in KEY_QUERIES:
         timer = time.monotonic()
-        _block(cursor, code, keyed_sql, cap, stats)
+        _block(cursor, code, keyed_sql, realm_id, cap, stats)
         stats.seconds[code] = stats.seconds.get(code, 0) + time.monotonic() - timer
     timer = time.monotonic()
-    _phone_pairs(cursor, cap, stats)
+    _phone_pairs(cursor, realm_id, cap, stats)
     stats.seconds["phone"] = time.monotonic() - timer
     timer = time.monotonic()
     cursor.execute("ANALYZE dup_pairs")  # a temporary table is never analyzed by autovacuum
@@ -332,7 +336,7 @@ def duplicates_find(
     stats = ScanStats()
     with transaction.atomic(), connection.cursor() as cursor:
         stats.persons = _prepare_persons(cursor, realm.pk, person_ids)
-        _collect_pairs(cursor, cap, stats)
+        _collect_pairs(cursor, realm.pk, cap, stats)
         found = list(_stream_scored(min_score, stats))
         transaction.set_rollback(True)
     stats.candidates = len(found)
@@ -367,7 +371,7 @@ def duplicates_rescan(
         timer = time.monotonic()
         stats.persons = _prepare_persons(cursor, realm.pk, None)
         stats.seconds["prepare"] = time.monotonic() - timer
-        _collect_pairs(cursor, cap, stats)
+        _collect_pairs(cursor, realm.pk, cap, stats)
         timer = time.monotonic()
         cursor.execute("CREATE TEMP TABLE dup_found (a bigint, b bigint, score smallint, reasons jsonb) ON COMMIT DROP")
         batch: list[tuple] = []
