@@ -100,8 +100,15 @@ def main() -> None:
     parser.add_argument("--duplicates", type=float, default=0.05, help="share of planted duplicates")
     parser.add_argument("--fetch-batch", type=int, default=0, help="pairs a rescan batch (default FETCH_BATCH)")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--reuse-db",
+        action="store_true",
+        help="keep a --keep-db database and its realms (the existing persons are not seeded again)",
+    )
     args = parser.parse_args()
-    _admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)", f"CREATE DATABASE {DB_NAME}")
+    args.keep_db = args.keep_db or args.reuse_db
+    if not args.reuse_db:
+        _admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)", f"CREATE DATABASE {DB_NAME}")
     try:
         import django
 
@@ -117,7 +124,13 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         options = {"identities": "all", "events_per_person": 0.3, "names": args.names, "duplicates": args.duplicates}
         existing = None
-        if args.existing:
+        if args.reuse_db:
+            from people.models import Person
+
+            args.existing = Person.objects.count()
+            existing_planted: set[tuple[int, int]] = set()
+            print(f"reused database: {args.existing:,} persons already there")
+        elif args.existing:
             started = time.perf_counter()
             existing = Realm.objects.create(name="Existing", slug="existing", default_country="HR",
                                             default_currency="EUR")  # fmt: skip
@@ -126,7 +139,8 @@ def main() -> None:
             took = time.perf_counter() - started
             print(f"{args.existing:,} existing persons (realm Existing, {args.names} names, "
                   f"{len(existing_planted):,} planted duplicates) in {took:.1f} s")  # fmt: skip
-        realm = Realm.objects.create(name="Bulk", slug="bulk", default_country="HR", default_currency="EUR")
+        slug = f"bulk-{Realm.objects.count()}" if args.reuse_db else "bulk"
+        realm = Realm.objects.create(name=slug, slug=slug, default_country="HR", default_currency="EUR")
         where = f"database with {args.existing:,} existing persons" if args.existing else "new database"
         print(f"{where} {DB_NAME}: {args.persons:,} persons ({args.names} names, {args.duplicates:.0%} planted "
               f"duplicates) in batches of {args.batch:,}", flush=True)  # fmt: skip

@@ -163,7 +163,7 @@ class ScanStats:
 def _prepare_persons(cursor, realm_id: int, person_ids: list[int] | None) -> int:
     only = "AND id IN (SELECT unnest(%s::bigint[]))" if person_ids is not None else ""
     params: list[Any] = [realm_id] + ([person_ids] if person_ids is not None else [])
-    cursor.execute("DROP TABLE IF EXISTS dup_persons, dup_pairs, dup_found")
+    cursor.execute("DROP TABLE IF EXISTS dup_persons, dup_pairs, dup_found, dup_keys")
     cursor.execute(
         f"""
         CREATE TEMP TABLE dup_persons ON COMMIT DROP AS
@@ -175,6 +175,10 @@ def _prepare_persons(cursor, realm_id: int, person_ids: list[int] | None) -> int
         params,
     )
     count = cursor.rowcount
+    # Indexed, so that a plan joining it row by row (the planner may believe a realm's contacts few: statistics
+    # taken before the realm's first persons came know no rows of it) looks each person up instead of reading
+    # the whole table for every contact.
+    cursor.execute("CREATE UNIQUE INDEX dup_persons_id ON dup_persons (id)")
     cursor.execute("CREATE TEMP TABLE dup_pairs (a bigint, b bigint, code text, detail text) ON COMMIT DROP")
     cursor.execute("ANALYZE dup_persons")
     return count
@@ -182,12 +186,26 @@ def _prepare_persons(cursor, realm_id: int, person_ids: list[int] | None) -> int
 
 def _block(cursor, code: str, keyed_sql: str, realm_id: int, cap: int, stats: ScanStats) -> None:
     """Pair the persons sharing a key (`keyed_sql` yields id, key, detail; its %s are the realm's id) in blocks
-    of 2..cap persons."""
+    of 2..cap persons.
+
+    Keys read from a contact table go through a temporary table analyzed once filled: the planner's guess of
+    how many contacts a realm has comes from statistics that may predate the realm's first persons (a new realm
+    beside others: "about one row"), and the pairs' self-join would then compare every key with every other."""
+    params = [realm_id] * keyed_sql.count("%s")
+    source = f"({keyed_sql}) s"
+    if "people_" in keyed_sql:
+        cursor.execute(
+            f"CREATE TEMP TABLE dup_keys ON COMMIT DROP AS SELECT id, key, detail FROM {source} "  # noqa: S608
+            "WHERE key IS NOT NULL AND key <> ''",
+            params,
+        )
+        cursor.execute("ANALYZE dup_keys")
+        source, params = "dup_keys s", []
     cursor.execute(
         f"""
         WITH k AS MATERIALIZED (
             SELECT id, key, detail, count(*) OVER (PARTITION BY key) AS n
-            FROM ({keyed_sql}) s WHERE key IS NOT NULL AND key <> ''
+            FROM {source} WHERE key IS NOT NULL AND key <> ''
         ), ins AS (
             INSERT INTO dup_pairs (a, b, code, detail)
             SELECT x.id, y.id, %s,
@@ -200,9 +218,10 @@ def _block(cursor, code: str, keyed_sql: str, realm_id: int, cap: int, stats: Sc
                (SELECT count(DISTINCT key) FROM k WHERE n > %s),
                (SELECT count(*) FROM k WHERE n > %s)
         """,  # noqa: S608 - KEY_QUERIES are constants; values are parameters
-        [realm_id] * keyed_sql.count("%s") + [code, cap, cap, cap],
+        [*params, code, cap, cap, cap],
     )
     pairs, blocks, persons = cursor.fetchone()
+    cursor.execute("DROP TABLE IF EXISTS dup_keys")
     stats.pairs_by_reason[code] = stats.pairs_by_reason.get(code, 0) + pairs
     stats.skipped_blocks[code] = stats.skipped_blocks.get(code, 0) + blocks
     stats.skipped_persons[code] = stats.skipped_persons.get(code, 0) + persons
