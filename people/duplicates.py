@@ -28,7 +28,7 @@ import json
 import logging
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -66,6 +66,11 @@ REASON_LABELS = {
 }
 PHONE_SUFFIX_DIGITS = 7
 FETCH_BATCH = 20_000
+# What the rescan's plans read: a new database has no statistics for them (the temporary tables it analyzes
+# itself, once filled: autovacuum never analyzes those).
+STATISTICS_TABLES = (
+    "people_person", "people_personphone", "people_personemail", "people_duplicatecandidate", "people_notduplicate",
+)  # fmt: skip
 ADVISORY_NAMESPACE = 61_006  # pg_advisory_xact_lock(namespace, realm id): one rescan per realm at a time
 
 MSG_SAME_PERSON = "A person cannot be a duplicate of itself."
@@ -158,7 +163,7 @@ class ScanStats:
 def _prepare_persons(cursor, realm_id: int, person_ids: list[int] | None) -> int:
     only = "AND id IN (SELECT unnest(%s::bigint[]))" if person_ids is not None else ""
     params: list[Any] = [realm_id] + ([person_ids] if person_ids is not None else [])
-    cursor.execute("DROP TABLE IF EXISTS dup_persons, dup_pairs, dup_found")
+    cursor.execute("DROP TABLE IF EXISTS dup_persons, dup_pairs, dup_found, dup_keys")
     cursor.execute(
         f"""
         CREATE TEMP TABLE dup_persons ON COMMIT DROP AS
@@ -170,18 +175,37 @@ def _prepare_persons(cursor, realm_id: int, person_ids: list[int] | None) -> int
         params,
     )
     count = cursor.rowcount
+    # Indexed, so that a plan joining it row by row (the planner may believe a realm's contacts few: statistics
+    # taken before the realm's first persons came know no rows of it) looks each person up instead of reading
+    # the whole table for every contact.
+    cursor.execute("CREATE UNIQUE INDEX dup_persons_id ON dup_persons (id)")
     cursor.execute("CREATE TEMP TABLE dup_pairs (a bigint, b bigint, code text, detail text) ON COMMIT DROP")
     cursor.execute("ANALYZE dup_persons")
     return count
 
 
-def _block(cursor, code: str, keyed_sql: str, cap: int, stats: ScanStats) -> None:
-    """Pair the persons sharing a key (`keyed_sql` yields id, key, detail) in blocks of 2..cap persons."""
+def _block(cursor, code: str, keyed_sql: str, realm_id: int, cap: int, stats: ScanStats) -> None:
+    """Pair the persons sharing a key (`keyed_sql` yields id, key, detail; its %s are the realm's id) in blocks
+    of 2..cap persons.
+
+    Keys read from a contact table go through a temporary table analyzed once filled: the planner's guess of
+    how many contacts a realm has comes from statistics that may predate the realm's first persons (a new realm
+    beside others: "about one row"), and the pairs' self-join would then compare every key with every other."""
+    params = [realm_id] * keyed_sql.count("%s")
+    source = f"({keyed_sql}) s"
+    if "people_" in keyed_sql:
+        cursor.execute(
+            f"CREATE TEMP TABLE dup_keys ON COMMIT DROP AS SELECT id, key, detail FROM {source} "  # noqa: S608
+            "WHERE key IS NOT NULL AND key <> ''",
+            params,
+        )
+        cursor.execute("ANALYZE dup_keys")
+        source, params = "dup_keys s", []
     cursor.execute(
         f"""
         WITH k AS MATERIALIZED (
             SELECT id, key, detail, count(*) OVER (PARTITION BY key) AS n
-            FROM ({keyed_sql}) s WHERE key IS NOT NULL AND key <> ''
+            FROM {source} WHERE key IS NOT NULL AND key <> ''
         ), ins AS (
             INSERT INTO dup_pairs (a, b, code, detail)
             SELECT x.id, y.id, %s,
@@ -194,25 +218,27 @@ def _block(cursor, code: str, keyed_sql: str, cap: int, stats: ScanStats) -> Non
                (SELECT count(DISTINCT key) FROM k WHERE n > %s),
                (SELECT count(*) FROM k WHERE n > %s)
         """,  # noqa: S608 - KEY_QUERIES are constants; values are parameters
-        [code, cap, cap, cap],
+        [*params, code, cap, cap, cap],
     )
     pairs, blocks, persons = cursor.fetchone()
+    cursor.execute("DROP TABLE IF EXISTS dup_keys")
     stats.pairs_by_reason[code] = stats.pairs_by_reason.get(code, 0) + pairs
     stats.skipped_blocks[code] = stats.skipped_blocks.get(code, 0) + blocks
     stats.skipped_persons[code] = stats.skipped_persons.get(code, 0) + persons
 
 
-def _phone_pairs(cursor, cap: int, stats: ScanStats) -> None:
+def _phone_pairs(cursor, realm_id: int, cap: int, stats: ScanStats) -> None:
     """Numbers ending alike are blocked in SQL; Python keeps the pairs with one national number and two
     country codes (385 91 123 4567 typed as 49 91 123 4567)."""
     cursor.execute(
         f"""
         SELECT array_agg(ph.person_id), array_agg(ph.number)
         FROM people_personphone ph JOIN dup_persons p ON p.id = ph.person_id
+        WHERE ph.realm_id = %s
         GROUP BY right(ph.number, {PHONE_SUFFIX_DIGITS})
         HAVING count(DISTINCT ph.person_id) BETWEEN 2 AND %s
         """,  # noqa: S608 - a constant; values are parameters
-        [cap],
+        [realm_id, cap],
     )
     rows = []
     for person_ids, numbers in cursor.fetchall():
@@ -230,7 +256,9 @@ def _phone_pairs(cursor, cap: int, stats: ScanStats) -> None:
     stats.pairs_by_reason["phone"] = len(rows)
 
 
-# (reason, SQL yielding id, key, detail over dup_persons): constant fragments, every value is a parameter.
+# (reason, SQL yielding id, key, detail over dup_persons): constant fragments, every value is a parameter. The
+# contact tables hold every realm's rows: filtered by the realm before any key is computed, so a rescan costs
+# what its own realm holds (without it, the email key was computed for every address of the database).
 KEY_QUERIES = [
     ("name", "SELECT id, last_fold || '|' || left(first_fold, 1) AS key, NULL AS detail "
              "FROM dup_persons WHERE last_fold <> '' AND first_fold <> ''"),
@@ -243,57 +271,80 @@ KEY_QUERIES = [
                     "external_id AS detail FROM dup_persons WHERE external_id IS NOT NULL"),
     ("email", "SELECT e.person_id AS id, replace(split_part(split_part(lower(e.address), '@', 1), '+', 1), '.', '') "
               "|| '@' || split_part(lower(e.address), '@', 2) AS key, e.address AS detail "
-              "FROM people_personemail e JOIN dup_persons p ON p.id = e.person_id"),
+              "FROM people_personemail e JOIN dup_persons p ON p.id = e.person_id WHERE e.realm_id = %s"),
 ]  # fmt: skip
 
 
-def _collect_pairs(cursor, cap: int, stats: ScanStats) -> None:
+def _collect_pairs(cursor, realm_id: int, cap: int, stats: ScanStats) -> None:
     for code, keyed_sql in KEY_QUERIES:
         timer = time.monotonic()
-        _block(cursor, code, keyed_sql, cap, stats)
+        _block(cursor, code, keyed_sql, realm_id, cap, stats)
         stats.seconds[code] = stats.seconds.get(code, 0) + time.monotonic() - timer
     timer = time.monotonic()
-    _phone_pairs(cursor, cap, stats)
+    _phone_pairs(cursor, realm_id, cap, stats)
     stats.seconds["phone"] = time.monotonic() - timer
-    cursor.execute("ANALYZE dup_pairs")
+    timer = time.monotonic()
+    cursor.execute("ANALYZE dup_pairs")  # a temporary table is never analyzed by autovacuum
+    stats.seconds["analyze_pairs"] = time.monotonic() - timer
 
 
-def _stream_scored(min_score: int, stats: ScanStats) -> Iterator[Found]:
-    """Group the pairs (all reasons of a pair together), drop remembered "not a duplicate" pairs, score."""
+STREAM_SQL = """
+    SELECT g.a, g.b, g.codes, g.details, pa.first_name, pa.last_name, pb.first_name, pb.last_name,
+           pa.birth_date, pb.birth_date, pa.last_fold, pa.first_fold, pb.last_fold, pb.first_fold
+    FROM (SELECT a, b, array_agg(code) AS codes, array_agg(detail) AS details FROM dup_pairs GROUP BY a, b) g
+    JOIN dup_persons pa ON pa.id = g.a
+    JOIN dup_persons pb ON pb.id = g.b
+    WHERE NOT EXISTS (
+        SELECT 1 FROM people_notduplicate nd WHERE nd.person_a_id = g.a AND nd.person_b_id = g.b
+    )
+"""  # every pair with all its reasons and both persons, without the "not a duplicate" ones
+
+
+def _stream_scored(min_score: int, stats: ScanStats, on_batch: Callable[[int], None] | None = None) -> Iterator[Found]:
+    """Group the pairs (all reasons of a pair together), drop remembered "not a duplicate" pairs, score.
+
+    The pairs arrive in batches of FETCH_BATCH; ``on_batch(pairs so far)`` is called once a batch's pairs have
+    all been scored (and their suggestions taken by the consumer). The first fetch waits for the grouping
+    (seconds "group"); "fetch" sums every fetch's wait for the server."""
     with connection.connection.cursor(name="dup_stream") as stream:
         stream.itersize = FETCH_BATCH
-        stream.execute(
-            """
-            SELECT g.a, g.b, g.codes, g.details, pa.first_name, pa.last_name, pb.first_name, pb.last_name,
-                   pa.birth_date, pb.birth_date, pa.last_fold, pa.first_fold, pb.last_fold, pb.first_fold
-            FROM (SELECT a, b, array_agg(code) AS codes, array_agg(detail) AS details FROM dup_pairs GROUP BY a, b) g
-            JOIN dup_persons pa ON pa.id = g.a
-            JOIN dup_persons pb ON pb.id = g.b
-            WHERE NOT EXISTS (
-                SELECT 1 FROM people_notduplicate nd WHERE nd.person_a_id = g.a AND nd.person_b_id = g.b
-            )
-            """
-        )
-        for row in stream:
-            a, b, codes, details, first_a, last_a, first_b, last_b, born_a, born_b, lf_a, ff_a, lf_b, ff_b = row
-            stats.pairs += 1
-            # Reasons belong to the pair, whichever block found it (a block over the cap finds nothing).
-            if "name" not in codes and lf_a and ff_a and lf_a == lf_b and ff_a[:1] == ff_b[:1]:
-                codes.append("name")
-                details.append(None)
-            if born_a and born_b:
-                codes.append("birth_date" if born_a == born_b else "birth_date_differs")
-                details.append(str(born_a) if born_a == born_b else f"{born_a} / {born_b}")
-            reasons = set(codes)
-            score = pair_score(f"{first_a} {last_a}", f"{first_b} {last_b}", reasons)
-            if score < min_score:
-                continue
-            seen: dict[str, dict[str, str]] = {}
-            for code, detail in zip(codes, details, strict=True):
-                if code not in seen:
-                    seen[code] = {"code": code, "label": REASON_LABELS[code], "detail": detail or ""}
-            ordered = sorted(seen.values(), key=lambda r: -WEIGHTS[r["code"]])
-            yield Found(a, b, score, ordered)
+        stream.execute(STREAM_SQL)
+        stats.seconds.setdefault("fetch", 0.0)
+        while True:
+            timer = time.monotonic()
+            rows = stream.fetchmany(FETCH_BATCH)
+            waited = time.monotonic() - timer
+            stats.seconds.setdefault("group", waited)
+            stats.seconds["fetch"] += waited
+            if not rows:
+                return
+            yield from _scored(rows, min_score, stats)
+            if on_batch:
+                on_batch(stats.pairs)
+
+
+def _scored(rows: list[tuple], min_score: int, stats: ScanStats) -> Iterator[Found]:
+    """The pairs of ``rows`` (as the stream selects them) that score ``min_score`` or more."""
+    for row in rows:
+        a, b, codes, details, first_a, last_a, first_b, last_b, born_a, born_b, lf_a, ff_a, lf_b, ff_b = row
+        stats.pairs += 1
+        # Reasons belong to the pair, whichever block found it (a block over the cap finds nothing).
+        if "name" not in codes and lf_a and ff_a and lf_a == lf_b and ff_a[:1] == ff_b[:1]:
+            codes.append("name")
+            details.append(None)
+        if born_a and born_b:
+            codes.append("birth_date" if born_a == born_b else "birth_date_differs")
+            details.append(str(born_a) if born_a == born_b else f"{born_a} / {born_b}")
+        reasons = set(codes)
+        score = pair_score(f"{first_a} {last_a}", f"{first_b} {last_b}", reasons)
+        if score < min_score:
+            continue
+        seen: dict[str, dict[str, str]] = {}
+        for code, detail in zip(codes, details, strict=True):
+            if code not in seen:
+                seen[code] = {"code": code, "label": REASON_LABELS[code], "detail": detail or ""}
+        ordered = sorted(seen.values(), key=lambda r: -WEIGHTS[r["code"]])
+        yield Found(a, b, score, ordered)
 
 
 def duplicates_find(
@@ -304,7 +355,7 @@ def duplicates_find(
     stats = ScanStats()
     with transaction.atomic(), connection.cursor() as cursor:
         stats.persons = _prepare_persons(cursor, realm.pk, person_ids)
-        _collect_pairs(cursor, cap, stats)
+        _collect_pairs(cursor, realm.pk, cap, stats)
         found = list(_stream_scored(min_score, stats))
         transaction.set_rollback(True)
     stats.candidates = len(found)
@@ -314,21 +365,32 @@ def duplicates_find(
 # ------------------------------------------------------------------------------------------------ services
 
 
-def duplicates_rescan(*, realm, scan: DuplicateScan | None = None, cap: int = BLOCK_CAP, min_score: int = MIN_SCORE):
+def duplicates_rescan(
+    *,
+    realm,
+    scan: DuplicateScan | None = None,
+    cap: int = BLOCK_CAP,
+    min_score: int = MIN_SCORE,
+    progress: Callable[[int], None] | None = None,
+):
     """Recompute the open suggestions of a realm in one transaction. Returns ScanStats, or None when another
-    rescan of the realm holds the lock. Dismissed pairs stay dismissed; suggestions no longer found go."""
+    rescan of the realm holds the lock. Dismissed pairs stay dismissed; suggestions no longer found go.
+
+    ``progress(pairs scored so far)`` is called after every batch of FETCH_BATCH pairs (benchmarks time the
+    batches with it); ``ScanStats.seconds`` holds each phase's seconds."""
     stats = ScanStats()
     started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, realm.pk])
         if not cursor.fetchone()[0]:
             return None
-        # Its plans read the person tables and the suggestions: a new database has no statistics for them yet.
-        statistics_refresh(("people_person", "people_personphone", "people_personemail", "people_duplicatecandidate"))
+        timer = time.monotonic()
+        statistics_refresh(STATISTICS_TABLES)
+        stats.seconds["statistics"] = time.monotonic() - timer
         timer = time.monotonic()
         stats.persons = _prepare_persons(cursor, realm.pk, None)
         stats.seconds["prepare"] = time.monotonic() - timer
-        _collect_pairs(cursor, cap, stats)
+        _collect_pairs(cursor, realm.pk, cap, stats)
         timer = time.monotonic()
         cursor.execute("CREATE TEMP TABLE dup_found (a bigint, b bigint, score smallint, reasons jsonb) ON COMMIT DROP")
         batch: list[tuple] = []
@@ -340,7 +402,7 @@ def duplicates_rescan(*, realm, scan: DuplicateScan | None = None, cap: int = BL
             stats.candidates += len(batch)
             batch.clear()
 
-        for found in _stream_scored(min_score, stats):
+        for found in _stream_scored(min_score, stats, progress):
             batch.append((found.person_a, found.person_b, found.score, json.dumps(found.reasons)))
             if len(batch) >= FETCH_BATCH:
                 flush()
@@ -361,11 +423,13 @@ def duplicates_rescan(*, realm, scan: DuplicateScan | None = None, cap: int = BL
             """,
             [realm.pk, scan_id, now, now],
         )
+        stats.seconds["insert"] = time.monotonic() - timer
         cursor.execute(
             "DELETE FROM people_duplicatecandidate WHERE realm_id = %s AND status = 'open' AND modified < %s",
             [realm.pk, now],
         )
         stats.seconds["store"] = time.monotonic() - timer
+        stats.seconds["delete"] = stats.seconds["store"] - stats.seconds["insert"]
     stats.seconds["total"] = time.monotonic() - started
     return stats
 

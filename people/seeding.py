@@ -14,6 +14,8 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate
 
 from django.db import transaction
 from django.utils import timezone
@@ -52,6 +54,23 @@ SEED_TABLES = (
 )  # fmt: skip
 INDUSTRIES = ["IT", "Retail", "Finance", "Telecom", "Travel", "Health", "Education", "Logistics"]
 
+# names="realistic": names generated from syllables, drawn with a Zipf law (weight 1 / (rank + offset)), so the
+# commonest last name is ~1 % of the persons (Horvat in Croatia, Smith in the US are 0.5-1 %) and a million
+# persons carry tens of thousands of last names: name blocks stay small, as in a real customer base.
+REALISTIC_LAST_NAMES = 40_000
+REALISTIC_FIRST_NAMES = 1_500
+_ONSETS = ["b", "br", "c", "č", "d", "dr", "f", "g", "gr", "h", "j", "k", "kr", "l", "m", "n", "p", "pr", "r",
+           "s", "st", "š", "t", "tr", "v", "z", "ž", "sch", "w", "th", "ch", "bl", "sl", "ml"]  # fmt: skip
+_VOWELS = ["a", "e", "i", "o", "u", "a", "e", "o", "ü", "y"]
+_MIDDLES = ["b", "d", "g", "k", "l", "m", "n", "r", "s", "t", "v", "z", "nd", "rk", "ll", "rt", "nj", "lj"]
+_LAST_ENDINGS = ["ić", "ović", "ević", "ac", "ec", "er", "mann", "son", "ton", "ley", "ski", "ov", "in", "an",
+                 "ek", "ak", "ić", "ović", "berg", "ner", ""]  # fmt: skip
+_FIRST_ENDINGS = ["a", "o", "an", "en", "ina", "ko", "ija", "el", "ie", "us", "e", "ja", ""]
+# Planted duplicates (duplicates=rate): a later person repeats an earlier one of the same run in one of these ways.
+PLANTED_KINDS = ("email", "phone", "name_birth")
+_OTHER_PREFIXES = ["385", "49", "44", "1", "43", "386"]
+_POOL = 50_000  # planted duplicates copy one of the last this-many persons seeded (memory stays bounded)
+
 
 def _phone(pid: int, country: str) -> str:
     """A valid, unique international number for person id `pid` (numbering plans from libphonenumber)."""
@@ -77,6 +96,40 @@ def _second_phone(pid: int) -> str:
     return f"38598{pid % 10_000_000:07d}" if pid < 10_000_000 else f"4917{pid % 100_000_000:08d}"
 
 
+def _generated_names(rnd: random.Random, count: int, endings: list[str]) -> list[str]:
+    names: dict[str, None] = {}
+    while len(names) < count:
+        stem = rnd.choice(_ONSETS) + rnd.choice(_VOWELS)
+        if rnd.random() < 0.7:
+            stem += rnd.choice(_MIDDLES) + rnd.choice(_VOWELS)
+        if rnd.random() < 0.25:
+            stem += rnd.choice(_MIDDLES) + rnd.choice(_VOWELS)
+        names.setdefault((stem + rnd.choice(endings)).capitalize())
+    return list(names)
+
+
+@lru_cache(maxsize=1)
+def realistic_names() -> tuple[list[str], list[float], list[str], list[float]]:
+    """(last names, their cumulative Zipf weights, first names, theirs): the same lists on every call."""
+    rnd = random.Random(2026)
+    last = _generated_names(rnd, REALISTIC_LAST_NAMES, _LAST_ENDINGS)
+    first = _generated_names(rnd, REALISTIC_FIRST_NAMES, _FIRST_ENDINGS)
+    return (
+        last,
+        list(accumulate(1 / (rank + 10) for rank in range(len(last)))),
+        first,
+        list(accumulate(1 / (rank + 5) for rank in range(len(first)))),
+    )
+
+
+def _national(number: str) -> str:
+    """The national part of one of the seed's numbers (its prefixes are fixed: 385, 49, 44, 1)."""
+    for prefix in ("385", "49", "44", "1"):
+        if number.startswith(prefix):
+            return number[len(prefix) :]
+    raise ValueError(number)
+
+
 @dataclass
 class SeedResult:
     persons: int = 0
@@ -86,6 +139,8 @@ class SeedResult:
     events: int = 0
     seconds: float = 0.0
     person_ids: list[int] = field(default_factory=list)
+    # (earlier person id, its planted duplicate's id, kind) for duplicates=rate
+    planted: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def seed_reference_data(realm) -> tuple[list[Tag], dict, list[EventDefinition], list[Company]]:
@@ -148,6 +203,11 @@ class _Seen:
     identities: str
     events_per_person: float
     sync_status: str
+    names: str = "demo"
+    duplicates: float = 0.0
+    # Recent originals a planted duplicate may copy: (pid, first, last, birth, phone, email); each copied once.
+    pool: list[tuple] = field(default_factory=list)
+    planted: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def _seed_one(rnd: random.Random, realm, pid: int, now, seen: _Seen, out: _Rows) -> None:
@@ -155,9 +215,24 @@ def _seed_one(rnd: random.Random, realm, pid: int, now, seen: _Seen, out: _Rows)
     tags, company_ids, event_definitions = seen.tags, seen.company_ids, seen.event_definitions
     identities, events_per_person, sync_status = seen.identities, seen.events_per_person, seen.sync_status
     country = rnd.choice(list(CITIES))
-    first, last = rnd.choice(FIRST_NAMES), rnd.choice(LAST_NAMES)
+    if seen.names == "demo":
+        first, last = rnd.choice(FIRST_NAMES), rnd.choice(LAST_NAMES)
+    else:
+        last_names, last_weights, first_names, first_weights = realistic_names()
+        last = rnd.choices(last_names, cum_weights=last_weights)[0]
+        first = rnd.choices(first_names, cum_weights=first_weights)[0]
     created = now - dt.timedelta(days=rnd.random() ** 2 * 365, seconds=rnd.randrange(86400))
     birth = dt.date(1950, 1, 1) + dt.timedelta(days=rnd.randrange(20000))
+    phone = _phone(pid, country)
+    email = f"{_mailbox(first)}.{_mailbox(last)}.{pid}@example.com"
+    if seen.duplicates and seen.pool and rnd.random() < seen.duplicates:
+        first, last, birth, phone, email = _planted(rnd, pid, seen, phone, email)
+    elif seen.duplicates:
+        entry = (pid, first, last, birth, phone, email)
+        if len(seen.pool) < _POOL:
+            seen.pool.append(entry)
+        else:
+            seen.pool[rnd.randrange(_POOL)] = entry
     custom = {"Loyalty Points": rnd.randrange(5000), "Newsletter Opt-in": rnd.random() < 0.6}
     if rnd.random() < 0.3:
         custom["Contract Expiry"] = (dt.date(2026, 1, 1) + dt.timedelta(days=rnd.randrange(900))).isoformat()
@@ -171,10 +246,10 @@ def _seed_one(rnd: random.Random, realm, pid: int, now, seen: _Seen, out: _Rows)
          company_ids[rnd.randrange(len(company_ids))] if company_ids and rnd.random() < 0.3 else None,
          sync_status, "", created, created)
     )  # fmt: skip
-    out.phones.append((realm.pk, pid, _phone(pid, country), created))
+    out.phones.append((realm.pk, pid, phone, created))
     if rnd.random() < 0.15:
         out.phones.append((realm.pk, pid, _second_phone(pid), created))
-    out.emails.append((realm.pk, pid, f"{_mailbox(first)}.{_mailbox(last)}.{pid}@example.com", created))
+    out.emails.append((realm.pk, pid, email, created))
     for tag in rnd.sample(tags, rnd.choice([0, 1, 1, 2, 3])):
         out.tags.append((pid, tag.pk))
     if identities == "all" or (identities == "half" and pid % 2 == 0):
@@ -189,6 +264,28 @@ def _seed_one(rnd: random.Random, realm, pid: int, now, seen: _Seen, out: _Rows)
             (realm.pk, pid, definition.pk, new_object_id(), created + dt.timedelta(hours=rnd.randrange(2000)),
              json.dumps({}), "API", created)
         )  # fmt: skip
+
+
+def _planted(rnd: random.Random, pid: int, seen: _Seen, phone: str, email: str) -> tuple:
+    """(first, last, birth, phone, email) of person ``pid`` as a duplicate of an earlier one, which leaves the
+    pool: the same name and birth date and an email variant (no dots, a +suffix), or the same national phone
+    number under another country prefix, or contacts of its own. Birth dates stay known, as for every seeded
+    person: one without would be suggested with each of its namesakes, a number growing with the square of the
+    population until the name blocks pass the cap."""
+    index = rnd.randrange(len(seen.pool))
+    original = seen.pool[index]
+    seen.pool[index] = seen.pool[-1]
+    seen.pool.pop()
+    original_pid, first, last, birth, original_phone, original_email = original
+    kind = rnd.choice(PLANTED_KINDS)
+    seen.planted.append((original_pid, pid, kind))
+    if kind == "email":
+        local, _, domain = original_email.partition("@")
+        return first, last, birth, phone, f"{local.replace('.', '')}+web@{domain}"
+    if kind == "phone":
+        prefix = rnd.choice([p for p in _OTHER_PREFIXES if not original_phone.startswith(p)])
+        return first, last, birth, prefix + _national(original_phone), email
+    return first, last, birth, phone, email
 
 
 def _copy_batch(out: _Rows) -> tuple[int, int]:
@@ -230,8 +327,17 @@ def seed_persons(
     seed: int = 42,
     batch: int = 100_000,
     progress: Callable[[int], None] | None = None,
+    names: str = "demo",
+    duplicates: float = 0.0,
 ) -> SeedResult:
-    """Insert `persons` demo persons into `realm` (and identities, companies, events) with COPY."""
+    """Insert `persons` demo persons into `realm` (and identities, companies, events) with COPY.
+
+    ``names="demo"``: first and last names from the short lists above (a few hundred combinations: at scale
+    name blocks are huge); ``"realistic"``: tens of thousands of generated last names and 1,500 first names
+    under a Zipf law (see ``realistic_names``). ``duplicates``: the share of persons planted as a duplicate of
+    an earlier one (``PLANTED_KINDS``, listed in ``SeedResult.planted``)."""
+    if names not in ("demo", "realistic"):
+        raise ValueError(f"names must be 'demo' or 'realistic', not {names!r}")
     started = time.monotonic()
     rnd = random.Random(seed)
     result = SeedResult()
@@ -257,7 +363,7 @@ def seed_persons(
             ),
         )  # fmt: skip
 
-    seen = _Seen(tags, company_ids, event_definitions, identities, events_per_person, sync_status)
+    seen = _Seen(tags, company_ids, event_definitions, identities, events_per_person, sync_status, names, duplicates)
     done = 0
     while done < persons:
         size = min(batch, persons - done)
@@ -275,6 +381,7 @@ def seed_persons(
         if progress:
             progress(done)
     result.persons = done
+    result.planted = seen.planted
     statistics_refresh([*SEED_TABLES, "companies_company"])
     result.seconds = time.monotonic() - started
     return result
