@@ -232,6 +232,7 @@ def _instrument_batches(batches_out: list[dict], phases: dict[str, float]) -> No
 
     def run_batch(*args, **kwargs):
         pid = _backend_pid()
+        checkpoints, wal = _wal_counters()
         server, own, wall = _backend_cpu_seconds(pid), _own_cpu_seconds(), time.perf_counter()
         before = dict(phases)
         try:
@@ -244,10 +245,41 @@ def _instrument_batches(batches_out: list[dict], phases: dict[str, float]) -> No
                     # NaN when Django reconnected during the batch (CONN_MAX_AGE): that batch is left out
                     "server_cpu": _backend_cpu_seconds(pid) - server if _backend_pid() == pid else float("nan"),
                     "phases": {k: v - before.get(k, 0.0) for k, v in phases.items() if v - before.get(k, 0.0)},
+                    **dict(zip(("checkpoints", "wal_bytes"), _delta(_wal_counters(), (checkpoints, wal)), strict=True)),
                 }
             )
 
     batches.run_batch = run_batch
+
+
+def _wal_counters() -> tuple[int, int]:
+    """(checkpoints so far, WAL bytes written so far) of the whole server. After a checkpoint starts, the first
+    change of every page writes the whole page to WAL: batches then write more WAL and cost the server more for
+    a while, whatever the tables hold, so the bench shows each batch's WAL."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter), "
+            "pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
+        )
+        return tuple(int(v) for v in cursor.fetchone())
+
+
+def _delta(after: tuple[int, int], before: tuple[int, int]) -> tuple[int, int]:
+    return tuple(a - b for a, b in zip(after, before, strict=True))
+
+
+def _checkpoint() -> None:
+    """Start the measurement right after a checkpoint (as pgbench does), so a timed one is less likely to fall
+    inside the run; needs a superuser, else the bench goes on without it."""
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    except DatabaseError:
+        pass
 
 
 def _own_cpu_seconds() -> float:
@@ -288,6 +320,7 @@ def _ours_child(path: str, queue, without_refresh: bool = False) -> None:
     analyzed = time.perf_counter()
     analyze_cpu = _cpu_seconds() - cpu
     job = services.import_job_start(job=job, strategy="resolve", enqueue=False)
+    _checkpoint()
     profile_path = os.environ.get("BENCH_IMPORT_PROFILE")  # --profile: the import step under cProfile
     if profile_path:
         import cProfile
@@ -557,6 +590,13 @@ def print_batches(result: dict) -> None:
     print("  of which the server's (s):      " + " ".join(f"{b['server_cpu']:.2f}" for b in batches))
     print(f"  last quarter / first quarter: wall {quarter_ratio(wall):.2f}x, CPU {quarter_ratio(cpu):.2f}x"
           "   (aim: at most 1.5x; CPU is what the machine's load does not inflate)")  # fmt: skip
+    print("  WAL written per batch (MB):     " + " ".join(f"{b.get('wal_bytes', 0) / 1e6:.0f}" for b in batches))
+    during = [i + 1 for i, b in enumerate(batches) if b.get("checkpoints")]
+    if during:
+        print(
+            f"  a checkpoint was counted during batch {', '.join(map(str, during))}: after one starts, batches "
+            "write whole pages to WAL (more MB above) and cost the server more, whatever the tables hold"
+        )
     names = sorted({name for b in batches for name in b.get("phases", {})})
     ratios = [f"{name} {quarter_ratio([b.get('phases', {}).get(name, 0.0) for b in batches]):.2f}x" for name in names]
     print("  last / first quarter per step (wall): " + ", ".join(ratios))
