@@ -79,6 +79,32 @@ def test_contacts_cannot_cross_realms_even_through_the_orm(realm, other_realm):
         PersonPhone.objects.create(realm=other_realm, person=person, number="385991234567")
 
 
+@pytest.mark.parametrize("kind", ["phone", "email", "channel profile", "event"])
+def test_a_contact_needs_an_existing_person_of_an_existing_realm(realm, kind):
+    """The composite (person, realm) key is these tables' only foreign key (migration people/0011): it alone
+    refuses a missing person and a missing realm, checked at once, not at commit."""
+    from people.models import ChannelProfile, EventDefinition, PersonEvent
+
+    person = PersonFactory(realm=realm)
+    definition = EventDefinition.objects.create(realm=realm, definition_id="purchase", title="Purchase")
+    missing = Person.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+
+    def write(**ids):
+        if kind == "phone":
+            PersonPhone.objects.create(number="385991234567", **ids)
+        elif kind == "email":
+            PersonEmail.objects.create(address="a@x.hr", **ids)
+        elif kind == "channel profile":
+            ChannelProfile.objects.create(channel="push", identifier="reg-1", **ids)
+        else:
+            PersonEvent.objects.create(definition=definition, event_id="e1", **ids)
+
+    for ids in ({"realm_id": realm.pk, "person_id": missing}, {"realm_id": realm.pk + 1000, "person_id": person.pk}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            write(**ids)
+    write(realm_id=realm.pk, person_id=person.pk)  # the right pair is accepted
+
+
 def test_same_contact_may_exist_in_two_realms(realm, other_realm):
     create(realm, emails=["jane@example.com"], phones=["385991234567"])
     create(other_realm, emails=["jane@example.com"], phones=["+385991234567"])
