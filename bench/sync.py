@@ -465,15 +465,12 @@ def batches_main(args) -> None:
     """Per-batch wall and CPU of the push and the sync's first fill (see the module's docstring)."""
     n = args.persons
     admin_params = setup_django(args)
-    import psycopg
-    from django.db import connection
 
     from identities.services import realm_create
     from infobip import sync
-    from infobip.client import clear_client_cache
     from infobip.models import OutboxEntry, OutboxStatus, SyncRun
     from infobip.sandbox import pytest_plugin
-    from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY, start_sandbox_process, stop_sandbox_process
+    from infobip.sandbox.pytest_plugin import SANDBOX_API_KEY, start_sandbox_process
     from infobip.sync.runs import PAGE_SIZE
     from people.seeding import seed_persons
 
@@ -525,13 +522,7 @@ def batches_main(args) -> None:
         say()
         naive_baselines(results, args, sandbox, owner, n, 1, analyzed=False)
     finally:
-        stop_sandbox_process(sandbox)
-        stop_sandbox_process(push_sandbox)
-        clear_client_cache()
-        connection.close()
-        if not args.keep:
-            with psycopg.connect(**admin_params) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+        teardown(args, admin_params, sandbox, push_sandbox)
     state = f"{args.existing:,} persons in another realm" if args.existing else "brand-new database"
     say(f"summary ({state}); per batch of 1,000 persons, first quarter → last quarter, CPU (wall):")
     for label, ((c1, c2), (w1, w2)), naive in (
@@ -548,6 +539,23 @@ def batches_main(args) -> None:
             f" {w2 / w1:.2f}x wall   {baseline}")  # fmt: skip
 
 
+def teardown(args, admin_params: dict, *sandboxes) -> None:
+    """Stop the sandboxes, close our connection, and drop the bench's database unless --keep."""
+    import psycopg
+    from django.db import connection
+
+    from infobip.client import clear_client_cache
+    from infobip.sandbox.pytest_plugin import stop_sandbox_process
+
+    for sandbox in sandboxes:
+        stop_sandbox_process(sandbox)
+    clear_client_cache()
+    connection.close()
+    if not args.keep:
+        with psycopg.connect(**admin_params) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+
+
 def main() -> None:
     args = parse_args()
     if args.batches:
@@ -555,11 +563,8 @@ def main() -> None:
         return
     n, workers = args.persons, args.workers
     admin_params = setup_django(args)
-    import psycopg
-    from django.db import connection
 
-    from infobip.client import clear_client_cache
-    from infobip.sandbox.pytest_plugin import start_sandbox_process, stop_sandbox_process
+    from infobip.sandbox.pytest_plugin import start_sandbox_process
 
     results = SimpleNamespace()
     sandbox = start_sandbox_process("--rate-limits", "off")
@@ -570,12 +575,7 @@ def main() -> None:
         limited_push(results, args, realm, sandbox, n, workers)
         naive_baselines(results, args, sandbox, owner, n, workers)
     finally:
-        stop_sandbox_process(sandbox)
-        clear_client_cache()
-        connection.close()
-        if not args.keep:
-            with psycopg.connect(**admin_params) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{args.database}"')
+        teardown(args, admin_params, sandbox)
     report_sync_and_push(results, n)
     report_limited(results, n)
 

@@ -11,7 +11,8 @@ matching (a conflict is an IntegrityError, as with a plain INSERT); no outbox ro
 them with ``infobip.outbox``); statistics are the caller's (refreshed per batch, see core.bulk), except the
 person table's before contacts are written: each contact's (person, realm) foreign key is checked row by row
 with a plan made from them, and persons written a moment before into an empty table would make that plan a
-sequential scan per contact (quadratic in the batch).
+sequential scan per contact (quadratic in the batch); a call of fewer than ``core.bulk.MIN_ROWS`` contacts (a
+sync record's) skips that look.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 from django.db import connection
 
-from core.bulk import copy_rows, reserve_ids, statistics_refresh, update_from_rows
+from core.bulk import MIN_ROWS, copy_rows, reserve_ids, statistics_refresh, update_from_rows
 from core.errors import ValidationError
 from people import validation
 from people.models import Origin, Person, PersonEmail, PersonPhone, PersonType
@@ -146,7 +147,7 @@ def contacts_add(
             raise ValidationError.single("email", validation.MSG_INVALID_EMAIL.format(value=address))
     # Nothing to write costs nothing: the sync calls this for every merged person.
     written_phones = written_emails = 0
-    if phones or emails:
+    if len(phones) + len(emails) >= MIN_ROWS:  # a few contacts are checked cheaply by any plan
         statistics_refresh(["people_person"])
     if phones:
         written_phones = copy_rows(

@@ -185,22 +185,21 @@ def _prepare_persons(cursor, realm_id: int, person_ids: list[int] | None) -> int
 
 
 def _block(cursor, code: str, keyed_sql: str, realm_id: int, cap: int, stats: ScanStats) -> None:
-    """Pair the persons sharing a key (`keyed_sql` yields id, key, detail; its %s are the realm's id) in blocks
-    of 2..cap persons.
+    """Pair the persons sharing a key (`keyed_sql` yields id, key, detail) in blocks of 2..cap persons.
 
-    Keys read from a contact table go through a temporary table analyzed once filled: the planner's guess of
-    how many contacts a realm has comes from statistics that may predate the realm's first persons (a new realm
-    beside others: "about one row"), and the pairs' self-join would then compare every key with every other."""
-    params = [realm_id] * keyed_sql.count("%s")
+    Keys read from a contact table (``CONTACT_KEYS``: their SQL takes the realm's id) go through a temporary
+    table analyzed once filled: the planner's guess of how many contacts a realm has comes from statistics that
+    may predate the realm's first persons (a new realm beside others: "about one row"), and the pairs'
+    self-join would then compare every key with every other."""
     source = f"({keyed_sql}) s"
-    if "people_" in keyed_sql:
+    if code in CONTACT_KEYS:
         cursor.execute(
             f"CREATE TEMP TABLE dup_keys ON COMMIT DROP AS SELECT id, key, detail FROM {source} "  # noqa: S608
             "WHERE key IS NOT NULL AND key <> ''",
-            params,
+            [realm_id],
         )
         cursor.execute("ANALYZE dup_keys")
-        source, params = "dup_keys s", []
+        source = "dup_keys s"
     cursor.execute(
         f"""
         WITH k AS MATERIALIZED (
@@ -218,10 +217,11 @@ def _block(cursor, code: str, keyed_sql: str, realm_id: int, cap: int, stats: Sc
                (SELECT count(DISTINCT key) FROM k WHERE n > %s),
                (SELECT count(*) FROM k WHERE n > %s)
         """,  # noqa: S608 - KEY_QUERIES are constants; values are parameters
-        [*params, code, cap, cap, cap],
+        [code, cap, cap, cap],
     )
     pairs, blocks, persons = cursor.fetchone()
-    cursor.execute("DROP TABLE IF EXISTS dup_keys")
+    if code in CONTACT_KEYS:
+        cursor.execute("DROP TABLE dup_keys")
     stats.pairs_by_reason[code] = stats.pairs_by_reason.get(code, 0) + pairs
     stats.skipped_blocks[code] = stats.skipped_blocks.get(code, 0) + blocks
     stats.skipped_persons[code] = stats.skipped_persons.get(code, 0) + persons
@@ -273,6 +273,7 @@ KEY_QUERIES = [
               "|| '@' || split_part(lower(e.address), '@', 2) AS key, e.address AS detail "
               "FROM people_personemail e JOIN dup_persons p ON p.id = e.person_id WHERE e.realm_id = %s"),
 ]  # fmt: skip
+CONTACT_KEYS = frozenset({"email"})  # the KEY_QUERIES that read a contact table, filtered by the realm's id
 
 
 def _collect_pairs(cursor, realm_id: int, cap: int, stats: ScanStats) -> None:
@@ -424,12 +425,13 @@ def duplicates_rescan(
             [realm.pk, scan_id, now, now],
         )
         stats.seconds["insert"] = time.monotonic() - timer
+        deleted = time.monotonic()
         cursor.execute(
             "DELETE FROM people_duplicatecandidate WHERE realm_id = %s AND status = 'open' AND modified < %s",
             [realm.pk, now],
         )
+        stats.seconds["delete"] = time.monotonic() - deleted
         stats.seconds["store"] = time.monotonic() - timer
-        stats.seconds["delete"] = stats.seconds["store"] - stats.seconds["insert"]
     stats.seconds["total"] = time.monotonic() - started
     return stats
 
