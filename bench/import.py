@@ -40,6 +40,7 @@ import os
 import random
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -167,11 +168,19 @@ PHASES = (
     ("contacts", "apply: phones, emails COPY + tag links"),
     ("outbox", "apply: outbox rows"),
     ("rest", "apply: read staged rows, fold, issues, batch rows, commit"),
+    ("plan_batches", "run: plan the batches"),
+    ("refresh", "run: ANALYZE when a table has grown (between batches)"),
+    ("finish", "run: delete the staged rows"),
 )
 
 
+_LOCK = threading.Lock()
+_LOCAL = threading.local()  # the batch a worker thread is applying: its own steps' times
+
+
 def _instrument(phases: dict[str, float]) -> None:
-    """Wrap the import's steps with timers (same code, same calls), so the child can say where each second went."""
+    """Wrap the import's steps with timers (same code, same calls), so the child can say where each second went:
+    summed over the apply workers in ``phases``, and per batch in the batch's own record."""
     from imports import analysis, apply, batches
 
     def timed(owner, name, key_of):
@@ -184,7 +193,12 @@ def _instrument(phases: dict[str, float]) -> None:
             finally:
                 key = key_of(*args, **kwargs)
                 if key:
-                    phases[key] = phases.get(key, 0.0) + time.perf_counter() - started
+                    spent = time.perf_counter() - started
+                    with _LOCK:
+                        phases[key] = phases.get(key, 0.0) + spent
+                    own = getattr(_LOCAL, "phases", None)
+                    if own is not None:
+                        own[key] = own.get(key, 0.0) + spent
 
         setattr(owner, name, wrapper)
 
@@ -201,6 +215,9 @@ def _instrument(phases: dict[str, float]) -> None:
     timed(apply.person_bulk, "persons_update", lambda *a, **k: "persons")
     timed(apply.person_bulk, "contacts_add", lambda *a, **k: "contacts")
     timed(batches.apply, "apply_batch", lambda *a, **k: "apply_batch")
+    timed(batches, "plan_batches", lambda *a, **k: "plan_batches")
+    timed(batches, "statistics_refresh", lambda *a, **k: "refresh")
+    timed(batches, "finish", lambda *a, **k: "finish")
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -223,31 +240,34 @@ def _backend_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def _instrument_batches(batches_out: list[dict], phases: dict[str, float]) -> None:
-    """Each batch's wall time, this process's CPU and its PostgreSQL backend's CPU (which the machine's load
-    does not inflate the way it inflates wall time)."""
+def _instrument_batches(batches_out: list[dict]) -> None:
+    """Each batch's wall time, its worker thread's CPU and its PostgreSQL backend's CPU (which the machine's load
+    does not inflate the way it inflates wall time). Workers apply batches at once: each has its own thread and
+    connection; the WAL counters are the server's, so batches running together share theirs."""
     from imports import batches
 
     original = batches.run_batch
 
-    def run_batch(*args, **kwargs):
+    def run_batch(job, context, batch, **kwargs):
         pid = _backend_pid()
         checkpoints, wal = _wal_counters()
-        server, own, wall = _backend_cpu_seconds(pid), _own_cpu_seconds(), time.perf_counter()
-        before = dict(phases)
+        server, own, wall = _backend_cpu_seconds(pid), _thread_cpu_seconds(), time.perf_counter()
+        _LOCAL.phases = {}
         try:
-            return original(*args, **kwargs)
+            return original(job, context, batch, **kwargs)
         finally:
             batches_out.append(
                 {
+                    "number": batch.number,
                     "wall": time.perf_counter() - wall,
-                    "cpu": _own_cpu_seconds() - own,
+                    "cpu": _thread_cpu_seconds() - own,
                     # NaN when Django reconnected during the batch (CONN_MAX_AGE): that batch is left out
                     "server_cpu": _backend_cpu_seconds(pid) - server if _backend_pid() == pid else float("nan"),
-                    "phases": {k: v - before.get(k, 0.0) for k, v in phases.items() if v - before.get(k, 0.0)},
+                    "phases": _LOCAL.phases,
                     **dict(zip(("checkpoints", "wal_bytes"), _delta(_wal_counters(), (checkpoints, wal)), strict=True)),
                 }
             )
+            _LOCAL.phases = None
 
     batches.run_batch = run_batch
 
@@ -282,8 +302,18 @@ def _checkpoint() -> None:
         pass
 
 
-def _own_cpu_seconds() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux carries that over fork and exec, so a child
+    spawned by a parent grown to 380 MB reports at least 380 MB whatever it used itself."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _thread_cpu_seconds() -> float:
+    """The calling thread's CPU seconds (a worker's own, not its neighbours')."""
+    own = resource.getrusage(resource.RUSAGE_THREAD)
     return own.ru_utime + own.ru_stime
 
 
@@ -292,10 +322,12 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _ours_child(path: str, queue, without_refresh: bool = False) -> None:
+def _ours_child(path: str, queue, without_refresh: bool = False, workers: int | None = None) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
+
     from identities.models import Realm
     from imports import analysis, batches, readers, services
 
@@ -305,7 +337,9 @@ def _ours_child(path: str, queue, without_refresh: bool = False) -> None:
     phases: dict[str, float] = {}
     _instrument(phases)
     batch_times: list[dict] = []
-    _instrument_batches(batch_times, phases)
+    _instrument_batches(batch_times)
+    if workers:
+        settings.IMPORT_APPLY_WORKERS = workers
     realm = Realm.objects.get(name="Bench")
     started = time.perf_counter()
     job = services.import_job_from_path(realm=realm, path=Path(path))
@@ -349,9 +383,10 @@ def _ours_child(path: str, queue, without_refresh: bool = False) -> None:
             "import_cpu": _cpu_seconds() - cpu - analyze_cpu,
             "counts": job.counts(),
             "phases": phases,
-            "batches": batch_times,
+            "batches": sorted(batch_times, key=lambda b: b["number"]),
+            "workers": batches.apply_workers([None] * len(batch_times)),
             "mapping": {e["header"]: e["field"] for e in job.mapping},
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_mb": _peak_rss_mb(),
             "workers_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         }
     )
@@ -361,21 +396,22 @@ def print_phases(result: dict) -> None:
     phases = result["phases"]
     print(f"  where the time went (wall s; machine shared, see CPU): analyze {result['analyze']:.2f} s wall / "
           f"{result['analyze_cpu']:.2f} s CPU of this process and its workers; import {result['import']:.2f} s wall / "
-          f"{result['import_cpu']:.2f} s CPU (the server's CPU not counted)")  # fmt: skip
+          f"{result['import_cpu']:.2f} s CPU (the server's CPU not counted); apply steps summed over its "
+          f"{result['workers']} worker(s)")  # fmt: skip
     for key, label in PHASES:
         if key in phases:
             print(f"    {label:58} {phases[key]:8.2f}")
     print(f"  peak RSS: worker {result['peak_mb']:.0f} MB, largest analysis child {result['workers_peak_mb']:.0f} MB")
 
 
-def run_ours(path: Path, *, without_refresh: bool = False) -> dict:
+def run_ours(path: Path, *, without_refresh: bool = False, workers: int | None = None) -> dict:
     from django.db import connections
 
     connections.close_all()
     # A fresh interpreter, so its peak RSS is the import's own (a forked child would count the parent's rows).
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    child = context.Process(target=_ours_child, args=(str(path), queue, without_refresh))
+    child = context.Process(target=_ours_child, args=(str(path), queue, without_refresh, workers))
     child.start()
     result = queue.get()
     child.join()
@@ -654,16 +690,20 @@ def print_comparison(rows: int, ours: dict, base: dict, label: str) -> None:
           f"largest analysis child {ours['workers_peak_mb']:.0f} MB")  # fmt: skip
 
 
-def run_fresh(rows: int, batch_rows: int, compare: bool, die_rows: tuple[int, int], skip_die: bool) -> None:
+def run_fresh(
+    rows: int, batch_rows: int, compare: bool, die_rows: tuple[int, int], skip_die: bool, workers: int | None = None
+) -> None:
     """The first import of a new realm into a brand-new database (migrated, nothing analyzed), per batch; then
     the baselines on the same file in the same database."""
     import django
 
     os.environ["IMPORT_BATCH_ROWS"] = str(batch_rows)
-    runs = [("ours", False)] + ([("ours without statistics_refresh", True)] if compare else [])
+    runs = [("ours", False, workers)]
+    if compare:
+        runs += [("ours without statistics_refresh", True, workers), ("ours, one apply worker", False, 1)]
     results = []
     base = None
-    for label, without in runs:
+    for label, without, run_workers in runs:
         _recreate(DB_NAME)
         django.setup()
         from django.core.management import call_command
@@ -675,7 +715,7 @@ def run_fresh(rows: int, batch_rows: int, compare: bool, die_rows: tuple[int, in
             name="Bench", slug="bench", default_country="HR", default_currency="EUR", cdp_enabled=True
         )  # cdp_enabled: the import writes an outbox row per created or changed person
         csv_path, _ = write_files(build_rows(realm, rows), bench_folder())
-        result = run_ours(csv_path, without_refresh=without)
+        result = run_ours(csv_path, without_refresh=without, workers=run_workers)
         results.append((label, result))
         if base is None:
             base = run_baselines(csv_path, rows, die_rows, skip_die)
@@ -700,7 +740,10 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true", help="skip django-import-export (slow)")
     parser.add_argument("--fresh", action="store_true", help="only the first import into a brand-new database")
     parser.add_argument("--batch-rows", type=int, default=5000, help="rows per batch (--fresh)")
-    parser.add_argument("--compare", action="store_true", help="--fresh also without statistics_refresh")
+    parser.add_argument(
+        "--compare", action="store_true", help="--fresh also without statistics_refresh, and with one apply worker"
+    )
+    parser.add_argument("--workers", type=int, help="apply workers (default: IMPORT_APPLY_WORKERS)")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of our import step (pstats) to FILE")
     parser.add_argument(
         "--die-default-rows",
@@ -717,7 +760,7 @@ def main() -> None:
     if args.fresh:
         try:
             die_rows = (args.die_bulk_rows, args.die_default_rows)
-            run_fresh(args.rows, args.batch_rows, args.compare, die_rows, args.skip_baseline)
+            run_fresh(args.rows, args.batch_rows, args.compare, die_rows, args.skip_baseline, args.workers)
         finally:
             if not args.keep_db:
                 from django.db import connections
@@ -753,7 +796,7 @@ def main() -> None:
         _recreate(TEMPLATE_NAME, template=DB_NAME)
 
     try:
-        ours = run_ours(csv_path)
+        ours = run_ours(csv_path, workers=args.workers)
         print(f"ours CSV:  {ours['status']} {ours['counts']}")
         print_batches(ours)
         print_phases(ours)
@@ -761,7 +804,7 @@ def main() -> None:
         ours_xlsx = None
         if not args.skip_xlsx:
             _recreate(DB_NAME, template=TEMPLATE_NAME)
-            ours_xlsx = run_ours(xlsx_path)
+            ours_xlsx = run_ours(xlsx_path, workers=args.workers)
             print(f"ours XLSX: {ours_xlsx['status']} {ours_xlsx['counts']}")
         die_rows = (args.die_bulk_rows, args.die_default_rows)
         base = run_baselines(csv_path, len(rows), die_rows, args.skip_baseline)

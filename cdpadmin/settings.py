@@ -170,6 +170,8 @@ IMPORT_MAX_FILE_BYTES = int(env("IMPORT_MAX_FILE_BYTES", str(15 * 1024 * 1024)))
 IMPORT_MAX_ROWS = int(env("IMPORT_MAX_ROWS", "1000000"))
 # Rows applied per transaction: a crash or a cancel loses at most one batch of work, never half of one.
 IMPORT_BATCH_ROWS = int(env("IMPORT_BATCH_ROWS", "5000"))
+# Batches applied at once, each on its own connection (at most the machine's cores; imports/batches.py).
+IMPORT_APPLY_WORKERS = int(env("IMPORT_APPLY_WORKERS", "2"))
 # Workbooks are read by python-calamine in a child process (imports/workbook_child.py) under these limits; a
 # sheet declaring more cells than IMPORT_WORKBOOK_MAX_CELLS is refused before it is read.
 IMPORT_WORKBOOK_MAX_CELLS = int(env("IMPORT_WORKBOOK_MAX_CELLS", str(20_000_000)))

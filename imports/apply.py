@@ -6,7 +6,7 @@ Only a group matching several existing persons goes through ``people.merging.per
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ ATTRIBUTE_FIELDS = (
     "country", "preferred_language",
 )  # fmt: skip
 NULLABLE = {"external_id", "birth_date"}
+COMPANY_LOCK = 81_003  # advisory lock namespace (imports.batches has the others): one company creator per realm
 MSG_DUPLICATE_OF = "duplicate of row {first}: shares {key} with row {other}"
 MSG_MATCHES_PERSON = "matches existing person {person_id} ({key}); DISCARD does not change existing persons"
 MSG_CONTACT_LIMIT = "the person would have more than {limit} {kind}s (rows {rows})"
@@ -53,6 +54,9 @@ class RunContext:
     discard: bool
     tags: list[str]
     companies: dict[str, int] = field(default_factory=dict)
+    # Called with the existing persons the batch matches before it locks any; True when it waited for an
+    # earlier batch matching some of them (imports.batches.Lanes.gate): the keys are then looked up again.
+    gate: Callable[[set[int]], bool] | None = None
 
     @classmethod
     def for_job(cls, job: ImportJob) -> RunContext:
@@ -107,6 +111,9 @@ def _apply_batch(context: RunContext, staged: list[tuple[int, int, dict[str, Any
         groups.setdefault(grp, []).append((number, data))
     all_keys = {key for rows in groups.values() for _, data in rows for key in row_keys(data)}
     owners = key_owners(realm.pk, all_keys)
+    # DISCARD never changes an existing person: nothing to wait for.
+    while context.gate and context.gate(set() if context.discard else set(owners.values())):
+        owners = key_owners(realm.pk, all_keys)
     if context.discard:
         targets = discard_targets(groups, owners, outcome)
     else:
@@ -292,16 +299,27 @@ def company_ids(context: RunContext, names: list[str]) -> dict[str, int]:
         if name.lower() not in context.companies:
             wanted.setdefault(name.lower(), name)
     if wanted:
-        for pk, name in (
-            Company.objects.annotate(lname=Lower("name"))
-            .filter(realm=context.realm, lname__in=list(wanted))
-            .values_list("pk", "name")
-        ):
-            context.companies[name.lower()] = pk
+        _companies_read(context, list(wanted))
+        missing = [key for key in wanted if key not in context.companies]
+        if missing:
+            # Batches applied at once may both meet a new name: the first creates it, the other waits for its
+            # commit here and reads it (a transaction lock, held until this batch commits).
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [COMPANY_LOCK, context.realm.pk])
+            _companies_read(context, missing)
         for key, name in wanted.items():
             if key not in context.companies:
                 context.companies[key] = company_create(realm=context.realm, attributes={"name": name}).pk
     return {name: context.companies[name.lower()] for name in names}
+
+
+def _companies_read(context: RunContext, keys: list[str]) -> None:
+    for pk, name in (
+        Company.objects.annotate(lname=Lower("name"))
+        .filter(realm=context.realm, lname__in=keys)
+        .values_list("pk", "name")
+    ):
+        context.companies[name.lower()] = pk
 
 
 def fold(target: Target, tags: dict[str, Any], companies: dict[str, int], extra_tags: list[Any]) -> None:

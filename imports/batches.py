@@ -1,16 +1,35 @@
 """Running an import: batches of whole duplicate groups, one transaction each (the batch's persons, contacts,
-tags, merges, outbox rows, its ``ImportBatch`` row and the job's counters commit together), resumable.
+tags, merges, outbox rows, its ``ImportBatch`` row and the job's counters commit together), resumable, on
+every core.
+
+Batches are independent by construction: rows sharing a phone, email or externalId are one group, and a group
+is never split, so two batches never create the same person. What two batches can share is an *existing*
+person that groups of both match; a batch that matches a person an earlier running batch also matches waits
+for that one to commit and looks its keys up again (``Lanes.gate``), so such a person gets the rows in file
+order, as one worker would apply them. Workers take batches in file order; several run at once on their own
+connections (``IMPORT_APPLY_WORKERS``, at most the cores). A run inside a transaction (a test's) applies on
+its own connection, one batch after the other: other connections could not see its staged rows.
+
+Invariants: one runner per job (``RUN_LOCK``, imports.services) and one job per realm at a time
+(``REALM_LOCK``, held by the run: two imports never race for the same new phone); a committed batch is never
+applied again, also when batches committed out of order before a crash (``plan_batches`` skips every
+committed batch's groups).
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
+import os
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
+import psycopg.errors
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -28,7 +47,9 @@ from people.bulk import PERSON_TABLES
 
 log = logging.getLogger(__name__)
 APPLY_TABLES = (*PERSON_TABLES, "infobip_outboxentry", "imports_importissue", "imports_importbatch")
-RUN_LOCK, REALM_LOCK = 81_002, 81_001  # advisory lock namespaces: one runner per job, one batch per realm
+RUN_LOCK, REALM_LOCK = 81_002, 81_001  # advisory lock namespaces: one runner per job, one running job per realm
+REALM_WAIT_SECONDS = 1.0  # how often a job waiting for another import of its realm looks for a cancel
+MSG_EARLIER_FAILED = "batch {number} waited for batch {earlier}, which failed"
 
 
 def batch_rows() -> int:
@@ -43,24 +64,137 @@ class Batch:
     rows: int
 
 
-def plan_batches(job: ImportJob, after_grp: int, first_number: int) -> list[Batch]:
-    """Whole duplicate groups, in order of their first row, about `batch_rows()` rows each."""
+def plan_batches(job: ImportJob) -> list[Batch]:
+    """The groups no committed batch holds, in order of their first row, about `batch_rows()` rows a batch.
+
+    A batch never spans a committed batch's groups (it is applied by ``grp BETWEEN grp_from AND grp_to``)."""
+    done = list(ImportBatch.objects.filter(job=job).order_by("grp_from").values_list("grp_from", "grp_to"))
+    starts = [start for start, _ in done]
+    first_number = max((b.number for b in ImportBatch.objects.filter(job=job).only("number")), default=0) + 1
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT grp, count(*) FROM imports_importrow WHERE job_id = %s AND grp > %s GROUP BY grp ORDER BY grp",
-            [job.pk, after_grp],
+            "SELECT grp, count(*) FROM imports_importrow WHERE job_id = %s GROUP BY grp ORDER BY grp", [job.pk]
         )
         sizes = cursor.fetchall()
     size = batch_rows()
     batches: list[Batch] = []
     current: Batch | None = None
+    current_gap = -1
     for grp, count in sizes:
-        if current is None or current.rows >= size:
+        gap = bisect.bisect_right(starts, grp)  # committed batches starting at or before this group
+        if gap and grp <= done[gap - 1][1]:
+            continue  # inside a committed batch
+        if current is None or current.rows >= size or gap != current_gap:
             current = Batch(first_number + len(batches), grp, grp, 0)
             batches.append(current)
+            current_gap = gap
         current.grp_to = grp
         current.rows += count
     return batches
+
+
+def apply_workers(batches: list[Batch]) -> int:
+    if connection.in_atomic_block:  # the caller's transaction: other connections would not see its rows
+        return 1
+    cores = len(os.sched_getaffinity(0))
+    return max(1, min(settings.IMPORT_APPLY_WORKERS, cores, len(batches)))
+
+
+class EarlierBatchFailed(Exception):
+    pass
+
+
+class Lanes:
+    """The batches of one run and the ones being applied: workers take them in file order; a batch that
+    matches an existing person an earlier running batch matches too waits for it (``gate``)."""
+
+    def __init__(self, job: ImportJob, batches: list[Batch]):
+        self.job = job
+        self._cond = threading.Condition()
+        self._queue = deque(batches)
+        self._matched: dict[int, set[int] | None] = {}  # running batch → existing persons it matches
+        self._failed: set[int] = set()
+        self.errors: dict[int, BaseException] = {}
+        self.cancelled = False
+        self._started, self._rows = time.monotonic(), 0
+
+    def pending(self) -> list[Batch]:
+        with self._cond:
+            return list(self._queue)
+
+    def take(self) -> Batch | None:
+        with self._cond:
+            if self.errors or self.cancelled or not self._queue:
+                return None
+            batch = self._queue.popleft()
+            self._matched[batch.number] = None
+            return batch
+
+    def gate(self, number: int, persons: set[int]) -> bool:
+        """Batch `number` knows the existing persons it matches and has locked none of them yet. Returns once no
+        earlier running batch matches any of them; True when it waited (its keys are looked up again: the
+        earlier batch may have merged them)."""
+        waited = False
+        with self._cond:
+            self._matched[number] = persons
+            self._cond.notify_all()
+            if not persons:
+                return False
+            while True:
+                earlier = [n for n in self._matched if n < number]
+                if not any(self._matched[n] is None or self._matched[n] & persons for n in earlier):
+                    break
+                waited = True
+                self._cond.wait()
+            failed = min((n for n in self._failed if n < number), default=None)
+            if waited and failed is not None:
+                raise EarlierBatchFailed(MSG_EARLIER_FAILED.format(number=number, earlier=failed))
+        return waited
+
+    def done(self, batch: Batch, rows: int, error: BaseException | None = None) -> None:
+        with self._cond:
+            self._matched.pop(batch.number, None)
+            if error is not None:
+                self._failed.add(batch.number)
+                self.errors[batch.number] = error
+            self._rows += rows
+            rate = round(self._rows / max(time.monotonic() - self._started, 1e-6), 1)
+            self._cond.notify_all()
+        if error is None:
+            ImportJob.objects.filter(pk=self.job.pk).update(rate=rate)
+
+    def cancel(self, batch: Batch) -> None:
+        with self._cond:
+            self.cancelled = True
+        self.done(batch, 0)
+
+    def first_error(self) -> BaseException | None:
+        return self.errors[min(self.errors)] if self.errors else None
+
+
+def _work(job: ImportJob, lanes: Lanes) -> None:
+    """One worker: batches until none is left, the job is cancelled or a batch failed."""
+    context = RunContext.for_job(job)  # its own company cache: a rolled-back batch's ids never leak
+    while (batch := lanes.take()) is not None:
+        if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+            lanes.cancel(batch)
+            return
+        context.gate = lambda persons, number=batch.number: lanes.gate(number, persons)
+        try:
+            rows = run_batch(job, context, batch)
+            statistics_refresh(APPLY_TABLES)  # after the first batch into a new database, then as the tables grow
+        except Exception as exc:
+            log.exception("import %s batch %s failed", job.pk, batch.number)
+            lanes.done(batch, 0, exc)
+            return
+        lanes.done(batch, rows)
+
+
+def _worker_thread(job: ImportJob, lanes: Lanes) -> None:
+    try:
+        _work(job, lanes)
+    finally:
+        connections.close_all()  # this thread's own connection
 
 
 def run_job(job: ImportJob) -> ImportJob:
@@ -77,26 +211,48 @@ def run_job(job: ImportJob) -> ImportJob:
         job.save(update_fields=["status", "started_at", "attempts", "error"])
         if job.invalid_count == 0 and job.rows_invalid:
             ImportJob.objects.filter(pk=job.pk).update(invalid_count=job.rows_invalid)
-    last = ImportBatch.objects.filter(job=job).order_by("-number").first()
-    batches = plan_batches(job, last.grp_to if last else 0, (last.number + 1) if last else 1)
-    context = RunContext.for_job(job)
-    run_started, run_rows = time.monotonic(), 0
+    if not _realm_lock(job):
+        return finish(job, ImportStatus.CANCELLED)
     try:
-        for batch in batches:
-            if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-                return finish(job, ImportStatus.CANCELLED)
-            run_rows += run_batch(job, context, batch)
-            statistics_refresh(APPLY_TABLES)  # after the first batch into a new database, then as the tables grow
-            elapsed = max(time.monotonic() - run_started, 1e-6)
-            ImportJob.objects.filter(pk=job.pk).update(rate=round(run_rows / elapsed, 1))
-    except Exception as exc:
+        lanes = Lanes(job, plan_batches(job))
+        extra = [
+            threading.Thread(target=_worker_thread, args=(job, lanes), name=f"import-{job.pk}-{i}", daemon=True)
+            for i in range(1, apply_workers(lanes.pending()))
+        ]
+        for thread in extra:
+            thread.start()
+        try:
+            _work(job, lanes)
+        finally:
+            for thread in extra:
+                thread.join()
+        error = lanes.first_error()
+    except Exception as exc:  # planning itself failed
         log.exception("import %s failed", job.pk)
+        error = exc
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [REALM_LOCK, job.realm_id])
+    if error is not None:
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=timezone.now()
+            status=ImportStatus.FAILED, error=f"{type(error).__name__}: {error}"[:2000], finished_at=timezone.now()
         )
         job.refresh_from_db()
         return job
-    return finish(job, ImportStatus.SUCCEEDED)
+    return finish(job, ImportStatus.CANCELLED if lanes.cancelled else ImportStatus.SUCCEEDED)
+
+
+def _realm_lock(job: ImportJob) -> bool:
+    """Wait for any other import of the realm to finish (a session lock, held until this run ends); False
+    when the job was cancelled while it waited."""
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [REALM_LOCK, job.realm_id])
+            if cursor.fetchone()[0]:
+                return True
+        if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+            return False
+        time.sleep(REALM_WAIT_SECONDS)
 
 
 def finish(job: ImportJob, status: str) -> ImportJob:
@@ -107,15 +263,18 @@ def finish(job: ImportJob, status: str) -> ImportJob:
     return job
 
 
+def _transient(exc: Exception) -> bool:
+    """A unique violation (someone added the same phone meanwhile) or a deadlock PostgreSQL broke: retried."""
+    return isinstance(exc, IntegrityError) or isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)
+
+
 def run_batch(job: ImportJob, context: RunContext, batch: Batch, *, attempts: int = 3) -> int:
-    """One batch in one transaction; a unique violation (someone added the same phone meanwhile) retries."""
+    """One batch in one transaction; a concurrent change (``_transient``) retries it."""
     for attempt in range(1, attempts + 1):
         context.companies.clear()  # ids cached by a rolled-back attempt may not exist
         try:
             with transaction.atomic():
                 with connection.cursor() as cursor:
-                    # One import batch per realm at a time: two imports never race for the same new phone.
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REALM_LOCK, context.realm.pk])
                     cursor.execute(
                         "SELECT row, grp, data FROM imports_importrow WHERE job_id = %s AND grp BETWEEN %s AND %s "
                         "ORDER BY grp, row",
@@ -146,8 +305,8 @@ def run_batch(job: ImportJob, context: RunContext, batch: Batch, *, attempts: in
                     persons_merged=F("persons_merged") + counts["persons_merged"],
                 )
             return len(staged)
-        except IntegrityError:
-            if attempt == attempts:
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == attempts or not _transient(exc):
                 raise
             log.warning("import %s batch %s hit a concurrent change; retrying", job.pk, batch.number)
     return 0

@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from core.errors import Conflict, ErrorCollector, NotFound, ValidationError
 from identities.models import Identity
@@ -110,14 +111,23 @@ def tags_get_or_create(*, realm, names: Iterable[str], known: dict[str, Tag] | N
             tag.name.lower(): tag
             for tag in Tag.objects.annotate(lname=Lower("name")).filter(realm=realm, lname__in=unknown)
         }
-    missing = [Tag(realm=realm, name=name) for key, name in wanted.items() if key not in existing]
+    missing = [name for key, name in wanted.items() if key not in existing]
     if missing:
-        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        # Only the transaction whose INSERT wrote a tag tells Infobip: a concurrent one creating the same name
+        # waits for it here, inserts nothing and reads that tag.
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO people_tag (realm_id, name, created, modified) "
+                "SELECT %s, name, %s, %s FROM unnest(%s::text[]) AS name ON CONFLICT DO NOTHING RETURNING id",
+                [realm.pk, now, now, missing],
+            )
+            inserted = {pk for (pk,) in cursor.fetchall()}
         for tag in Tag.objects.annotate(lname=Lower("name")).filter(
-            realm=realm, lname__in=[t.name.lower() for t in missing]
+            realm=realm, lname__in=[name.lower() for name in missing]
         ):
-            if tag.name.lower() not in existing:
-                existing[tag.name.lower()] = tag
+            existing.setdefault(tag.name.lower(), tag)
+            if tag.pk in inserted:
                 outbox_record(realm=realm, entity=OutboxEntity.TAG, entity_id=tag.name, op=OutboxOp.CREATE)
     return [existing[key] for key in wanted]
 
