@@ -97,6 +97,7 @@ def import_job_as_dict(job: ImportJob) -> dict[str, Any]:
             "percent": progress["percent"],
             "rate": progress["rate"],
             "etaSeconds": progress["seconds_left"],
+            "waitingFor": progress["waiting_for"],
         },
         "cancelRequested": job.cancel_requested,
         "error": job.error or None,
@@ -275,6 +276,10 @@ class ImportProgressSerializer(serializers.Serializer):
     percent = serializers.FloatField()
     rate = serializers.FloatField(help_text="Rows per second.")
     etaSeconds = serializers.IntegerField(help_text="Estimated seconds left.")
+    waitingFor = serializers.IntegerField(
+        allow_null=True,
+        help_text="Running, but waiting for this import of the realm to end first (one import of a realm at a time).",
+    )
 
 
 class ImportJobSerializer(serializers.Serializer):
@@ -317,7 +322,7 @@ QUEUED_EXAMPLE = {
     "tags": ["Fair 2026"], "tag": None, "defaultType": "LEAD",
     "counts": {"rows": 0, "created": 0, "updated": 0, "unchanged": 0, "merged": 0, "discarded": 0, "invalid": 0,
                "personsMerged": 0},
-    "progress": {"rowsDone": 0, "rowsTotal": 0, "percent": 0.0, "rate": 0.0, "etaSeconds": 0},
+    "progress": {"rowsDone": 0, "rowsTotal": 0, "percent": 0.0, "rate": 0.0, "etaSeconds": 0, "waitingFor": None},
     "cancelRequested": False, "error": None, "createdAt": "2026-11-22T10:15:00.123456+00:00", "analyzedAt": None,
     "startedAt": None, "finishedAt": None, "seconds": None, "errorsUrl": None,
 }  # fmt: skip
@@ -325,7 +330,7 @@ DONE_EXAMPLE = {
     **QUEUED_EXAMPLE, "status": "succeeded", "finished": True, "tag": "Import 2026-11-22 #12",
     "counts": {"rows": 3, "created": 1, "updated": 0, "unchanged": 0, "merged": 1, "discarded": 0, "invalid": 1,
                "personsMerged": 0},
-    "progress": {"rowsDone": 2, "rowsTotal": 2, "percent": 100.0, "rate": 1850.0, "etaSeconds": 0},
+    "progress": {"rowsDone": 2, "rowsTotal": 2, "percent": 100.0, "rate": 1850.0, "etaSeconds": 0, "waitingFor": None},
     "analyzedAt": "2026-11-22T10:15:00.456789+00:00", "startedAt": "2026-11-22T10:15:00.501234+00:00",
     "finishedAt": "2026-11-22T10:15:00.612345+00:00", "seconds": 0.11, "errorsUrl": "/v1/imports/12/errors.csv",
 }  # fmt: skip

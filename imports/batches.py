@@ -244,14 +244,20 @@ def run_job(job: ImportJob) -> ImportJob:
 
 def _realm_lock(job: ImportJob) -> bool:
     """Wait for any other import of the realm to finish (a session lock, held until this run ends); False
-    when the job was cancelled while it waited."""
+    when the job was cancelled while it waited. Meanwhile the job says it waits (its page and the API name the
+    import it waits for)."""
+    waiting = False
     while True:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [REALM_LOCK, job.realm_id])
-            if cursor.fetchone()[0]:
-                return True
-        if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-            return False
+            acquired = cursor.fetchone()[0]
+        if acquired or ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+            if waiting:
+                ImportJob.objects.filter(pk=job.pk).update(waiting=False)
+            return acquired
+        if not waiting:
+            ImportJob.objects.filter(pk=job.pk).update(waiting=True)
+            waiting = True
         time.sleep(REALM_WAIT_SECONDS)
 
 

@@ -94,6 +94,9 @@ class ImportJob(models.Model):
     rate = models.FloatField(default=0.0, help_text="Rows per second so far.")
 
     cancel_requested = models.BooleanField(default=False)
+    waiting = models.BooleanField(
+        default=False, help_text="Running, but waiting for another import of its realm to end."
+    )
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created = models.DateTimeField(default=timezone.now, editable=False)

@@ -49,11 +49,22 @@ def import_job_progress(job: ImportJob) -> dict[str, Any]:
         "rate": round(rate, 1),
         "seconds_left": round(left),
         "cancel_requested": job.cancel_requested,
+        # Running, but another import of the realm runs first: its id (None while that one is not known).
+        "waiting": job.status == ImportStatus.RUNNING and job.waiting,
+        "waiting_for": waiting_for(job),
         "counts": job.counts(),
         "error": job.error,
         # While the analysis runs: rows read of about how many, and its phase (None before it starts).
         "analysis": analysis_progress(job.pk) if job.status == ImportStatus.ANALYZING else None,
     }
+
+
+def waiting_for(job: ImportJob) -> int | None:
+    """The import of the same realm a waiting job waits for: the running one that is not waiting itself."""
+    if job.status != ImportStatus.RUNNING or not job.waiting:
+        return None
+    others = ImportJob.objects.filter(realm_id=job.realm_id, status=ImportStatus.RUNNING, waiting=False)
+    return others.exclude(pk=job.pk).order_by("started_at", "pk").values_list("pk", flat=True).first()
 
 
 def applied_rows(job: ImportJob) -> tuple[int, str]:

@@ -15,9 +15,10 @@ import time
 import psycopg
 import pytest
 from django.db import connection, connections
+from django.urls import reverse
 
 from companies.models import Company
-from imports import apply, batches
+from imports import apply, batches, selectors
 from imports.models import ImportBatch, ImportIssue, ImportJob, ImportStatus
 from people.models import Person, Tag
 from people.services import person_create
@@ -196,15 +197,17 @@ def test_a_resumed_plan_never_spans_a_committed_batch(settings):
         assert b.grp_to < groups[1] or b.grp_from >= groups[2]
 
 
-def test_an_import_waits_for_another_of_its_realm_and_can_be_cancelled_meanwhile(settings):
+def test_an_import_waits_for_another_of_its_realm_says_so_and_can_be_cancelled_meanwhile(settings, admin_client):
     realm = RealmFactory(name="Busy")
     settings.IMPORT_BATCH_ROWS = BATCH
     job = analyze(upload(realm, "people.csv", csv_bytes(_rows(50))))
+    first = analyze(upload(realm, "first.csv", csv_bytes(_rows(10))))
+    ImportJob.objects.filter(pk=first.pk).update(status=ImportStatus.RUNNING)  # the import that holds the realm
     dsn = connection.get_connection_params()
     with psycopg.connect(
         host=dsn.get("host"), port=dsn.get("port"), user=dsn.get("user"), dbname=dsn["dbname"], autocommit=True
     ) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [batches.REALM_LOCK, realm.pk])  # another import runs
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [batches.REALM_LOCK, realm.pk])  # …its run's lock
         started = threading.Event()
         result = {}
 
@@ -220,9 +223,16 @@ def test_an_import_waits_for_another_of_its_realm_and_can_be_cancelled_meanwhile
         started.wait()
         time.sleep(0.5)
         assert not Person.objects.filter(realm=realm).exists()  # it waits
+        waiting = ImportJob.objects.get(pk=job.pk)
+        progress = selectors.import_job_progress(waiting)
+        assert (waiting.status, progress["waiting"], progress["waiting_for"]) == (ImportStatus.RUNNING, True, first.pk)
+        page = admin_client.get(reverse("admin:imports_importjob_job", args=[job.pk])).content.decode()
+        assert f"Waiting for import #{first.pk} of this realm to finish" in page
+        assert selectors.import_job_progress(ImportJob.objects.get(pk=first.pk))["waiting_for"] is None
         ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
         thread.join(timeout=10)
     assert result["job"].status == ImportStatus.CANCELLED
+    assert not result["job"].waiting
     assert not Person.objects.filter(realm=realm).exists()
 
 

@@ -24,7 +24,11 @@
     var fill = document.getElementById("progress-fill");
     var text = document.getElementById("progress-text");
     if (fill) { fill.style.width = p.percent + "%"; }
-    if (text) {
+    if (text && p.waiting) {
+      text.textContent = "Waiting for " + (p.waiting_for ? "import #" + p.waiting_for : "another import") +
+        " of this realm to finish (one import of a realm at a time)…" +
+        (p.cancel_requested ? " · cancelling" : "");
+    } else if (text) {
       text.textContent = p.rows_done.toLocaleString() + " / " + p.rows_total.toLocaleString() + " rows · " +
         p.rate.toLocaleString() + " rows/s · " + seconds(p.seconds_left) + " left" +
         (p.cancel_requested ? " · cancelling after this batch" : "");
