@@ -259,6 +259,7 @@ def _instrument_batches(batches_out: list[dict]) -> None:
             batches_out.append(
                 {
                     "number": batch.number,
+                    "thread": threading.get_ident(),
                     "wall": time.perf_counter() - wall,
                     "cpu": _thread_cpu_seconds() - own,
                     # NaN when Django reconnected during the batch (CONN_MAX_AGE): that batch is left out
@@ -384,7 +385,7 @@ def _ours_child(path: str, queue, without_refresh: bool = False, workers: int | 
             "counts": job.counts(),
             "phases": phases,
             "batches": sorted(batch_times, key=lambda b: b["number"]),
-            "workers": batches.apply_workers([None] * len(batch_times)),
+            "workers": len({b["thread"] for b in batch_times}),  # the workers that applied a batch
             "mapping": {e["header"]: e["field"] for e in job.mapping},
             "peak_mb": _peak_rss_mb(),
             "workers_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,

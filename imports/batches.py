@@ -68,9 +68,12 @@ def plan_batches(job: ImportJob) -> list[Batch]:
     """The groups no committed batch holds, in order of their first row, about `batch_rows()` rows a batch.
 
     A batch never spans a committed batch's groups (it is applied by ``grp BETWEEN grp_from AND grp_to``)."""
-    done = list(ImportBatch.objects.filter(job=job).order_by("grp_from").values_list("grp_from", "grp_to"))
+    committed = list(
+        ImportBatch.objects.filter(job=job).order_by("grp_from").values_list("grp_from", "grp_to", "number")
+    )
+    done = [(start, end) for start, end, _ in committed]
     starts = [start for start, _ in done]
-    first_number = max((b.number for b in ImportBatch.objects.filter(job=job).only("number")), default=0) + 1
+    first_number = max((number for _, _, number in committed), default=0) + 1
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT grp, count(*) FROM imports_importrow WHERE job_id = %s GROUP BY grp ORDER BY grp", [job.pk]
@@ -208,7 +211,8 @@ def run_job(job: ImportJob) -> ImportJob:
         job.started_at = job.started_at or timezone.now()
         job.attempts += 1
         job.error = ""
-        job.save(update_fields=["status", "started_at", "attempts", "error"])
+        job.waiting = False  # a run that died while it waited left it set
+        job.save(update_fields=["status", "started_at", "attempts", "error", "waiting"])
         if job.invalid_count == 0 and job.rows_invalid:
             ImportJob.objects.filter(pk=job.pk).update(invalid_count=job.rows_invalid)
     if not _realm_lock(job):

@@ -236,6 +236,16 @@ def test_an_import_waits_for_another_of_its_realm_says_so_and_can_be_cancelled_m
     assert not Person.objects.filter(realm=realm).exists()
 
 
+def test_a_run_clears_the_waiting_flag_a_dead_run_left(settings):
+    realm = RealmFactory(name="Stale")
+    settings.IMPORT_BATCH_ROWS = BATCH
+    job = analyze(upload(realm, "people.csv", csv_bytes(_rows(20))))
+    ImportJob.objects.filter(pk=job.pk).update(waiting=True)  # its worker died while it waited
+    job = run(job, "resolve")
+    assert job.status == ImportStatus.SUCCEEDED, job.error
+    assert not job.waiting
+
+
 def test_workers_are_bounded_by_the_setting_the_cores_and_the_batches(settings):
     settings.IMPORT_APPLY_WORKERS = 8
     plan = [batches.Batch(n, n, n, 1) for n in range(1, 4)]
